@@ -1,0 +1,314 @@
+"""Checks that span tables: references, templates, handlers and routes.
+
+They run on a loaded `Project`, so develop and frozen versions are held to exactly the same rules.
+Every check returns problems; none raises for what a user wrote.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Container, Iterable
+from dataclasses import dataclass, field
+
+import jinja2
+from jinja2 import meta, nodes
+
+from epctl.schemas.models import Endpoint, Page, Reply, Templated
+from epctl.schemas.problems import Place, Problem, Severity, did_you_mean
+from epctl.schemas.project import Project
+from epctl.schemas.routing import RouteConflictError, RouteSyntaxError, RouteTable, parse_route
+
+CONTENT_BLOCK = "content"
+_PARSER = jinja2.Environment()
+
+
+@dataclass
+class Routes:
+    """The router of one version: enabled endpoints, and disabled ones (to answer 503, not 404)."""
+
+    enabled: RouteTable[Endpoint] = field(default_factory=RouteTable)
+    disabled: RouteTable[Endpoint] = field(default_factory=RouteTable)
+
+
+def check_project(project: Project, invalid_ids: set[tuple[str, str]] | None = None) -> list[Problem]:
+    """Return every cross-table problem of `project`.
+
+    `invalid_ids` names tables that were declared but failed their own validation: references to
+    them are not reported again.
+    """
+    checker = _Checker(project, invalid_ids or set())
+    checker.check_endpoints()
+    checker.check_templates()
+    checker.check_workflows()
+    checker.check_api_keys()
+    _, route_problems = build_routes(project)
+    return checker.problems + route_problems
+
+
+def build_routes(project: Project) -> tuple[Routes, list[Problem]]:
+    """Return the router of `project` and the `invalid-route` and `route-conflict` problems.
+
+    Endpoints are added in declaration order (files sorted by path), so the endpoint reported as
+    conflicting is always the later one, as the router itself would reject it.
+    """
+    routes = Routes()
+    problems: list[Problem] = []
+    where = project.declarations
+    for endpoint in project.endpoints:
+        try:
+            route = parse_route(endpoint.route)
+        except RouteSyntaxError as err:
+            problems.append(
+                Problem(
+                    Severity.ERROR,
+                    "invalid-route",
+                    f'route "{endpoint.route}" is invalid: {err}',
+                    where.place("endpoint", endpoint.id, "route"),
+                )
+            )
+            continue
+        table = routes.enabled if endpoint.enabled else routes.disabled
+        try:
+            table.add(endpoint.method, route, endpoint)
+        except RouteConflictError as err:
+            if not endpoint.enabled:
+                continue  # A disabled endpoint is not in the router; it only turns 404 into 503.
+            other: Endpoint = err.existing
+            other_place = where.place("endpoint", other.id, "route")
+            problems.append(
+                Problem(
+                    Severity.ERROR,
+                    "route-conflict",
+                    f'{endpoint.method} {endpoint.route} (endpoint "{endpoint.id}") conflicts with '
+                    f'{other.method} {other.route} (endpoint "{other.id}", '
+                    f"{other_place.file}:{other_place.line}): both would match the same requests ({err}); "
+                    "change one route or method",
+                    where.place("endpoint", endpoint.id, "route"),
+                    (other_place,),
+                )
+            )
+    return routes, problems
+
+
+class _Checker:
+    def __init__(self, project: Project, invalid_ids: set[tuple[str, str]]) -> None:
+        self.project = project
+        self.invalid = invalid_ids
+        self.problems: list[Problem] = []
+
+    def add(
+        self,
+        code: str,
+        message: str,
+        kind: str,
+        name: str,
+        subkey: str = "",
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        place = self.project.declarations.place(kind, name, subkey)
+        self.problems.append(Problem(severity, code, message, place))
+
+    def known(self, kind: str, name: str, declared: Container[str]) -> bool:
+        return (kind, name) in self.invalid or name in declared
+
+    def suggest(self, kind: str, name: str, declared: Iterable[str]) -> str:
+        """Return a did-you-mean among declared names, counting declared-but-invalid tables too."""
+        return did_you_mean(name, [*declared, *(n for k, n in self.invalid if k == kind)])
+
+    def check_reply(self, reply: Reply | None, kind: str, name: str, subkey: str) -> None:
+        if reply is None or reply.type != "page" or reply.page is None:
+            return
+        if not self.known("page", reply.page, self.project.pages):
+            self.add(
+                "unknown-page",
+                f'{subkey} names page "{reply.page}", which is not declared in pages/'
+                + self.suggest("page", reply.page, self.project.pages),
+                kind,
+                name,
+                f"{subkey}.page",
+            )
+
+    def check_endpoints(self) -> None:
+        settings = self.project.settings
+        for reply_key in ("not_found_reply", "unauthorized_reply"):
+            reply = getattr(settings, reply_key)
+            if reply is not None and reply.type == "page" and reply.page not in self.project.pages:
+                place = self.project.declarations.locate("epctl.toml", f"settings.{reply_key}.page")
+                self.problems.append(
+                    Problem(
+                        Severity.ERROR,
+                        "unknown-page",
+                        f'settings.{reply_key} names page "{reply.page}", which is not declared in pages/'
+                        + self.suggest("page", reply.page or "", self.project.pages),
+                        place,
+                    )
+                )
+        triggered = {e for w in self.project.workflows.values() for e in w.endpoints}
+        for endpoint in self.project.endpoints:
+            eid = endpoint.id
+            self.check_reply(endpoint.reply, "endpoint", eid, "reply")
+            self.check_reply(endpoint.unauthorized_reply, "endpoint", eid, "unauthorized_reply")
+            if endpoint.access == "groups" and not endpoint.groups:
+                self.add(
+                    "missing-groups",
+                    'access = "groups" needs the groups allowed in: add groups = ["<group>", ...]',
+                    "endpoint",
+                    eid,
+                    "access",
+                )
+            elif endpoint.access != "groups" and endpoint.groups:
+                self.add(
+                    "unused-groups",
+                    f'groups are ignored because access = "{endpoint.access}"; '
+                    'set access = "groups" to restrict by group',
+                    "endpoint",
+                    eid,
+                    "groups",
+                    Severity.WARNING,
+                )
+            if endpoint.reply is None and eid not in triggered:
+                self.add(
+                    "no-reply",
+                    "no reply and no workflow triggered by this endpoint: it will answer "
+                    "500; add a reply table or a workflow with this endpoint id",
+                    "endpoint",
+                    eid,
+                    severity=Severity.WARNING,
+                )
+
+    def check_templates(self) -> None:
+        project = self.project
+        for kind, tables in (
+            ("page", project.pages),
+            ("layout", project.layouts),
+            ("component", project.components),
+        ):
+            for name, table in tables.items():
+                tree = self.parse_template(kind, name, table)
+                if tree is None:
+                    continue
+                for included in meta.find_referenced_templates(tree):
+                    if (
+                        included is not None
+                        and not self.known("component", included, project.components)
+                        and included not in project.layouts
+                    ):
+                        self.add(
+                            "unknown-component",
+                            f'template includes "{included}", which is not a '
+                            "declared component" + self.suggest("component", included, project.components),
+                            kind,
+                            name,
+                            "template" if table.template else "body",
+                        )
+                if kind == "layout":
+                    slots = [b for b in tree.find_all(nodes.Block) if b.name == CONTENT_BLOCK]
+                    if len(slots) != 1:
+                        self.add(
+                            "layout-slot",
+                            "a layout needs exactly one page slot "
+                            "`{% block content %}{% endblock %}`, found " + str(len(slots)),
+                            kind,
+                            name,
+                            "template" if table.template else "body",
+                        )
+                if (
+                    isinstance(table, Page)
+                    and table.layout is not None
+                    and not self.known("layout", table.layout, project.layouts)
+                ):
+                    self.add(
+                        "unknown-layout",
+                        f'page names layout "{table.layout}", which is not declared'
+                        + self.suggest("layout", table.layout, project.layouts),
+                        kind,
+                        name,
+                        "layout",
+                    )
+
+    def parse_template(self, kind: str, name: str, table: Templated) -> nodes.Template | None:
+        source = self.project.template_source(table)
+        try:
+            return _PARSER.parse(source)
+        except jinja2.TemplateSyntaxError as err:
+            if table.template is not None:
+                place = Place(file=table.template, line=err.lineno, id=name)
+            else:
+                # Inline bodies start on the line after `body = """`, so template line N is N below it.
+                body = self.project.declarations.place(kind, name, "body")
+                place = Place(file=body.file, line=(body.line or 0) + err.lineno, key=body.key, id=name)
+            self.problems.append(
+                Problem(
+                    Severity.ERROR,
+                    "template-syntax",
+                    f'template syntax error in {kind} "{name}": {err.message}',
+                    place,
+                )
+            )
+            return None
+
+    def check_workflows(self) -> None:
+        project = self.project
+        endpoint_ids = [e.id for e in project.endpoints]
+        known_ids = set(endpoint_ids)
+        parsed: dict[str, ast.Module | None] = {}
+        for name, workflow in project.workflows.items():
+            path = workflow.handler_file
+            if path not in parsed:
+                parsed[path] = self.parse_handler(name, path)
+            module = parsed[path]
+            function = workflow.handler_function
+            if module is not None and not any(
+                isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function
+                for node in module.body
+            ):
+                self.add(
+                    "unknown-handler",
+                    f'{path} defines no function "{function}"; define '
+                    f"`def {function}(request):` at the top level of that file",
+                    "workflow",
+                    name,
+                    "handler",
+                )
+            for endpoint_id in workflow.endpoints:
+                if not self.known("endpoint", endpoint_id, known_ids):
+                    self.add(
+                        "unknown-endpoint",
+                        f'workflow is triggered by endpoint "{endpoint_id}", which '
+                        "is not declared" + self.suggest("endpoint", endpoint_id, endpoint_ids),
+                        "workflow",
+                        name,
+                        "endpoints",
+                    )
+
+    def parse_handler(self, name: str, path: str) -> ast.Module | None:
+        try:
+            return ast.parse(self.project.files[path], filename=path)
+        except SyntaxError as err:
+            self.problems.append(
+                Problem(
+                    Severity.ERROR,
+                    "handler-syntax",
+                    f"Python syntax error: {err.msg}",
+                    Place(file=path, line=err.lineno, id=name),
+                )
+            )
+            return None
+
+    def check_api_keys(self) -> None:
+        ids = {e.id for e in self.project.endpoints}
+        for index, api_key in enumerate(self.project.api_keys):
+            for endpoint_id in api_key.endpoints:
+                if endpoint_id != "*" and not self.known("endpoint", endpoint_id, ids):
+                    place = self.project.declarations.locate(
+                        "epctl.toml", f"api_key[{index}].endpoints", api_key.name
+                    )
+                    self.problems.append(
+                        Problem(
+                            Severity.ERROR,
+                            "unknown-endpoint",
+                            f'API key "{api_key.name}" names endpoint "{endpoint_id}", which is not declared'
+                            + self.suggest("endpoint", endpoint_id, sorted(ids)),
+                            place,
+                        )
+                    )

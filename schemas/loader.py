@@ -1,0 +1,453 @@
+"""Read a project folder into a `Project`, collecting every problem in every file.
+
+Nothing stops at the first error: each file is parsed, each table validated on its own, and every
+reference checked, so one `epctl validate` run lists everything a user has to fix.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Collection, Iterator
+from pathlib import Path
+from typing import Any, get_args
+
+import tomli
+from pydantic import BaseModel, ValidationError
+
+from epctl.schemas.checks import check_project
+from epctl.schemas.models import (
+    TABLES_BY_FOLDER,
+    ApiKey,
+    Auth,
+    Environment,
+    ProjectInfo,
+    Settings,
+    Table,
+    Templated,
+    Workflow,
+)
+from epctl.schemas.positions import KeyLines
+from epctl.schemas.problems import EpctlError, Place, Problem, ProjectError, Severity, did_you_mean
+from epctl.schemas.project import DEVELOP, Project
+
+CONFIG_FILE = "epctl.toml"
+VERSIONS_FOLDER = "versions"
+CONFIG_SECTIONS: dict[str, type[Table]] = {
+    "project": ProjectInfo,
+    "settings": Settings,
+    "auth": Auth,
+    "api_key": ApiKey,
+    "environments": Environment,
+}
+# Keys people reach for that must never hold a secret; the hint says where the secret goes instead.
+SECRET_HINTS = {
+    "secret": "put the secret in an environment variable and name it with `secret_env`",
+    "key": 'store only the key\'s sha256 (`sha256 = "..."`); `epctl` never reads keys from files',
+}
+
+
+# (path as written, file, key, id) -> project-relative path whose text is now in project.files
+Resolve = Callable[[str, str, str, str], str | None]
+
+
+class ProjectNotFoundError(EpctlError):
+    """No `epctl.toml` where a project was expected."""
+
+
+def find_project_dir(start: Path) -> Path:
+    """Return the nearest folder from `start` upward holding `epctl.toml`; raise ProjectNotFoundError."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise ProjectNotFoundError(
+        f"no {CONFIG_FILE} in {start} or any folder above it; run `epctl init` or pass --project DIR"
+    )
+
+
+def load_project(project_dir: str | Path) -> Project:
+    """Return develop of the project in `project_dir`.
+
+    Raises ProjectError carrying every problem found when any of them is an error, and
+    ProjectNotFoundError when the folder holds no `epctl.toml`.
+    """
+    project, problems = read_project(project_dir)
+    if any(p.severity is Severity.ERROR for p in problems):
+        raise ProjectError(problems)
+    return project
+
+
+def read_project(project_dir: str | Path) -> tuple[Project, list[Problem]]:
+    """Return develop of the project and every problem found (errors and warnings), never raising
+    for what is inside the files; raises ProjectNotFoundError when there is no `epctl.toml`."""
+    root = Path(project_dir).resolve()
+    if not (root / CONFIG_FILE).is_file():
+        raise ProjectNotFoundError(f"{root} is not an epctl project: it has no {CONFIG_FILE}")
+    reader = ProjectReader(root)
+    project = reader.read()
+    problems = reader.problems + check_project(project, reader.invalid_ids)
+    return project, problems
+
+
+def read_environments(project_dir: str | Path) -> tuple[dict[str, Environment], list[Problem]]:
+    """Return the environments of `epctl.toml` and that file's problems, reading nothing else.
+
+    Serving an environment needs only its pointer: a broken develop must never stop production.
+    """
+    root = Path(project_dir).resolve()
+    if not (root / CONFIG_FILE).is_file():
+        raise ProjectNotFoundError(f"{root} is not an epctl project: it has no {CONFIG_FILE}")
+    reader = ProjectReader(root)
+    config = reader.parse(root / CONFIG_FILE)
+    if config is not None:
+        reader.read_environments(config, CONFIG_FILE)
+    return reader.project.environments, reader.problems
+
+
+def format_key(prefix: str, loc: tuple[int | str, ...]) -> str:
+    """Return the key path of a pydantic error location: ("reply", "page") -> `endpoint[2].reply.page`."""
+    key = prefix
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        else:
+            key = f"{key}.{part}" if key else str(part)
+    return key
+
+
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """Return the model class found by walking `loc` through field annotations, for key suggestions."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if current else None
+        if field is None:
+            return None
+        current = _unwrap(field.annotation)
+    return current
+
+
+def _unwrap(annotation: Any) -> type[BaseModel] | None:
+    """Return the model inside `X | None`, `list[X]` or `dict[str, X]`, else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _unwrap(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _describe(value: Any) -> str:
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+class ProjectReader:
+    """Reads the files of one project folder; keeps problems and where every table was declared."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+        # Ids and names of tables that were declared but invalid: references to them are not
+        # reported again as unknown, so one typo gives one problem, not a cascade.
+        self.invalid_ids: set[tuple[str, str]] = set()
+        self.project = Project(name="", version=DEVELOP, root=root)
+
+    # -- problems -----------------------------------------------------------------------------
+    def add(
+        self,
+        code: str,
+        message: str,
+        file: str,
+        key: str = "",
+        id: str | None = None,
+        line: int | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        place = self.project.declarations.locate(file, key, id)
+        if line is not None:
+            place = Place(file=file, line=line, key=key or None, id=id)
+        self.problems.append(Problem(severity, code, message, place))
+
+    def add_validation(
+        self, err: ValidationError, model: type[BaseModel], file: str, prefix: str, id: str | None
+    ) -> None:
+        for error in err.errors(include_url=False):
+            loc = tuple(error["loc"])
+            key = format_key(prefix, loc)
+            kind = error["type"]
+            name = str(loc[-1]) if loc else prefix
+            value = error.get("input")
+            if kind == "extra_forbidden":
+                owner = _model_at(model, loc[:-1])
+                choices = list(owner.model_fields) if owner else []
+                hint = SECRET_HINTS.get(name)
+                message = f'unknown key "{name}"' + (
+                    f"; {hint}" if hint else did_you_mean(name, choices, list_all=True)
+                )
+                self.add("unknown-key", message, file, key, id)
+            elif kind == "missing":
+                self.add("missing-key", f'missing required key "{name}"', file, key, id)
+            elif kind == "literal_error":
+                expected = error["ctx"]["expected"]
+                self.add("invalid-value", f'"{name}" must be {expected}, not {value!r}', file, key, id)
+            elif kind == "string_pattern_mismatch":
+                self.add("invalid-value", _pattern_message(name, value), file, key, id)
+            elif "-" in kind:
+                # Our own PydanticCustomError types are already stable kebab-case problem codes.
+                self.add(kind, error["msg"], file, key, id)
+            elif kind in ("value_error", "assertion_error"):
+                message = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
+                self.add("invalid-value", message, file, key, id)
+            elif kind.endswith("_type") or kind.endswith("_parsing"):
+                expected = error["msg"].removeprefix("Input should be ").rstrip(".")
+                self.add(
+                    "invalid-type", f'"{name}" must be {expected}, not {_describe(value)}', file, key, id
+                )
+            else:
+                self.add("invalid-value", f'"{name}": {error["msg"]}', file, key, id)
+
+    # -- files --------------------------------------------------------------------------------
+    def parse(self, path: Path) -> dict[str, Any] | None:
+        """Return the TOML document at `path`, or None after recording why it cannot be read."""
+        file = path.relative_to(self.root).as_posix()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            self.add("encoding", f"not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8", file)
+            return None
+        except OSError as err:
+            self.add("unreadable-file", f"cannot read the file: {err.strerror}", file)
+            return None
+        return self.parse_text(file, text)
+
+    def parse_text(self, file: str, text: str) -> dict[str, Any] | None:
+        """Return the TOML document in `text`, or None after recording the syntax error."""
+        self.project.declarations.texts[file] = KeyLines(text)
+        try:
+            return tomli.loads(text)
+        except tomli.TOMLDecodeError as err:
+            message = getattr(err, "msg", str(err))
+            line = getattr(err, "lineno", None)
+            self.add("toml-syntax", f"TOML syntax error: {message}", file, line=line)
+            return None
+
+    def read(self) -> Project:
+        config = self.parse(self.root / CONFIG_FILE)
+        if config is not None:
+            self.check_sections(config, CONFIG_SECTIONS, CONFIG_FILE)
+            self.read_config(config, CONFIG_FILE)
+            self.read_environments(config, CONFIG_FILE)
+        for folder, tables in TABLES_BY_FOLDER.items():
+            for path in sorted((self.root / folder).glob("**/*.toml")):
+                document = self.parse(path)
+                if document is None:
+                    continue
+                file = path.relative_to(self.root).as_posix()
+                self.project.table_files[file] = self.project.declarations.texts[file].text
+                self.check_sections(document, tables, file)
+                self.read_tables(file, document, tables, functools.partial(self.read_source, path))
+        return self.project
+
+    def check_sections(self, document: dict[str, Any], known: Collection[str], file: str) -> None:
+        for name in document:
+            if name not in known:
+                where = CONFIG_FILE if file == CONFIG_FILE else f"{file.split('/')[0]}/ files"
+                message = f'unknown table "{name}" in {where}' + did_you_mean(name, known, list_all=True)
+                self.add("unknown-key", message, file, name)
+
+    def read_config(self, config: dict[str, Any], file: str) -> None:
+        """Read the sections a version freezes: project, settings, auth and API keys."""
+        project_info = self.validate(ProjectInfo, config.get("project"), file, "project", None)
+        if isinstance(project_info, ProjectInfo):
+            self.project.name = project_info.name
+        if "settings" in config:
+            settings = self.validate(Settings, config["settings"], file, "settings", None)
+            if isinstance(settings, Settings):
+                self.project.settings = settings
+        if "auth" in config:
+            auth = self.validate(Auth, config["auth"], file, "auth", None)
+            if isinstance(auth, Auth):
+                self.project.auth = auth
+        for key, table in self.each_table(config, "api_key", file):
+            api_key = self.validate(ApiKey, table, file, key, table.get("name"))
+            if isinstance(api_key, ApiKey):
+                if any(k.name == api_key.name for k in self.project.api_keys):
+                    self.add(
+                        "duplicate-name",
+                        f'API key name "{api_key.name}" is used twice',
+                        file,
+                        f"{key}.name",
+                        api_key.name,
+                    )
+                self.project.api_keys.append(api_key)
+
+    def read_environments(self, config: dict[str, Any], file: str) -> None:
+        """Read [environments.NAME]: develop's pointers at versions (never frozen into a version)."""
+        environments = config.get("environments", {})
+        if not isinstance(environments, dict):
+            self.add(
+                "invalid-type",
+                '"environments" must be a table of [environments.NAME] tables',
+                file,
+                "environments",
+            )
+            environments = {}
+        for name, table in environments.items():
+            key = f"environments.{name}"
+            environment = self.validate(Environment, table, file, key, name)
+            if isinstance(environment, Environment):
+                self.project.environments[name] = environment
+                self.check_environment_version(name, environment, file, key)
+
+    def check_environment_version(self, name: str, environment: Environment, file: str, key: str) -> None:
+        if not (self.root / VERSIONS_FOLDER / f"{environment.version}.toml").is_file():
+            self.add(
+                "unknown-version",
+                f'environment "{name}" points at version "{environment.version}", which is not '
+                f"frozen yet; run `epctl snapshot {environment.version}` (the environment is not "
+                "served until then)",
+                file,
+                f"{key}.version",
+                name,
+                severity=Severity.WARNING,
+            )
+
+    def each_table(self, document: dict[str, Any], name: str, file: str) -> Iterator[tuple[str, dict]]:
+        """Yield (key path, table) for each entry of the array of tables `name` in a document."""
+        tables = document.get(name, [])
+        if isinstance(tables, dict):
+            self.add(
+                "not-an-array",
+                f'"{name}" must be an array of tables: write [[{name}]], not [{name}]',
+                file,
+                name,
+            )
+            return
+        if not isinstance(tables, list):
+            self.add("invalid-type", f'"{name}" must be an array of tables ([[{name}]])', file, name)
+            return
+        for index, table in enumerate(tables):
+            key = f"{name}[{index}]"
+            if isinstance(table, dict):
+                yield key, table
+            else:
+                self.add("invalid-type", f'each "{name}" must be a table, not {_describe(table)}', file, key)
+
+    def validate(self, model: type[Table], table: Any, file: str, key: str, id: str | None) -> Table | None:
+        if table is None:
+            self.add("missing-key", f"missing required table [{key}]", file, key, id)
+            return None
+        if not isinstance(table, dict):
+            self.add("invalid-type", f'"{key}" must be a table, not {_describe(table)}', file, key, id)
+            return None
+        try:
+            return model.model_validate(table)
+        except ValidationError as err:
+            self.add_validation(err, model, file, key, id if isinstance(id, str) else None)
+            return None
+
+    def read_tables(
+        self, file: str, document: dict[str, Any], tables: dict[str, type[Table]], resolve: Resolve
+    ) -> None:
+        """Read the arrays of tables in `document`; `resolve` turns a template or handler path into a
+        project path with its source in `project.files`, or returns None after reporting why not."""
+        for kind, model in tables.items():
+            id_key = "id" if kind == "endpoint" else "name"
+            for key, table in self.each_table(document, kind, file):
+                given_id = table.get(id_key)
+                given_id = given_id if isinstance(given_id, str) else None
+                parsed = self.validate(model, table, file, key, given_id)
+                if parsed is None:
+                    if given_id:
+                        self.invalid_ids.add((kind, given_id))
+                    continue
+                self.add_table(kind, parsed, file, key, resolve)
+
+    def add_table(self, kind: str, table: Table, file: str, key: str, resolve: Resolve) -> None:
+        project = self.project
+        name = getattr(table, "id", None) or getattr(table, "name", "")
+        existing = project.declarations.keys.get((kind, name))
+        if existing is not None:
+            what = "endpoint id" if kind == "endpoint" else f"{kind} name"
+            id_key = "id" if kind == "endpoint" else "name"
+            first = project.declarations.locate(existing[0], f"{existing[1]}.{id_key}", name)
+            self.problems.append(
+                Problem(
+                    Severity.ERROR,
+                    "duplicate-id" if kind == "endpoint" else "duplicate-name",
+                    f'{what} "{name}" is already used at {first.file}:{first.line}; {kind} '
+                    f"{'ids' if kind == 'endpoint' else 'names'} must be unique in the project",
+                    project.declarations.locate(file, f"{key}.{id_key}", name),
+                    (first,),
+                )
+            )
+            return
+        project.declarations.add(kind, name, file, key)
+        if isinstance(table, Templated) and table.template is not None:
+            resolved = resolve(table.template, file, f"{key}.template", name)
+            if resolved is None:
+                self.invalid_ids.add((kind, name))
+                return
+            table = table.model_copy(update={"template": resolved})
+        if isinstance(table, Workflow):
+            resolved = resolve(table.handler_file, file, f"{key}.handler", name)
+            if resolved is None:
+                self.invalid_ids.add((kind, name))
+                return
+            table = table.model_copy(update={"handler": f"{resolved}:{table.handler_function}"})
+        if kind == "endpoint":
+            project.endpoints.append(table)  # type: ignore[arg-type]
+        else:
+            collection: dict[str, Any] = getattr(project, f"{kind}s")
+            collection[name] = table
+
+    def read_source(self, toml_path: Path, relative: str, file: str, key: str, id: str) -> str | None:
+        """Read a template or handler file named relative to a TOML file; return its project path."""
+        target = (toml_path.parent / relative).resolve()
+        if not target.is_relative_to(self.root):
+            self.add(
+                "path-escape",
+                f'"{relative}" points outside the project folder; keep templates and '
+                "handlers inside the project",
+                file,
+                key,
+                id,
+            )
+            return None
+        project_path = target.relative_to(self.root).as_posix()
+        if project_path in self.project.files:
+            return project_path
+        try:
+            self.project.files[project_path] = target.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            self.add(
+                "missing-file", f'file "{relative}" not found (looked for {project_path})', file, key, id
+            )
+            return None
+        except (OSError, UnicodeDecodeError) as err:
+            self.add("unreadable-file", f'cannot read "{relative}": {err}', file, key, id)
+            return None
+        return project_path
+
+
+def _pattern_message(name: str, value: Any) -> str:
+    rules = {
+        "id": "1-128 characters of A-Z a-z 0-9 . _ -",
+        "name": "1-128 characters of A-Z a-z 0-9 . _ -",
+        "version": "1-128 characters of A-Z a-z 0-9 . _ -",
+        "sha256": "the 64 lowercase hex digits of the key's sha256 (`epctl` never stores the key itself)",
+        "handler": '"file.py:function", the file relative to this TOML file',
+        "secret_env": "an environment variable name such as EPCTL_SECRET",
+        "root": 'a path prefix such as "/api" (no trailing slash), or "" for none',
+    }
+    return f'"{name}" must be {rules.get(name, "in the documented format")}, not {value!r}'

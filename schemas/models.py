@@ -1,0 +1,167 @@
+"""What the TOML means: one pydantic model per table of SPEC §1, with SPEC's defaults.
+
+Models check what one table can check on its own (types, allowed values, key names). Checks that
+need more than one table (a reply's page exists, ids are unique, routes do not clash) live in
+`checks`, so each rule is stated once whether develop or a frozen version is being read.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,128}$")]
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+Access = Literal["public", "authenticated", "groups"]
+
+
+class Table(BaseModel):
+    """A TOML table: unknown keys are errors (a typo must never be silently ignored)."""
+
+    # strict: TOML has real types, so "yes" or 1 where a boolean belongs is a mistake to report,
+    # not a value to coerce.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Reply(Table):
+    """A static reply: `{ type = "page", page, status }` or `{ type = "redirect", to, status }`.
+
+    One model rather than a tagged union keeps pydantic's error paths free of the union tag, so a
+    problem points at `endpoint[0].reply.status`, the key the user actually wrote.
+    """
+
+    type: Literal["page", "redirect"]
+    page: str | None = None
+    to: str | None = None
+    status: int | None = None
+
+    @model_validator(mode="after")
+    def check_fields_of_type(self) -> Reply:
+        if self.type == "page":
+            if self.page is None:
+                raise ValueError('a page reply needs `page = "<page name>"`')
+            if self.to is not None:
+                raise ValueError("`to` belongs to redirect replies; a page reply names `page`")
+            if self.status is not None and not 100 <= self.status <= 599:
+                raise PydanticCustomError(
+                    "invalid-status",
+                    "status {status} is not an HTTP status (100-599)",
+                    {"status": self.status},
+                )
+        else:
+            if self.to is None:
+                raise ValueError('a redirect reply needs `to = "<url or path>"`')
+            if self.page is not None:
+                raise ValueError("`page` belongs to page replies; a redirect reply names `to`")
+            if self.status is not None and not 300 <= self.status <= 399:
+                raise PydanticCustomError(
+                    "invalid-status",
+                    "a redirect needs a status from 300 to 399, not {status}",
+                    {"status": self.status},
+                )
+        return self
+
+
+class ProjectInfo(Table):
+    name: Name
+
+
+class Settings(Table):
+    cors: bool = True
+    allowed_origins: list[str] = Field(default_factory=lambda: ["*"])
+    response_headers: dict[str, str] = Field(default_factory=dict)
+    globals: dict[str, Any] = Field(default_factory=dict)
+    not_found_reply: Reply | None = None
+    unauthorized_reply: Reply | None = None
+
+
+class Auth(Table):
+    """User tokens. Only the NAME of the environment variable holding the secret lives in git."""
+
+    secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "EPCTL_SECRET"
+    issuer: str | None = None
+
+
+class ApiKey(Table):
+    """An API key, stored as the sha256 hex digest of the key: the key itself is never in a file."""
+
+    name: Name
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    endpoints: list[str] = Field(default_factory=lambda: ["*"])
+
+
+class Environment(Table):
+    version: Name
+    root: Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9._~-]+)*$")] = ""
+    hosts: list[str] = Field(default_factory=list)
+
+
+class Endpoint(Table):
+    id: Name
+    method: Method
+    route: str
+    description: str = ""
+    enabled: bool = True
+    tags: dict[str, str] = Field(default_factory=dict)
+    access: Access = "public"
+    groups: list[str] = Field(default_factory=list)
+    api_key: bool = False
+    reply: Reply | None = None
+    unauthorized_reply: Reply | None = None
+
+    def __repr__(self) -> str:
+        # Reads like werkzeug's Rule repr, so logs and test failures name the route at a glance.
+        return f"<Endpoint {self.method} {self.route} ({self.id})>"
+
+
+class Templated(Table):
+    """A table whose content is a template: a file beside the TOML, or an inline `body`."""
+
+    name: Name
+    template: str | None = None
+    body: str | None = None
+
+    @model_validator(mode="after")
+    def check_one_source(self) -> Templated:
+        if (self.template is None) == (self.body is None):
+            raise ValueError('set exactly one of `template = "<file>"` or `body = """..."""`')
+        return self
+
+
+class Page(Templated):
+    layout: str | None = None
+    content_type: str = "text/html; charset=utf-8"
+
+
+class Layout(Templated):
+    pass
+
+
+class Component(Templated):
+    pass
+
+
+class Workflow(Table):
+    name: Name
+    handler: Annotated[str, StringConstraints(pattern=r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$")]
+    endpoints: list[str] = Field(default_factory=list)
+
+    @property
+    def handler_file(self) -> str:
+        return self.handler.rpartition(":")[0]
+
+    @property
+    def handler_function(self) -> str:
+        return self.handler.rpartition(":")[2]
+
+
+# Which array-of-tables each folder holds, and the model of one table of each.
+TABLES_BY_FOLDER: dict[str, dict[str, type[Table]]] = {
+    "endpoints": {"endpoint": Endpoint},
+    "pages": {"page": Page, "layout": Layout, "component": Component},
+    "workflows": {"workflow": Workflow},
+}

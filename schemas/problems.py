@@ -1,0 +1,94 @@
+"""Problems found in a project, and the exceptions every epctl layer raises.
+
+A problem is data, not an exception: the loader collects every problem in every file before it
+reports, so a user fixes a whole project in one round instead of one error per run.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where something is declared: a file relative to the project, a 1-based line, a key path."""
+
+    file: str
+    line: int | None = None
+    key: str | None = None
+    id: str | None = None
+
+    def to_dict(self) -> dict[str, str | int | None]:
+        return {"file": self.file, "line": self.line, "key": self.key, "id": self.id}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding of validation, with a stable kebab-case code users can grep and suppress by."""
+
+    severity: Severity
+    code: str
+    message: str
+    place: Place
+    related: tuple[Place, ...] = field(default=())
+
+    @property
+    def file(self) -> str:
+        return self.place.file
+
+    @property
+    def line(self) -> int | None:
+        return self.place.line
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "severity": str(self.severity),
+            "code": self.code,
+            "message": self.message,
+            **self.place.to_dict(),
+            "related": [place.to_dict() for place in self.related],
+        }
+
+
+def sort_problems(problems: list[Problem]) -> list[Problem]:
+    """Return problems ordered by file, then line, so output reads top to bottom like the files."""
+    return sorted(problems, key=lambda p: (p.place.file, p.place.line or 0, p.code, p.message))
+
+
+def did_you_mean(word: str, choices: Iterable[str], *, list_all: bool = False) -> str:
+    """Return `; did you mean "x"?` for the nearest choice; with `list_all`, else the valid choices."""
+    options = list(choices)
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if close:
+        return f'; did you mean "{close[0]}"?'
+    if list_all and options:
+        return f"; valid keys: {', '.join(sorted(options))}"
+    return ""
+
+
+class EpctlError(Exception):
+    """Base of every error epctl raises on purpose; the CLI shows its message without a traceback."""
+
+
+class ProjectError(EpctlError):
+    """A project (or version) that cannot be used: carries every problem found, errors first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sort_problems(problems)
+        errors = [p for p in self.problems if p.severity is Severity.ERROR]
+        first = errors[0] if errors else self.problems[0]
+        where = f"{first.file}:{first.line}" if first.line else first.file
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"{where}: {first.message}{more}")
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
