@@ -1,1 +1,15 @@
-def main(): print("hi")
+"""The `epctl` command line. The only module tree that imports typer and rich."""
+
+from __future__ import annotations
+
+# Importing the command modules registers their commands on the app.
+from epctl.cli import project_commands, serve_commands, version_commands  # noqa: F401
+from epctl.cli.app import app
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

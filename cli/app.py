@@ -1,0 +1,96 @@
+"""The typer app, its error handling and exit codes, and what every command shares."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from epctl.cli.output import ProblemFormat, count_problems, print_problems, stderr
+from epctl.schemas.checks import Routes, build_routes
+from epctl.schemas.loader import find_project_dir
+from epctl.schemas.problems import EpctlError, ProjectError
+from epctl.schemas.project import DEVELOP, Project
+from epctl.schemas.versions import load_version
+
+
+class ExitCode(IntEnum):
+    """Every exit status epctl uses, in one place."""
+
+    OK = 0
+    PROBLEMS = 1  # validation problems, a difference found, a check that failed
+    USAGE = 2  # bad command line (click uses 2 as well)
+
+
+class EpctlGroup(TyperGroup):
+    """Turns every EpctlError into a message on stderr and an exit code, never a traceback.
+
+    Done in the click group that runs every command, so `epctl` and typer's CliRunner (which
+    invokes the click command directly) behave the same. Bugs keep their traceback.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ProjectError as err:
+            print_problems(err.problems, ProblemFormat.TEXT, count_problems(err.problems))
+            raise typer.Exit(ExitCode.PROBLEMS) from None
+        except EpctlError as err:
+            stderr.print(f"[red]Error:[/] {escape(str(err))}")
+            raise typer.Exit(ExitCode.PROBLEMS) from None
+
+
+app = typer.Typer(
+    cls=EpctlGroup,
+    name="epctl",
+    help="Config-as-code for HTTP experience endpoints: validate, route, freeze and serve a project.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class State:
+    def __init__(self, project: Path | None) -> None:
+        self.project_option = project
+
+    @property
+    def project_dir(self) -> Path:
+        if self.project_option is not None:
+            return self.project_option.resolve()
+        return find_project_dir(Path.cwd())
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project", "-p", help="Project folder (default: nearest folder upward with epctl.toml)."
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = State(project)
+
+
+def get_state(ctx: typer.Context) -> State:
+    state = ctx.find_root().obj
+    assert isinstance(state, State)
+    return state
+
+
+def load_routes(ctx: typer.Context, version: str = DEVELOP) -> tuple[Project, Routes]:
+    """Return a version of the project (develop by default) and its router; raises on problems."""
+    project = load_version(get_state(ctx).project_dir, version)
+    routes, _ = build_routes(project)
+    return project, routes
+
+
+VersionOption = Annotated[str, typer.Option("--version", "-V", help="Version to use (default: develop).")]

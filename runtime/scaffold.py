@@ -1,0 +1,87 @@
+"""`epctl init`: a new project with one page endpoint and one API endpoint that validates clean."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from epctl.schemas.problems import EpctlError
+
+FILES: dict[str, str] = {
+    "epctl.toml": """[project]
+name = "{name}"
+
+[settings]
+cors = true
+allowed_origins = ["*"]
+response_headers = {{ "X-Frame-Options" = "DENY" }}
+globals = {{ greeting = "Hello" }}
+
+[auth]
+# User tokens are signed with the secret in this environment variable, never in a file.
+secret_env = "EPCTL_SECRET"
+""",
+    "endpoints/site.toml": """[[endpoint]]
+id = "home"
+method = "GET"
+route = "/"
+reply = {{ type = "page", page = "home" }}
+
+[[endpoint]]
+id = "api-hello"
+method = "GET"
+route = "/api/hello/{{name?}}"
+""",
+    "pages/site.toml": """[[layout]]
+name = "main"
+template = "main.html"
+
+[[page]]
+name = "home"
+layout = "main"
+template = "home.html"
+""",
+    "pages/main.html": """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{{{{ application.name }}}}</title></head>
+<body>
+  {{% block content %}}{{% endblock %}}
+</body>
+</html>
+""",
+    "pages/home.html": """<h1>{{{{ globals.greeting }}}} from {{{{ application.name }}}}</h1>
+<p>Try <a href="/api/hello/you">/api/hello/you</a>.</p>
+""",
+    "workflows/hello.toml": """[[workflow]]
+name = "hello"
+handler = "hello.py:say_hello"
+endpoints = ["api-hello"]
+""",
+    "workflows/hello.py": """def say_hello(request):
+    name = request.params.get("name") or "world"
+    return {{"message": f"{{request.globals['greeting']}}, {{name}}!"}}
+""",
+}
+
+
+class ProjectExistsError(EpctlError):
+    """`init` into a folder that already holds a project."""
+
+
+def create_project(directory: Path) -> list[Path]:
+    """Write a new project into `directory` (created if needed); return the files written.
+
+    Raises ProjectExistsError, before writing anything, when any file it would write exists.
+    """
+    directory = directory.resolve()
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", directory.name).strip("-") or "experience"
+    targets = [directory / relative for relative in FILES]
+    existing = [path for path in targets if path.exists()]
+    if existing:
+        raise ProjectExistsError(
+            f"{existing[0]} already exists; `epctl init` only writes into a folder without a project"
+        )
+    for path, template in zip(targets, FILES.values(), strict=True):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(template.format(name=name), encoding="utf-8")
+    return targets

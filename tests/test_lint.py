@@ -1,0 +1,31 @@
+"""The code base stays ruff clean: part of the one test command, so CI enforces it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_ruff_finds_nothing() -> None:
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install -e '.[test]' installs it)")
+    result = subprocess.run([ruff, "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_runtime_never_imports_the_cli() -> None:
+    """Imports go one way (cli -> runtime -> schemas): a gunicorn worker never loads typer or rich."""
+    for folder, banned in (
+        ("runtime", ("epctl.cli", "typer", "rich")),
+        ("schemas", ("epctl.cli", "epctl.runtime", "typer", "rich")),
+    ):
+        for path in (ROOT / folder).glob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            for name in banned:
+                assert f"import {name}" not in text and f"from {name}" not in text, f"{path} imports {name}"
