@@ -1,0 +1,121 @@
+"""Access control of SPEC §4 step 4: API keys first, then user tokens, then the endpoint's rule.
+
+`Gatekeeper` is built once per app from the project (hashed keys, secret, issuer); `check_access`
+answers one request with a `Verdict` and never raises for what a caller sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from epctl.runtime.tokens import MissingSecretError, decode_token, read_secret
+from epctl.schemas.models import ApiKey, Endpoint
+from epctl.schemas.project import Project
+
+BEARER = "bearer "
+TOKEN_COOKIE = "authorization"
+TOKEN_QUERY = "authorization"
+KEY_QUERY = "apikey"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a request presented: the API key as sent and the user token as sent, either may be None."""
+
+    api_key: str | None
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """200 authorized, 401 missing or bad credentials, 403 a valid user outside the endpoint's groups.
+
+    `user` is the token's claims whenever a valid token was presented, even on a public endpoint.
+    """
+
+    status: int
+    user: dict[str, Any] | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.status == 200
+
+
+def read_credentials(
+    headers: Mapping[str, str], cookies: Mapping[str, str], query: Mapping[str, str]
+) -> Credentials:
+    """Return the API key and user token of a request, each from its first transport that is present.
+
+    API key: an `Authorization` header that is not `Bearer ...`, else `?apikey=`. Token: `Session`
+    header, `Authorization: Bearer`, cookie `authorization`, `?authorization=`. `headers` must answer
+    lowercase names.
+    """
+    authorization = headers.get("authorization", "").strip()
+    bearer = None
+    api_key = None
+    if authorization[: len(BEARER)].lower() == BEARER:
+        bearer = authorization[len(BEARER) :].strip() or None
+    elif authorization:
+        api_key = authorization
+    if api_key is None:
+        api_key = query.get(KEY_QUERY) or None
+    token = (
+        headers.get("session", "").strip() or bearer or cookies.get(TOKEN_COOKIE) or query.get(TOKEN_QUERY)
+    )
+    return Credentials(api_key, token or None)
+
+
+class Gatekeeper:
+    """Decides access for one project version; holds nothing that changes per request."""
+
+    def __init__(self, project: Project) -> None:
+        self.api_keys: tuple[ApiKey, ...] = tuple(project.api_keys)
+        self.issuer = project.auth.issuer
+        # Without any protected endpoint the secret is optional: tokens sent to public endpoints are
+        # then simply not read, so a public site runs with no secret configured.
+        protected = any(endpoint.access != "public" for endpoint in project.endpoints)
+        self.secret: str | None = read_secret(project) if protected else _optional_secret(project)
+
+    def check_access(self, endpoint: Endpoint, credentials: Credentials) -> Verdict:
+        """Return the verdict for a request with `credentials` on `endpoint`."""
+        if endpoint.api_key and not self.key_allows(credentials.api_key, endpoint.id):
+            return Verdict(401)
+        user = self.read_user(credentials.token)
+        if endpoint.access == "public":
+            return Verdict(200, user)
+        if user is None:
+            return Verdict(401)
+        if endpoint.access == "groups" and not set(endpoint.groups).intersection(user["groups"]):
+            return Verdict(403, user)
+        return Verdict(200, user)
+
+    def key_allows(self, key: str | None, endpoint_id: str) -> bool:
+        """Return whether `key` is a stored API key whose scope includes `endpoint_id`."""
+        if key is None:
+            return False
+        digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
+        allowed = False
+        # Every stored hash is compared, in constant time, whatever matched before: how long the check
+        # takes says nothing about which key, if any, came close.
+        for stored in self.api_keys:
+            matched = hmac.compare_digest(digest, stored.sha256)
+            in_scope = "*" in stored.endpoints or endpoint_id in stored.endpoints
+            allowed |= matched and in_scope
+        return allowed
+
+    def read_user(self, token: str | None) -> dict[str, Any] | None:
+        """Return the claims of a valid user token, else None."""
+        if token is None or self.secret is None:
+            return None
+        return decode_token(token, self.secret, issuer=self.issuer)
+
+
+def _optional_secret(project: Project) -> str | None:
+    try:
+        return read_secret(project)
+    except MissingSecretError:
+        return None

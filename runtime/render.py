@@ -1,0 +1,237 @@
+"""Pages, layouts and components as sandboxed Jinja templates, compiled once per app.
+
+Templates come from `Project.template_source`, never from disk, so develop and a frozen version render
+the same way. Components are found by their plain name (`{% include "footer" %}`); pages and layouts
+live under names with a character no declared name may hold, so a user's include can never reach
+them by accident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from epctl.schemas.models import Endpoint, Page, Reply, Templated
+from epctl.schemas.problems import EpctlError, Place, Problem, ProjectError, Severity
+from epctl.schemas.project import Project
+
+PAGE_PREFIX = "@page/"
+LAYOUT_PREFIX = "@layout/"
+CONTENT_BLOCK = "content"
+
+
+class UnknownPageError(EpctlError):
+    """A workflow asked for a page the version does not declare."""
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, strict about unsafe attributes.
+
+    Jinja's sandbox turns `{{ ''.__class__ }}` into an undefined value that prints as ''. A template
+    reaching for internals is an attack or a bug either way, so it fails the render (500, logged).
+    """
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
+        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
+
+
+class _ProjectLoader(jinja2.BaseLoader):
+    """Serves template sources from memory: {internal name: (source, filename for tracebacks)}."""
+
+    def __init__(self, sources: dict[str, tuple[str, str | None]]) -> None:
+        self.sources = sources
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool]]:
+        found = self.sources.get(template)
+        if found is None:
+            raise jinja2.TemplateNotFound(template)
+        source, filename = found
+        return source, filename, lambda: True
+
+    def list_templates(self) -> list[str]:
+        return sorted(self.sources)
+
+
+class Renderer:
+    """Every page, layout, component and redirect target of one version, compiled at construction.
+
+    Raises ProjectError (code `template-syntax`) when a template does not compile.
+    """
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.pages: dict[str, Page] = dict(project.pages)
+        sources: dict[str, tuple[str, str | None]] = {}
+        html_names: set[str] = set()
+        for name, layout in project.layouts.items():
+            sources[LAYOUT_PREFIX + name] = self._source(project, "layout", name, layout)
+            html_names.add(LAYOUT_PREFIX + name)
+        # A plain name is a component first; the checker also accepts including a layout by its name.
+        for name in project.layouts:
+            sources[name] = sources[LAYOUT_PREFIX + name]
+            html_names.add(name)
+        for name, component in project.components.items():
+            sources[name] = self._source(project, "component", name, component)
+            html_names.add(name)
+        self.env = _Sandbox(
+            loader=_ProjectLoader(sources),
+            autoescape=lambda template: template in html_names or self._page_is_html(template),
+            # Every template is compiled once below and kept: never evicted, never checked for changes.
+            cache_size=-1,
+            auto_reload=False,
+        )
+        for name, page in project.pages.items():
+            source, filename = self._source(project, "page", name, page)
+            if page.layout is not None:
+                source = self._as_child(source, page.layout, filename)
+            sources[PAGE_PREFIX + name] = (source, filename)
+        self.templates: dict[str, jinja2.Template] = {}
+        for internal in sources:
+            self.templates[internal] = self._compile(internal, sources[internal][1])
+        self.locations: dict[str, jinja2.Template] = {}
+        for reply in _redirect_replies(project):
+            assert reply.to is not None
+            if reply.to not in self.locations:
+                self.locations[reply.to] = self._compile_string(reply.to)
+
+    def render_page(
+        self, name: str, context: Mapping[str, Any], data: Mapping[str, Any] | None = None
+    ) -> tuple[str, str]:
+        """Return (text, content type) of page `name` rendered with the request `context` and `data`.
+
+        Raises UnknownPageError for an undeclared page, and whatever the template raises (jinja2
+        errors, SecurityError from the sandbox, errors of the values it touches).
+        """
+        page = self.pages.get(name)
+        if page is None:
+            raise UnknownPageError(f'no page named "{name}" in this version')
+        text = self.templates[PAGE_PREFIX + name].render(with_page(context, page, data or {}))
+        return text, page.content_type
+
+    def render_location(self, to: str, context: Mapping[str, Any]) -> str:
+        """Return the redirect target `to` of a reply table rendered with `context`.
+
+        Raises KeyError for a `to` that no reply table of the project holds (all were compiled at
+        construction, so a request never compiles a template).
+        """
+        return self.locations[to].render(context)
+
+    def _page_is_html(self, template: str | None) -> bool:
+        if template is None or not template.startswith(PAGE_PREFIX):
+            return False  # redirect targets: URLs are not HTML, the `urlencode` filter escapes them
+        page = self.pages.get(template.removeprefix(PAGE_PREFIX))
+        return page is not None and "html" in page.content_type.lower()
+
+    def _as_child(self, source: str, layout: str, filename: str | None) -> str:
+        """Return the page source as a child of its layout.
+
+        A page that defines blocks fills them as written (`content` plus any other block the layout
+        has, like Losant sections); any other page is wrapped whole as the `content` block. The
+        prefix goes on the page's first line so template line numbers stay the page's own.
+        """
+        extends = '{% extends "' + LAYOUT_PREFIX + layout + '" %}'
+        try:
+            tree = self.env.parse(source, filename=filename)
+        except jinja2.TemplateSyntaxError as err:
+            raise _syntax_error(err, filename, self.project) from None
+        if tree.find(nodes.Block) is not None:
+            return extends + source
+        return extends + "{% block " + CONTENT_BLOCK + " %}" + source + "{% endblock %}"
+
+    def _compile(self, internal: str, filename: str | None) -> jinja2.Template:
+        try:
+            return self.env.get_template(internal)
+        except jinja2.TemplateSyntaxError as err:
+            raise _syntax_error(err, filename, self.project) from None
+
+    def _compile_string(self, source: str) -> jinja2.Template:
+        try:
+            return self.env.from_string(source)
+        except jinja2.TemplateSyntaxError as err:
+            problem = Problem(
+                Severity.ERROR,
+                "template-syntax",
+                f'redirect target "{source}" is not a valid template: {err.message}',
+                Place(file="epctl.toml"),
+            )
+            raise ProjectError([problem]) from None
+
+    @staticmethod
+    def _source(project: Project, kind: str, name: str, table: Templated) -> tuple[str, str | None]:
+        if table.template is not None:
+            filename = str(project.root / table.template)
+        elif (kind, name) in project.declarations.keys:
+            filename = str(project.root / project.declarations.place(kind, name).file)
+        else:
+            filename = None
+        return project.template_source(table), filename
+
+
+def make_context(
+    project: Project,
+    *,
+    now: datetime,
+    request: Mapping[str, Any],
+    user: Mapping[str, Any] | None,
+    endpoint: Endpoint | None,
+    globals: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Return the render context of a request (Losant's static reply context) with no page yet.
+
+    `Renderer.render_page` adds `experience.page`, `experience.layout` and `data` for one page.
+    """
+    return {
+        "time": now,
+        "application": {"name": project.name},
+        "experience": {
+            "user": user,
+            "endpoint": None
+            if endpoint is None
+            else {"id": endpoint.id, "route": endpoint.route, "tags": dict(endpoint.tags)},
+            "page": None,
+            "layout": None,
+            "version": project.version,
+        },
+        "globals": globals,
+        "request": request,
+        "data": {},
+    }
+
+
+def with_page(context: Mapping[str, Any], page: Page, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of `context` naming `page` (and its layout) and holding `data`."""
+    experience = dict(context["experience"])
+    experience["page"] = {"name": page.name}
+    experience["layout"] = None if page.layout is None else {"name": page.layout}
+    return {**context, "experience": experience, "data": data}
+
+
+def _redirect_replies(project: Project) -> list[Reply]:
+    replies = [project.settings.not_found_reply, project.settings.unauthorized_reply]
+    for endpoint in project.endpoints:
+        replies += [endpoint.reply, endpoint.unauthorized_reply]
+    return [reply for reply in replies if reply is not None and reply.type == "redirect"]
+
+
+def _syntax_error(err: jinja2.TemplateSyntaxError, filename: str | None, project: Project) -> ProjectError:
+    file = filename or "pages"
+    root = str(project.root)
+    if file.startswith(root):
+        file = file[len(root) :].lstrip("/\\")
+    return ProjectError(
+        [
+            Problem(
+                Severity.ERROR,
+                "template-syntax",
+                f"template syntax error: {err.message}",
+                Place(file, err.lineno),
+            )
+        ]
+    )

@@ -1,0 +1,186 @@
+"""Servers for `epctl serve`: werkzeug's dev server with an in-process reloader, and gunicorn.
+
+werkzeug's own reloader (`use_reloader=True`) restarts the whole process on a change: a project
+saved half-edited would then bring the server down, or keep it restarting, until it is fixed. Here
+the process stays up: a watcher thread rebuilds the app when a file changes and swaps it in only
+when the new develop is valid, so the last good app keeps answering while the user sees the
+problems of the new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import run_simple
+
+from epctl.runtime.app import EpctlApp, create_app
+from epctl.schemas.loader import CONFIG_FILE
+from epctl.schemas.models import TABLES_BY_FOLDER
+from epctl.schemas.problems import EpctlError, Place, Problem, ProjectError, Severity
+
+log = logging.getLogger("epctl.runtime")
+
+POLL_SECONDS = 0.5
+# Folders whose files make up develop (TOML tables, templates and handlers beside them).
+WATCHED_FOLDERS = tuple(TABLES_BY_FOLDER)
+_IGNORED_DIRS = {"__pycache__", ".git"}
+
+Snapshot = dict[str, tuple[int, int]]
+OnProblems = Callable[[ProjectError], None]
+
+
+class ReloadingApp:
+    """A WSGI callable that serves the current develop app and rebuilds it when files change.
+
+    The current app is one attribute, replaced whole: a request reads it once, so it is served
+    entirely by the old app or entirely by the new one, with no lock on the request path.
+    """
+
+    def __init__(self, project_dir: str | Path, on_problems: OnProblems) -> None:
+        self.project_dir = Path(project_dir).resolve()
+        self.on_problems = on_problems
+        self.snapshot = snapshot_files(self.project_dir)
+        self.app: EpctlApp = create_app(self.project_dir)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        return self.app(environ, start_response)
+
+    def check_for_changes(self) -> bool:
+        """Rebuild the app if any watched file was added, removed or changed.
+
+        Returns True when a new app was swapped in. An invalid develop is passed to `on_problems`
+        and the last good app stays.
+        """
+        current = snapshot_files(self.project_dir)
+        if current == self.snapshot:
+            return False
+        self.snapshot = current
+        try:
+            app = create_app(self.project_dir)
+        except ProjectError as err:
+            self.on_problems(err)
+            return False
+        except EpctlError as err:
+            # A missing secret or a deleted epctl.toml is not a ProjectError; report it the same way.
+            problem = Problem(Severity.ERROR, "serve-error", str(err), Place(file=CONFIG_FILE))
+            self.on_problems(ProjectError([problem]))
+            return False
+        self.app = app
+        log.info("develop changed: reloaded %s", app)
+        return True
+
+    def start(self) -> None:
+        """Start the watcher thread (a daemon: it never keeps the process alive)."""
+        self._thread = threading.Thread(target=self._watch, name="epctl-reloader", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the watcher thread and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            try:
+                self.check_for_changes()
+            except Exception:
+                # A bug in a rebuild must not end reloading for the rest of the session.
+                log.exception("reloading develop failed; still serving the last good app")
+
+
+def snapshot_files(project_dir: Path) -> Snapshot:
+    """Return {path: (mtime_ns, size)} of epctl.toml and every file under the develop folders."""
+    snapshot: Snapshot = {}
+    paths = [project_dir / CONFIG_FILE]
+    for folder in WATCHED_FOLDERS:
+        paths += [
+            path for path in (project_dir / folder).rglob("*") if not _IGNORED_DIRS.intersection(path.parts)
+        ]
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # deleted between listing and stat: the next poll sees it gone
+        if path.is_file():
+            snapshot[str(path)] = (stat.st_mtime_ns, stat.st_size)
+    return snapshot
+
+
+def serve_develop(
+    project_dir: str | Path, host: str, port: int, *, reload: bool, on_problems: OnProblems
+) -> None:
+    """Serve develop with werkzeug's development server until interrupted.
+
+    With `reload`, file changes rebuild the app in-process (see the module docstring). Raises
+    ProjectError or MissingSecretError when develop cannot be served at start.
+    """
+    configure_logging()
+    if not reload:
+        run_simple(host, port, create_app(project_dir), threaded=True)
+        return
+    app = ReloadingApp(project_dir, on_problems)
+    app.start()
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        app.stop()
+
+
+def serve_gunicorn(app: EpctlApp, host: str, port: int, workers: int, *, access_log: bool = True) -> None:
+    """Serve `app` with gunicorn and `workers` worker processes until gunicorn stops.
+
+    The app is built before the workers fork, so every worker serves exactly the same build. Access
+    and error logs go to stderr (stdout is for data).
+    """
+    configure_logging()
+    # Imported here: gunicorn pulls in its arbiter and workers, which `serve` without --workers never needs.
+    from gunicorn.app.base import BaseApplication
+    from gunicorn.glogging import Logger
+
+    class StderrLogger(Logger):
+        # gunicorn writes accesslog "-" to stdout; epctl keeps stdout for data, so move it to stderr.
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            for handler in self.access_log.handlers:
+                if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+                    handler.setStream(sys.stderr)
+
+    class EpctlGunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings = {
+                "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+                "workers": workers,
+                "accesslog": "-" if access_log else None,
+                "errorlog": "-",
+                "logger_class": StderrLogger,
+            }
+            # gunicorn >= 25.1 opens a control socket at one fixed path per user: a second server on
+            # the host would take it over. epctl does not use `gunicornc`, so it is switched off.
+            if "control_socket_disable" in self.cfg.settings:
+                settings["control_socket_disable"] = True
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> EpctlApp:
+            return app
+
+    EpctlGunicorn().run()
+
+
+def configure_logging() -> None:
+    """Send epctl's runtime log (workflow tracebacks, reloads) to stderr, unless logging is set up."""
+    logger = logging.getLogger("epctl.runtime")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
