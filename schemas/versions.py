@@ -1,0 +1,151 @@
+"""The frozen version file: its format, its digest, and reading it back into a `Project`.
+
+A version is one self-contained TOML file, `versions/NAME.toml`. It holds the tables of develop as
+they were (paths made project-relative), the text of every template and handler they use under
+`[files]`, the text of develop's TOML table files under `[table_files]` (so `restore` gives back the
+files as written), and a sha256 digest of its canonical content. Everything a server needs is in the
+file: editing or deleting develop changes nothing, and a hand edit breaks the digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from epctl.schemas.checks import check_project
+from epctl.schemas.loader import VERSIONS_FOLDER, ProjectReader, load_project
+from epctl.schemas.models import TABLES_BY_FOLDER
+from epctl.schemas.problems import EpctlError, Problem, ProjectError, Severity
+from epctl.schemas.project import DEVELOP, Project
+
+FORMAT = 1
+NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,255}")
+HEADER_KEYS = ("format", "name", "description", "created", "digest")
+CONFIG_KEYS = ("project", "settings", "auth", "api_key")
+CONTENT_KEYS = ("files", "table_files")
+VERSION_TABLES = {kind: model for tables in TABLES_BY_FOLDER.values() for kind, model in tables.items()}
+
+
+class VersionError(EpctlError):
+    """A version that cannot be found, named, or trusted."""
+
+
+class VersionNotFoundError(VersionError):
+    pass
+
+
+class VersionIntegrityError(VersionError):
+    """A version file whose digest does not match its content: edited by hand or damaged."""
+
+
+def check_version_name(name: str) -> None:
+    """Raise VersionError unless `name` can name a frozen version."""
+    if name == DEVELOP:
+        raise VersionError('"develop" is the live, editable version; choose another name (e.g. v1.0.0)')
+    if not NAME_PATTERN.fullmatch(name) or name in (".", ".."):
+        raise VersionError(f'"{name}" is not a valid version name: use 1-255 of A-Z a-z 0-9 . _ -')
+
+
+def version_path(root: Path, name: str) -> Path:
+    check_version_name(name)
+    return root / VERSIONS_FOLDER / f"{name}.toml"
+
+
+def compute_digest(document: dict[str, Any]) -> str:
+    """Return `sha256:<hex>` of the canonical JSON of everything in `document` but the digest itself.
+
+    JSON with sorted keys is canonical for what TOML can hold (strings, numbers, booleans, arrays,
+    tables), so the same content always hashes the same however the file was formatted.
+    """
+    content = {key: value for key, value in document.items() if key != "digest"}
+    # default=str: TOML dates and times (allowed in `globals`) hash as their ISO text.
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def read_version_text(root: Path, name: str) -> tuple[Path, str]:
+    """Return the path and text of version `name`; raise VersionNotFoundError when there is none."""
+    path = version_path(root, name)
+    try:
+        return path, path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise VersionNotFoundError(
+            f'no version "{name}" (looked for {VERSIONS_FOLDER}/{name}.toml); `epctl versions` lists them'
+        ) from None
+
+
+def parse_version(reader: ProjectReader, file: str, text: str) -> dict[str, Any]:
+    """Return the verified document of a version file's text.
+
+    Raises ProjectError for text that is not TOML, VersionIntegrityError for a digest mismatch.
+    """
+    document = reader.parse_text(file, text)
+    if document is None:
+        raise ProjectError(reader.problems)
+    verify_document(file, document)
+    return document
+
+
+def read_version_document(root: Path, name: str) -> dict[str, Any]:
+    """Return the verified document of version `name` (see `parse_version` for what it raises)."""
+    path, text = read_version_text(root, name)
+    return parse_version(ProjectReader(root), path.relative_to(root).as_posix(), text)
+
+
+def verify_document(file: str, document: dict[str, Any]) -> None:
+    """Raise VersionIntegrityError unless the document's digest matches its content."""
+    recorded = document.get("digest")
+    actual = compute_digest(document)
+    if recorded != actual:
+        raise VersionIntegrityError(
+            f"{file} does not match its digest (recorded {recorded}, content hashes to {actual}): it was "
+            "edited or damaged after `epctl snapshot`. Restore it from git, or snapshot develop under a "
+            "new name"
+        )
+
+
+def read_version(root: Path, name: str) -> tuple[Project, list[Problem]]:
+    """Return the project frozen as version `name` and the problems its content has (normally none).
+
+    Raises the errors of `read_version_document`.
+    """
+    path, text = read_version_text(root, name)
+    file = path.relative_to(root).as_posix()
+    reader = ProjectReader(root)
+    document = parse_version(reader, file, text)
+    project = reader.project
+    project.version = name
+    project.version_file = path
+    if document.get("format") != FORMAT:
+        raise VersionError(f"{file} has format {document.get('format')!r}; this epctl reads format {FORMAT}")
+    known = (*HEADER_KEYS, *CONFIG_KEYS, *CONTENT_KEYS, *VERSION_TABLES)
+    reader.check_sections(document, known, file)
+    reader.read_config(document, file)
+    files = document.get("files", {})
+    project.table_files = dict(document.get("table_files", {}))
+
+    def resolve(relative: str, where: str, key: str, id: str) -> str | None:
+        if relative in files:
+            project.files[relative] = files[relative]
+            return relative
+        reader.add("missing-file", f'"{relative}" is not in the version\'s [files]', where, key, id)
+        return None
+
+    reader.read_tables(file, document, VERSION_TABLES, resolve)
+    return project, reader.problems + check_project(project, reader.invalid_ids)
+
+
+def load_version(root: Path, name: str) -> Project:
+    """Return version `name` of the project in `root` ("develop" loads the project folder).
+
+    Raises VersionError subclasses, or ProjectError when its content has errors.
+    """
+    if name == DEVELOP:
+        return load_project(root)
+    project, problems = read_version(root, name)
+    if any(p.severity is Severity.ERROR for p in problems):
+        raise ProjectError(problems)
+    return project
