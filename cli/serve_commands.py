@@ -10,15 +10,22 @@ from rich.markup import escape
 from epctl.cli.app import app, get_state
 from epctl.cli.output import ProblemFormat, count_problems, print_problems, stderr, stdout
 from epctl.runtime import create_app
-from epctl.runtime.servers import serve_develop, serve_gunicorn
+from epctl.runtime.hosts import build_host_app
+from epctl.runtime.servers import serve_app, serve_develop, serve_gunicorn
 from epctl.runtime.tokens import mint_token, parse_ttl
 from epctl.schemas.loader import load_project
 from epctl.schemas.problems import ProjectError
+from epctl.schemas.project import DEVELOP
 
 
 @app.command("serve")
 def serve_command(
     ctx: typer.Context,
+    version: Annotated[str | None, typer.Option("--version", "-V", help="Serve a frozen version.")] = None,
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Serve an environment's version.")] = None,
+    serve_all: Annotated[
+        bool, typer.Option("--all", help="Develop plus every environment, by Host.")
+    ] = False,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8080,
     workers: Annotated[int, typer.Option(help="N > 1 runs N gunicorn worker processes.", min=1)] = 1,
@@ -26,26 +33,47 @@ def serve_command(
         bool, typer.Option("--reload/--no-reload", help="Rebuild develop when its files change.")
     ] = True,
 ) -> None:
-    """Serve develop: the embedded werkzeug server, or gunicorn with --workers N > 1."""
-    project_dir = get_state(ctx).project_dir
-    if workers > 1:
-        app_ = create_app(project_dir)
-        stderr.print(
-            f"Serving {escape(str(project_dir))} (develop) on http://{host}:{port} "
-            f"with {workers} gunicorn workers"
+    """Serve develop (live, reloading), a frozen --version, an --env, or --all by Host."""
+    if sum((version is not None, env is not None, serve_all)) > 1:
+        raise typer.BadParameter(
+            "choose one of --version, --env and --all", param_hint="--version/--env/--all"
         )
-        serve_gunicorn(app_, host, port, workers)
+    project_dir = get_state(ctx).project_dir
+    url = f"http://{host}:{port}"
+    if serve_all:
+        app_, mounted, notes = build_host_app(project_dir)
+        for note in notes:
+            stderr.print(f"[yellow]warning:[/] {escape(note)}")
+        stderr.print(f"Serving {escape(str(project_dir))} on {url}: develop for any other host")
+        for item in mounted:
+            stderr.print(
+                f"  {escape(item.env)}: {escape(item.version)} at {escape(item.root or '/')} for "
+                f"{escape(', '.join(item.hosts) or 'no hosts')}"
+            )
+    elif version is not None or env is not None:
+        app_ = create_app(project_dir, version or DEVELOP, env=env)
+        what = f"environment {env} ({app_.project.version})" if env else app_.project.version
+        stderr.print(f"Serving {escape(str(project_dir))} {escape(what)} on {url}{escape(app_.root)}")
+    elif workers > 1:
+        app_ = create_app(project_dir)
+        stderr.print(f"Serving {escape(str(project_dir))} (develop) on {url}")
+    else:
+
+        def show_problems(err: ProjectError) -> None:
+            print_problems(err.problems, ProblemFormat.TEXT, count_problems(err.problems))
+            stderr.print("[yellow]Still serving the last valid develop; fix the problems above to reload.[/]")
+
+        stderr.print(
+            f"Serving {escape(str(project_dir))} (develop) on {url}"
+            + (", reloading on changes" if reload else "")
+        )
+        serve_develop(project_dir, host, port, reload=reload, on_problems=show_problems)
         return
-
-    def show_problems(err: ProjectError) -> None:
-        print_problems(err.problems, ProblemFormat.TEXT, count_problems(err.problems))
-        stderr.print("[yellow]Still serving the last valid develop; fix the problems above to reload.[/]")
-
-    stderr.print(
-        f"Serving {escape(str(project_dir))} (develop) on http://{host}:{port}"
-        + (", reloading on changes" if reload else "")
-    )
-    serve_develop(project_dir, host, port, reload=reload, on_problems=show_problems)
+    if workers > 1:
+        stderr.print(f"with {workers} gunicorn workers")
+        serve_gunicorn(app_, host, port, workers)
+    else:
+        serve_app(app_, host, port)
 
 
 @app.command("token")

@@ -1,1 +1,202 @@
-"""Version commands."""
+"""Commands on versions: snapshot, versions, diff, verify, promote, restore."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from epctl.cli.app import ExitCode, app, get_state
+from epctl.cli.output import print_json, print_table, stderr, stdout
+from epctl.runtime.diff import Change, diff_contents
+from epctl.runtime.versions import (
+    describe_versions,
+    freeze_version,
+    promote_version,
+    read_content,
+    restore_version,
+)
+from epctl.schemas.versions import check_version_name, read_version_document
+
+NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="Version name, e.g. v1.2.0.")]
+
+
+@app.command("snapshot")
+def snapshot_command(
+    ctx: typer.Context,
+    name: NameArgument,
+    description: Annotated[str, typer.Option("--description", "-d", help="What this version is.")] = "",
+) -> None:
+    """Validate develop and freeze it into versions/NAME.toml (never overwrites)."""
+    root = get_state(ctx).project_dir
+    path = freeze_version(root, name, description)
+    document = read_version_document(root, name)
+    stderr.print(
+        f"[green]Froze develop as {escape(name)}[/]: {escape(str(path.relative_to(root)))} "
+        f"({len(document.get('endpoint', []))} endpoints, {document['digest'][:19]}…)"
+    )
+
+
+@app.command("versions")
+def versions_command(
+    ctx: typer.Context,
+    action: Annotated[
+        str | None, typer.Argument(metavar="[show]", help="`show NAME` prints one version.")
+    ] = None,
+    name: Annotated[str | None, typer.Argument(metavar="[NAME]")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List versions (name, created, digest, endpoints), or `versions show NAME` for one."""
+    root = get_state(ctx).project_dir
+    if action is not None:
+        if action != "show" or name is None:
+            raise typer.BadParameter(
+                "use `epctl versions` or `epctl versions show NAME`", param_hint="ACTION"
+            )
+        show_version(root, name, as_json)
+        return
+    infos = describe_versions(root)
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": i.name,
+                    "created": i.created,
+                    "description": i.description,
+                    "digest": i.digest,
+                    "endpoints": i.endpoints,
+                    "verified": i.verified,
+                }
+                for i in infos
+            ]
+        )
+        return
+    if not infos:
+        stderr.print("No versions yet: `epctl snapshot v1.0.0` freezes develop.")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("NAME", "CREATED", "ENDPOINTS", "DIGEST", "DESCRIPTION"):
+        table.add_column(column)
+    for info in infos:
+        digest = info.digest[:19] if info.verified else "[red]does not verify[/]"
+        table.add_row(escape(info.name), info.created, str(info.endpoints), digest, escape(info.description))
+    print_table(table)
+
+
+def show_version(root: Any, name: str, as_json: bool) -> None:
+    check_version_name(name)
+    document = read_version_document(root, name)
+    summary = {
+        "name": document["name"],
+        "description": document.get("description", ""),
+        "created": document.get("created"),
+        "digest": document["digest"],
+        "endpoints": [f"{e['method']} {e['route']} ({e['id']})" for e in document.get("endpoint", [])],
+        "pages": [p["name"] for p in document.get("page", [])],
+        "workflows": [w["name"] for w in document.get("workflow", [])],
+        "files": sorted(document.get("files", {})),
+    }
+    if as_json:
+        print_json(summary)
+        return
+    stdout.print(f"[bold]{escape(name)}[/]  created {summary['created']}  {summary['digest']}")
+    if summary["description"]:
+        stdout.print(f"  {escape(summary['description'])}")
+    for key in ("endpoints", "pages", "workflows", "files"):
+        stdout.print(f"{key} ({len(summary[key])}):")
+        for item in summary[key]:
+            stdout.print(f"  {escape(item)}")
+
+
+def describe_change(change: Change) -> str:
+    sign = {"added": "+", "removed": "-", "changed": "~"}[change.kind]
+    text = f"  {sign} {change.section} {change.name}"
+    if change.fields:
+        text += ": " + "; ".join(
+            f"{k} {json.dumps(a, ensure_ascii=False)} → {json.dumps(b, ensure_ascii=False)}"
+            for k, (a, b) in change.fields.items()
+            if k not in ("body",)
+        )
+        if "body" in change.fields:
+            text += ("; " if len(change.fields) > 1 else "") + "body changed"
+    return text
+
+
+@app.command("diff")
+def diff_command(
+    ctx: typer.Context,
+    a: Annotated[str, typer.Argument(metavar="A", help="A version name, or develop.")],
+    b: Annotated[str, typer.Argument(metavar="B", help="A version name, or develop.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """What changed from A to B, and which changes widen access; exit 0 equal, 1 different."""
+    root = get_state(ctx).project_dir
+    result = diff_contents(read_content(root, a), read_content(root, b))
+    if as_json:
+        print_json(
+            {
+                "a": a,
+                "b": b,
+                "equal": result.equal,
+                "changes": [c.to_dict() for c in result.changes],
+                "access_widened": result.access_widened,
+            }
+        )
+    elif result.equal:
+        stderr.print(f"{escape(a)} and {escape(b)} are the same")
+    else:
+        stdout.print(f"[bold]{escape(a)} → {escape(b)}[/]: {len(result.changes)} changes")
+        for change in result.changes:
+            colour = {"added": "green", "removed": "red", "changed": "yellow"}[change.kind]
+            stdout.print(f"[{colour}]{escape(describe_change(change))}[/]")
+        if result.access_widened:
+            stdout.print("[bold red]access widened:[/]")
+            for line in result.access_widened:
+                stdout.print(f"  [red]![/] {escape(line)}")
+    raise typer.Exit(ExitCode.OK if result.equal else ExitCode.PROBLEMS)
+
+
+@app.command("verify")
+def verify_command(ctx: typer.Context) -> None:
+    """Check every version's digest; exit 1 naming any that does not match."""
+    infos = describe_versions(get_state(ctx).project_dir)
+    for info in infos:
+        if info.verified:
+            stderr.print(f"[green]ok[/]      {escape(info.name)}  {info.digest[:19]}…")
+        else:
+            stderr.print(f"[red]FAILED[/]  {escape(info.name)}: {escape(info.problem)}")
+    failed = [i for i in infos if not i.verified]
+    if not infos:
+        stderr.print("No versions to verify.")
+    raise typer.Exit(ExitCode.PROBLEMS if failed else ExitCode.OK)
+
+
+@app.command("promote")
+def promote_command(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(metavar="VERSION", help="The version to point at.")],
+    env: Annotated[str, typer.Option("--env", "-e", help="The environment to move.")],
+) -> None:
+    """Point an environment at a version in epctl.toml, keeping the file's comments."""
+    previous = promote_version(get_state(ctx).project_dir, version, env)
+    was = f" (was {escape(previous)})" if previous else " (new environment)"
+    stderr.print(f"[green]{escape(env)} → {escape(version)}[/]{was}")
+
+
+@app.command("restore")
+def restore_command(
+    ctx: typer.Context,
+    name: NameArgument,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite differing files after a backup.")] = False,
+) -> None:
+    """Copy a version back into develop (Losant's copy-to-develop)."""
+    plan, backup = restore_version(get_state(ctx).project_dir, name, force=force)
+    if backup:
+        stderr.print(f"Saved develop first as [bold]{escape(backup)}[/]")
+    stderr.print(
+        f"[green]Restored {escape(name)} into develop[/]: {len(plan.write)} files written"
+        + (f", {len(plan.remove)} removed" if plan.remove else "")
+    )

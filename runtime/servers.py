@@ -19,6 +19,7 @@ from typing import Any
 from werkzeug.serving import run_simple
 
 from epctl.runtime.app import EpctlApp, create_app
+from epctl.runtime.hosts import WSGIApp
 from epctl.schemas.loader import CONFIG_FILE
 from epctl.schemas.models import TABLES_BY_FOLDER
 from epctl.schemas.problems import EpctlError, Place, Problem, ProjectError, Severity
@@ -122,10 +123,10 @@ def serve_develop(
     With `reload`, file changes rebuild the app in-process (see the module docstring). Raises
     ProjectError or MissingSecretError when develop cannot be served at start.
     """
-    configure_logging()
     if not reload:
-        run_simple(host, port, create_app(project_dir), threaded=True)
+        serve_app(create_app(project_dir), host, port)
         return
+    configure_logging()
     app = ReloadingApp(project_dir, on_problems)
     app.start()
     try:
@@ -134,7 +135,13 @@ def serve_develop(
         app.stop()
 
 
-def serve_gunicorn(app: EpctlApp, host: str, port: int, workers: int, *, access_log: bool = True) -> None:
+def serve_app(app: WSGIApp, host: str, port: int) -> None:
+    """Serve a built app (a frozen version, an environment, `--all`) with werkzeug until interrupted."""
+    configure_logging()
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def serve_gunicorn(app: WSGIApp, host: str, port: int, workers: int, *, access_log: bool = True) -> None:
     """Serve `app` with gunicorn and `workers` worker processes until gunicorn stops.
 
     The app is built before the workers fork, so every worker serves exactly the same build. Access
@@ -169,7 +176,7 @@ def serve_gunicorn(app: EpctlApp, host: str, port: int, workers: int, *, access_
             for key, value in settings.items():
                 self.cfg.set(key, value)
 
-        def load(self) -> EpctlApp:
+        def load(self) -> WSGIApp:
             return app
 
     EpctlGunicorn().run()

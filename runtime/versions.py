@@ -142,6 +142,8 @@ def _temporary_beside(path: Path, text: str) -> Iterator[Path]:
     descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     temporary = Path(name)
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain write would have.
+        os.chmod(descriptor, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_current_umask())
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
@@ -149,6 +151,12 @@ def _temporary_beside(path: Path, text: str) -> Iterator[Path]:
         yield temporary
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def list_version_names(root: Path) -> list[str]:

@@ -19,6 +19,7 @@ from epctl.schemas.project import Project
 from epctl.schemas.routing import RouteConflictError, RouteSyntaxError, RouteTable, parse_route
 
 CONTENT_BLOCK = "content"
+ANY_NAME = "*"  # in `invalid_ids`: any name of that kind may exist (its file did not parse)
 _PARSER = jinja2.Environment()
 
 
@@ -109,7 +110,8 @@ class _Checker:
         self.problems.append(Problem(severity, code, message, place))
 
     def known(self, kind: str, name: str, declared: Container[str]) -> bool:
-        return (kind, name) in self.invalid or name in declared
+        invalid = self.invalid
+        return name in declared or (kind, name) in invalid or (kind, ANY_NAME) in invalid
 
     def suggest(self, kind: str, name: str, declared: Iterable[str]) -> str:
         """Return a did-you-mean among declared names, counting declared-but-invalid tables too."""

@@ -7,6 +7,7 @@ reference checked, so one `epctl validate` run lists everything a user has to fi
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any, get_args
@@ -14,7 +15,7 @@ from typing import Any, get_args
 import tomli
 from pydantic import BaseModel, ValidationError
 
-from epctl.schemas.checks import check_project
+from epctl.schemas.checks import ANY_NAME, check_project
 from epctl.schemas.models import (
     TABLES_BY_FOLDER,
     ApiKey,
@@ -48,6 +49,10 @@ SECRET_HINTS = {
 
 # (path as written, file, key, id) -> project-relative path whose text is now in project.files
 Resolve = Callable[[str, str, str, str], str | None]
+
+
+# `id = "x"` or `name = "x"` at the start of a line: what a broken file probably declares.
+_DECLARED_NAME = re.compile(r"""^[ \t]*(?:id|name)[ \t]*=[ \t]*["']([^"'\n]+)["']""", re.MULTILINE)
 
 
 class ProjectNotFoundError(EpctlError):
@@ -251,12 +256,23 @@ class ProjectReader:
             for path in sorted((self.root / folder).glob("**/*.toml")):
                 document = self.parse(path)
                 if document is None:
+                    self.excuse_names(path, tables)
                     continue
                 file = path.relative_to(self.root).as_posix()
                 self.project.table_files[file] = self.project.declarations.texts[file].text
                 self.check_sections(document, tables, file)
                 self.read_tables(file, document, tables, functools.partial(self.read_source, path))
         return self.project
+
+    def excuse_names(self, path: Path, tables: dict[str, type[Table]]) -> None:
+        """Record the names a file that did not parse seems to declare, so references to them are not
+        reported as unknown: one syntax error gives one problem, not a cascade."""
+        lines = self.project.declarations.texts.get(path.relative_to(self.root).as_posix())
+        if lines is None:  # not even readable: any name of its folder may be in it
+            self.invalid_ids.update((kind, ANY_NAME) for kind in tables)
+            return
+        names = _DECLARED_NAME.findall(lines.text)
+        self.invalid_ids.update((kind, name) for kind in tables for name in names)
 
     def check_sections(self, document: dict[str, Any], known: Collection[str], file: str) -> None:
         for name in document:

@@ -826,7 +826,7 @@ def explain_precedence(winner: Candidate[T], loser: Candidate[T]) -> str:
         won, lost = _alternative(winner, index), _alternative(loser, index)
         if won == lost:
             continue
-        if won > lost:  # type: ignore[operator]
+        if won > lost:
             raise ValueError(f"{loser.route.path} ranks above {winner.route.path}")
         reason = _mixed_reason(winner, loser, index) if won[0] == lost[0] == 2 else ""
         return (

@@ -323,3 +323,16 @@ def test_template_paths_become_project_relative_with_sources(write_project: Writ
     project = load_project(root)
     assert project.pages["p"].template == "pages/sub/p.html"
     assert project.files["pages/sub/p.html"] == "<p>hi</p>\n"
+
+
+def test_a_syntax_error_does_not_cascade_into_unknown_references(write_project: WriteProject) -> None:
+    """The endpoints of a file that does not parse may exist: workflows naming them are not blamed."""
+    root = write_project(
+        {
+            "endpoints/a.toml": '[[endpoint]]\nid = "a"\nmethod = "GET\n',
+            "workflows/w.toml": '[[workflow]]\nname = "w"\nhandler = "w.py:run"\nendpoints = ["a"]\n',
+            "workflows/w.py": "def run(request):\n    return {}\n",
+        }
+    )
+    _, problems = read_project(root)
+    assert [p.code for p in problems] == ["toml-syntax"]

@@ -60,6 +60,7 @@ def conflict(first: str, second: str) -> RouteConflictError[str]:
         "/a/{b*}",
         "/{p*}",
         "/{name}.{ext}",
+        "/{filename}.{ext}",
         "/files/{filename}.{ext}",
         "/v{n}",
         "/a{b?}c{d}",
@@ -348,6 +349,13 @@ def test_different_methods_never_conflict() -> None:
     for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]:
         table.add(method, parse_route("/a/{b}"), method)
     assert len(table) == 6
+
+
+def test_invalid_path_is_reported_before_any_conflict() -> None:
+    """/a/{b?}/ would claim /a/?/ like /a/{c}/, but it is invalid: parsing fails before any conflict check."""
+    build("/a/{c}/")
+    with pytest.raises(RouteSyntaxError, match=r"^Invalid path: /a/\{b\?\}/$"):
+        parse_route("/a/{b?}/")
 
 
 def test_conflict_error_carries_both_sides() -> None:

@@ -1,0 +1,81 @@
+"""`serve --all`: develop and every environment in one process, chosen per request by Host.
+
+Each environment serves the version it points at under its `root`; a request whose Host is in no
+environment's `hosts` goes to develop (SPEC §4 step 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from epctl.runtime.app import build_app
+from epctl.schemas.loader import load_project, read_environments
+from epctl.schemas.problems import ProjectError, Severity
+from epctl.schemas.versions import VersionNotFoundError, load_version
+
+WSGIApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Mounted:
+    """One environment as `serve --all` serves it."""
+
+    env: str
+    version: str
+    root: str
+    hosts: tuple[str, ...]
+
+
+class HostApp:
+    """A WSGI app that hands each request to the app of its Host header (port and case ignored)."""
+
+    def __init__(self, default: WSGIApp, by_host: dict[str, WSGIApp]) -> None:
+        self.default = default
+        self.by_host = {host.lower(): app for host, app in by_host.items()}
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        app = self.by_host.get(host_name(environ.get("HTTP_HOST", "")), self.default)
+        return app(environ, start_response)
+
+
+def host_name(header: str) -> str:
+    """Return the host of a Host header without its port: `Farm.Example.com:8080` -> `farm.example.com`."""
+    header = header.strip().lower()
+    if header.startswith("["):  # IPv6 literal: [::1]:8080
+        return header[: header.find("]") + 1]
+    return header.rsplit(":", 1)[0] if ":" in header else header
+
+
+def build_host_app(project_dir: str | Path) -> tuple[HostApp, list[Mounted], list[str]]:
+    """Return the app serving develop plus every environment, what is mounted, and notes on
+    environments left out (a version not frozen yet is a warning, as in `validate`).
+
+    Raises ProjectError when develop or a frozen version has errors, MissingSecretError as create_app.
+    """
+    root = Path(project_dir).resolve()
+    environments, problems = read_environments(root)
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if errors:
+        raise ProjectError(errors)
+    develop = build_app(load_project(root))
+    by_host: dict[str, WSGIApp] = {}
+    mounted: list[Mounted] = []
+    notes: list[str] = []
+    apps: dict[tuple[str, str], WSGIApp] = {}
+    for name, environment in sorted(environments.items()):
+        key = (environment.version, environment.root)
+        if key not in apps:
+            try:
+                apps[key] = build_app(load_version(root, environment.version), root=environment.root)
+            except VersionNotFoundError:
+                notes.append(
+                    f'environment "{name}" is not served: version "{environment.version}" is not frozen yet'
+                )
+                continue
+        for host in environment.hosts:
+            by_host[host] = apps[key]
+        mounted.append(Mounted(name, environment.version, environment.root, tuple(environment.hosts)))
+    return HostApp(develop, by_host), mounted, notes
