@@ -4,10 +4,11 @@ Run: `python bench/bench_runtime.py [--quick] [--profile]` (needs gunicorn; Flas
 extra, for the Flask row; `wrk` on PATH for the load, else a Python load generator). Prints, in one run:
 
 1. In-process cost per request (no sockets: the WSGI callable is called with a prepared environ and
-   the body is consumed), best of N rounds, for
+   the body is consumed), best and median of N rounds in which the apps take turns, for
    - a JSON workflow reply on epctl next to a bare werkzeug app doing the same work,
    - a page with a layout and a component on epctl next to werkzeug + Jinja2 with the same templates,
-   with the ratios epctl/werkzeug. Target: both ratios <= 1.2.
+   with the ratios epctl/werkzeug (best/best, and the median of per-round ratios). Target: both
+   ratios <= 1.2.
 2. Requests/second under gunicorn (2 sync workers, 127.0.0.1, an ephemeral port) for the same JSON
    route on epctl, the bare werkzeug app and Flask, with the ratios epctl/werkzeug and epctl/flask.
 
@@ -32,6 +33,7 @@ import pstats
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -353,20 +355,30 @@ def check_apps(epctl: WsgiApp, werkzeug: WsgiApp, flask: WsgiApp | None) -> None
     assert strip.sub(b"", pages[0].body) == strip.sub(b"", pages[1].body), pages
 
 
-def time_per_request(loops: dict[str, Callable[[int], None]], rounds: int, calls: int) -> dict[str, float]:
-    """Return {name: best-of-`rounds` microseconds per request}, each round `calls` requests per app.
+def time_per_request(
+    loops: dict[str, Callable[[int], None]], rounds: int, calls: int
+) -> dict[str, list[float]]:
+    """Return {name: microseconds per request in each of `rounds` rounds of `calls` requests per app}.
 
-    The apps take turns within each round, so a slow patch of a shared machine hits all of them.
+    The apps take turns within each round, in a rotating order, so a slow patch of a shared machine
+    (a VM's speed can swing by half for seconds) hits all of them alike.
     """
     for loop in loops.values():
         loop(max(1, calls // 10))  # warm caches (template compilation, werkzeug's cached properties)
-    best = dict.fromkeys(loops, float("inf"))
-    for _ in range(rounds):
-        for name, loop in loops.items():
+    times: dict[str, list[float]] = {name: [] for name in loops}
+    names = list(loops)
+    for turn in range(rounds):
+        for name in names[turn % len(names) :] + names[: turn % len(names)]:
             start = time.perf_counter()
-            loop(calls)
-            best[name] = min(best[name], (time.perf_counter() - start) / calls * 1e6)
-    return best
+            loops[name](calls)
+            times[name].append((time.perf_counter() - start) / calls * 1e6)
+    return times
+
+
+def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """Return the median of the per-round ratios: measured close together, each pair saw the same
+    machine, so this is the estimate least moved by slow patches (best/best is the other one)."""
+    return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))
 
 
 def profile_requests(app: WsgiApp, environ: dict[str, Any], calls: int, top: int) -> str:
@@ -463,23 +475,33 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def wait_until_serving(port: int, path: str, timeout: float = 30) -> None:
-    """Return once `GET path` answers 200: workers import the app after booting."""
+def wait_until_serving(server: Server, path: str, timeout: float = 30) -> None:
+    """Return once `GET path` answers 200: workers import the app only after gunicorn logs their boot.
+
+    Raises RuntimeError when gunicorn exits first (an app that fails to import makes it stop) or
+    answers something else, OSError when it still refuses connections after `timeout` seconds.
+    """
     deadline = time.monotonic() + timeout
     while True:
+        if server.process.poll() is not None:
+            log = server.log.read_text(errors="replace")
+            raise RuntimeError(
+                f"gunicorn ({server.name}) exited with {server.process.returncode}:\n{log[-3000:]}"
+            )
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
             connection.request("GET", path, headers={"Origin": ORIGIN})
             response = connection.getresponse()
             response.read()
             connection.close()
-            if response.status == 200:
-                return
-            raise RuntimeError(f"GET {path} on port {port} answered {response.status}")
         except OSError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+            continue
+        if response.status != 200:
+            raise RuntimeError(f"GET {path} on {server.name} answered {response.status}")
+        return
 
 
 @dataclass(frozen=True)
@@ -546,11 +568,11 @@ def load_with_python(port: int, path: str, seconds: float, connections: int) -> 
 
 def measure_servers(
     specs: dict[str, str], workdir: Path, seconds: float, rounds: int
-) -> tuple[dict[str, Load], str]:
-    """Return ({name: best-of-`rounds` load}, load tool description) with every server up at once.
+) -> tuple[dict[str, list[Load]], str]:
+    """Return ({name: its load in each of `rounds` rounds}, load tool description).
 
-    The servers idle while another is loaded, and take turns in each round, so a slow patch of a
-    shared machine hits all of them.
+    Every server is up at once and idles while another is loaded; they take turns in each round, in a
+    rotating order, so a slow patch of a shared machine hits all of them alike.
     """
     wrk = shutil.which("wrk")
     if wrk:
@@ -564,18 +586,16 @@ def measure_servers(
         def load(port: int, duration: float) -> Load:
             return load_with_python(port, JSON_PATH, duration, connections=8)
 
-    best: dict[str, Load] = {}
+    loads: dict[str, list[Load]] = {name: [] for name in specs}
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(run_gunicorn(name, spec, workdir)) for name, spec in specs.items()]
         for server in servers:
-            wait_until_serving(server.port, JSON_PATH)
-            load(server.port, 1)  # warm-up, not recorded: first requests, CPU frequency, page cache
-        for _ in range(rounds):
-            for server in servers:
-                result = load(server.port, seconds)
-                if server.name not in best or result.requests_per_s > best[server.name].requests_per_s:
-                    best[server.name] = result
-    return best, tool
+            wait_until_serving(server, JSON_PATH)
+            load(server.port, 1)  # warm-up, not recorded: workers' first requests, caches
+        for turn in range(rounds):
+            for server in servers[turn % len(servers) :] + servers[: turn % len(servers)]:
+                loads[server.name].append(load(server.port, seconds))
+    return loads, tool
 
 
 # -- main -----------------------------------------------------------------------------------------
@@ -585,14 +605,47 @@ def format_ratio(ratio: float, target: float | None = None) -> str:
     return f"{ratio:.2f}x (target <= {target:.1f}x: {'met' if ratio <= target else 'NOT met'})"
 
 
+def report_in_process(costs: dict[str, list[float]], rounds: int, calls: int) -> None:
+    """Print part 1: best and median us/request per app, and the two target ratios."""
+    print(f"\n1. In-process, us/request ({rounds} rounds x {calls} requests; best, median)")
+    for name, times in costs.items():
+        print(f"   {name:22} {min(times):8.1f} us {statistics.median(times):8.1f} us")
+    for label, ours, theirs in (
+        ("JSON  epctl/werkzeug      ", "epctl json", "werkzeug json"),
+        ("page  epctl/werkzeug+jinja", "epctl page", "werkzeug+jinja page"),
+    ):
+        best = min(costs[ours]) / min(costs[theirs])
+        paired = paired_ratio(costs[ours], costs[theirs])
+        print(f"   {label} {format_ratio(best, TARGET_RATIO)}; median of per-round ratios {paired:.2f}x")
+
+
+def report_servers(loads: dict[str, list[Load]], rounds: int, tool: str) -> None:
+    """Print part 2: best and median req/s per server, and epctl's ratios to the others."""
+    print(f"\n2. gunicorn, 2 sync workers, GET {JSON_PATH} on 127.0.0.1; {rounds} rounds of: {tool}")
+    print("   (req/s: best, median)")
+    rates = {name: [load.requests_per_s for load in runs] for name, runs in loads.items()}
+    for name, runs in loads.items():
+        errors = sum(load.errors for load in runs)
+        note = f"  ({errors} errors: figures suspect)" if errors else ""
+        print(f"   {name:10} {max(rates[name]):9.0f} {statistics.median(rates[name]):9.0f}{note}")
+    for other in ("werkzeug", "flask"):
+        if other in rates:
+            best = max(rates["epctl"]) / max(rates[other])
+            paired = paired_ratio(rates["epctl"], rates[other])
+            print(
+                f"   epctl/{other:9} {format_ratio(best)} the req/s; median of per-round ratios {paired:.2f}x"
+            )
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: fewer rounds, 1-second loads")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top costs of epctl")
     parser.add_argument("--no-server", action="store_true", help="skip the gunicorn part")
     args = parser.parse_args(argv[1:])
-    rounds, calls = (3, 500) if args.quick else (7, 5_000)
-    load_seconds, load_rounds = (1.0, 1) if args.quick else (5.0, 3)
+    # Many short rounds rather than a few long ones: the minimum then finds the machine's quiet spells.
+    rounds, calls = (3, 500) if args.quick else (15, 2_000)
+    load_seconds, load_rounds = (1.0, 1) if args.quick else (3.0, 5)
 
     has_flask = import_flask()
     print(
@@ -614,16 +667,8 @@ def main(argv: list[str]) -> int:
             "werkzeug+jinja page": make_request_loop(werkzeug, page_env),
         }
         if flask is not None:
-            loops["flask json"] = make_request_loop(flask, json_env)  # context only: not a target
-        costs = time_per_request(loops, rounds, calls)
-
-        print(f"\n1. In-process, us/request (best of {rounds} rounds x {calls} requests)")
-        for name, cost in costs.items():
-            print(f"   {name:22} {cost:8.1f} us")
-        json_ratio = costs["epctl json"] / costs["werkzeug json"]
-        page_ratio = costs["epctl page"] / costs["werkzeug+jinja page"]
-        print(f"   JSON  epctl/werkzeug        {format_ratio(json_ratio, TARGET_RATIO)}")
-        print(f"   page  epctl/werkzeug+jinja  {format_ratio(page_ratio, TARGET_RATIO)}")
+            loops["flask json"] = make_request_loop(flask, json_env)  # for context only: no target
+        report_in_process(time_per_request(loops, rounds, calls), rounds, calls)
 
         if args.profile:
             for label, environ in (("JSON", json_env), ("page", page_env)):
@@ -638,17 +683,7 @@ def main(argv: list[str]) -> int:
             if has_flask:
                 specs["flask"] = "bench_runtime:make_flask_app()"
             loads, tool = measure_servers(specs, workdir, load_seconds, load_rounds)
-            print(
-                f"\n2. gunicorn, 2 sync workers, GET {JSON_PATH} on 127.0.0.1, "
-                f"best of {load_rounds}; load: {tool}"
-            )
-            for name, result in loads.items():
-                note = f"  ({result.errors} errors)" if result.errors else ""
-                print(f"   {name:10} {result.requests_per_s:9.0f} req/s{note}")
-            for other in ("werkzeug", "flask"):
-                if other in loads:
-                    ratio = loads["epctl"].requests_per_s / loads[other].requests_per_s
-                    print(f"   epctl/{other:9} {format_ratio(ratio)} of the req/s")
+            report_servers(loads, load_rounds, tool)
             if not has_flask:
                 print("   flask: not installed (pip install -e '.[bench]'), skipped")
     finally:

@@ -9,10 +9,6 @@ from rich.markup import escape
 
 from epctl.cli.app import app, get_state
 from epctl.cli.output import ProblemFormat, count_problems, print_problems, stderr, stdout
-from epctl.runtime import create_app
-from epctl.runtime.hosts import build_host_app
-from epctl.runtime.servers import serve_app, serve_develop, serve_gunicorn
-from epctl.runtime.tokens import mint_token, parse_ttl
 from epctl.schemas.loader import load_project
 from epctl.schemas.problems import ProjectError
 from epctl.schemas.project import DEVELOP
@@ -34,6 +30,12 @@ def serve_command(
     ] = True,
 ) -> None:
     """Serve develop (live, reloading), a frozen --version, an --env, or --all by Host."""
+    # Imported here, not at the top: the app, werkzeug's server and gunicorn are only needed to serve,
+    # and every other command (validate in CI above all) starts faster without them.
+    from epctl.runtime.app import create_app
+    from epctl.runtime.hosts import build_host_app
+    from epctl.runtime.servers import serve_app, serve_develop, serve_gunicorn
+
     if sum((version is not None, env is not None, serve_all)) > 1:
         raise typer.BadParameter(
             "choose one of --version, --env and --all", param_hint="--version/--env/--all"
@@ -86,5 +88,7 @@ def token_command(
     ttl: Annotated[str, typer.Option(help="Lifetime: 45s, 30m, 1h, 7d.")] = "1h",
 ) -> None:
     """Mint a user token signed with the project secret; prints only the token."""
+    from epctl.runtime.tokens import mint_token, parse_ttl  # PyJWT: only this command needs it
+
     project = load_project(get_state(ctx).project_dir)
     stdout.out(mint_token(project, sub, group or [], parse_ttl(ttl)), highlight=False)

@@ -31,12 +31,10 @@ def snapshot_command(
     description: Annotated[str, typer.Option("--description", "-d", help="What this version is.")] = "",
 ) -> None:
     """Validate develop and freeze it into versions/NAME.toml (never overwrites)."""
-    root = get_state(ctx).project_dir
-    path = freeze_version(root, name, description)
-    document = read_version_document(root, name)
+    frozen = freeze_version(get_state(ctx).project_dir, name, description)
     stderr.print(
-        f"[green]Froze develop as {escape(name)}[/]: {escape(str(path.relative_to(root)))} "
-        f"({len(document.get('endpoint', []))} endpoints, {document['digest'][:19]}…)"
+        f"[green]Froze develop as {escape(name)}[/]: versions/{escape(name)}.toml "
+        f"({frozen.endpoints} endpoints, {frozen.digest[:19]}…)"
     )
 
 

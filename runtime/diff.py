@@ -9,15 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from epctl.schemas.models import ApiKey, Component, Endpoint, Layout, Page, Table, Workflow
+
 ChangeKind = Literal["added", "removed", "changed"]
 # Tables a version holds, with the key that identifies one of them.
-KEYED_TABLES = (
-    ("endpoint", "id"),
-    ("page", "name"),
-    ("layout", "name"),
-    ("component", "name"),
-    ("workflow", "name"),
-    ("api_key", "name"),
+KEYED_TABLES: tuple[tuple[str, str, type[Table]], ...] = (
+    ("endpoint", "id", Endpoint),
+    ("page", "name", Page),
+    ("layout", "name", Layout),
+    ("component", "name", Component),
+    ("workflow", "name", Workflow),
+    ("api_key", "name", ApiKey),
 )
 ACCESS_RANK = {"groups": 0, "authenticated": 1, "public": 2}
 
@@ -51,9 +53,10 @@ class VersionDiff:
 def diff_contents(before: dict[str, Any], after: dict[str, Any]) -> VersionDiff:
     """Return every change from `before` to `after` and the subset that widens access."""
     changes: list[Change] = []
-    for section, key in KEYED_TABLES:
-        old = {t[key]: t for t in before.get(section, [])}
-        new = {t[key]: t for t in after.get(section, [])}
+    for section, key, model in KEYED_TABLES:
+        # Versions leave defaults out; fill them in so a change to or from a default shows both values.
+        old = {t[key]: with_defaults(model, t) for t in before.get(section, [])}
+        new = {t[key]: with_defaults(model, t) for t in after.get(section, [])}
         changes += [Change(section, name, "removed") for name in old if name not in new]
         changes += [Change(section, name, "added") for name in new if name not in old]
         for name in old.keys() & new.keys():
@@ -81,6 +84,10 @@ def diff_contents(before: dict[str, Any], after: dict[str, Any]) -> VersionDiff:
     }
     changes.sort(key=lambda c: (order[c.section], c.name))
     return VersionDiff(changes, find_widened_access(before, after))
+
+
+def with_defaults(model: type[Table], table: dict[str, Any]) -> dict[str, Any]:
+    return model.model_validate(table).model_dump(mode="python", exclude_none=True)
 
 
 def diff_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

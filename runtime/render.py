@@ -166,9 +166,10 @@ class Renderer:
     @staticmethod
     def _source(project: Project, kind: str, name: str, table: Templated) -> tuple[str, str | None]:
         if table.template is not None:
-            filename = str(project.root / table.template)
+            filename = project.source_name(table.template)
         elif (kind, name) in project.declarations.keys:
-            filename = str(project.root / project.declarations.place(kind, name).file)
+            # An inline body: name the TOML file that holds it (no line scan: that is for errors only).
+            filename = project.source_name(project.declarations.keys[(kind, name)][0])
         else:
             filename = None
         return project.template_source(table), filename

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from epctl.schemas.versions import (
     check_version_name,
     compute_digest,
     read_version_document,
+    verify_document,
     version_path,
 )
 
@@ -58,45 +60,79 @@ def dump_project(project: Project) -> dict[str, Any]:
     """Return the frozen content of a project: tables with project-relative paths, and sources."""
 
     def dump(table: Any) -> dict[str, Any]:
-        return table.model_dump(mode="python", exclude_none=True)
+        # Keys left at their defaults are left out, as people write them: a version of 10,000
+        # endpoints stays half the size, and reads back to the very same models.
+        return table.model_dump(mode="python", exclude_defaults=True)
 
     return {
         "project": {"name": project.name},
-        "settings": dump(project.settings),
-        "auth": dump(project.auth),
+        # Settings and auth are written out in full: the version says exactly what it serves with.
+        "settings": project.settings.model_dump(mode="python", exclude_none=True),
+        "auth": project.auth.model_dump(mode="python", exclude_none=True),
         "api_key": [dump(k) for k in project.api_keys],
         "endpoint": [dump(e) for e in project.endpoints],
         "page": [dump(p) for p in project.pages.values()],
         "layout": [dump(p) for p in project.layouts.values()],
         "component": [dump(p) for p in project.components.values()],
         "workflow": [dump(w) for w in project.workflows.values()],
-        "files": dict(sorted(project.files.items())),
-        "table_files": dict(sorted(project.table_files.items())),
+        "files": _normalize_newlines(project.files),
+        "table_files": _normalize_newlines(project.table_files),
     }
 
 
-def render_version(project: Project, name: str, description: str, created: datetime) -> str:
-    """Return the text of version file `name` for `project`, digest included."""
-    document = {
+def _normalize_newlines(files: dict[str, str]) -> dict[str, str]:
+    """Return the files sorted by path with CRLF as LF: TOML reads CRLF inside a multi-line string
+    back as LF, so this is what a version holds whatever the writer does, and what its digest covers."""
+    return {path: text.replace("\r\n", "\n") for path, text in sorted(files.items())}
+
+
+SOURCE_TABLES = ("files", "table_files")
+# What a TOML multi-line literal string can hold as is: no three single quotes inside, no trailing
+# single quote (it would merge with the closing delimiter), no control characters but tab and newline.
+_LITERAL_UNSAFE = re.compile(r"'''|'\Z|[\x00-\x08\x0b-\x1f\x7f]")
+LITERAL_QUOTES = "'''"
+
+
+def format_sources(table: str, files: dict[str, str]) -> str:
+    """Return the TOML table `[table]` mapping each path to its source text.
+
+    Sources go in multi-line literal strings whenever they can: a handler's backslashes and quotes
+    read in the version file (and in its git diff) exactly as in the source, with no escapes. It is
+    also faster than tomli-w's character-by-character escaping, which dominated snapshots of large
+    projects. A text a literal string cannot hold falls back to tomli-w's escaped form; the caller
+    reads the whole file back and checks its digest before anything is written.
+    """
+    parts = [f"\n[{table}]\n"]
+    for path, text in files.items():
+        if _LITERAL_UNSAFE.search(text):
+            parts.append(tomli_w.dumps({path: text}, multiline_strings=True))
+        else:
+            key = tomli_w.dumps({path: ""}).partition(" = ")[0]
+            # The newline after the opening quotes is not part of the string (TOML trims it).
+            parts.append(f"{key} = {LITERAL_QUOTES}\n{text}{LITERAL_QUOTES}\n")
+    return "".join(parts)
+
+
+def render_version(project: Project, name: str, description: str, created: datetime) -> tuple[str, str]:
+    """Return the text of version file `name` for `project` and its digest."""
+    header = {
         "format": FORMAT,
         "name": name,
         "description": description,
         "created": created.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        **dump_project(project),
     }
-    # Hash what a reader will read back, not the dict we hold: TOML turns CRLF inside multi-line
-    # strings into LF, so hashing before the round trip would break `verify` for Windows files.
-    parsed = tomli.loads(tomli_w.dumps(document, multiline_strings=True))
-    document = {
-        **{k: parsed[k] for k in ("format", "name", "description", "created")},
-        "digest": compute_digest(parsed),
-        **{k: v for k, v in parsed.items() if k not in ("format", "name", "description", "created")},
-    }
-    return tomli_w.dumps(document, multiline_strings=True)
+    content = dump_project(project)
+    digest = compute_digest({**header, **content})
+    tables = {key: value for key, value in content.items() if key not in SOURCE_TABLES}
+    text = tomli_w.dumps({**header, "digest": digest, **tables}, multiline_strings=True)
+    text += "".join(format_sources(key, content[key]) for key in SOURCE_TABLES)
+    # Read the text back before anything is written: a version that would not verify is never made.
+    verify_document(f"{VERSIONS_FOLDER}/{name}.toml", tomli.loads(text))
+    return text, digest
 
 
-def freeze_version(root: Path, name: str, description: str = "") -> Path:
-    """Validate develop and freeze it into `versions/NAME.toml`; return that path.
+def freeze_version(root: Path, name: str, description: str = "") -> VersionInfo:
+    """Validate develop and freeze it into `versions/NAME.toml`; return what was frozen.
 
     Raises VersionError for a bad or taken name, ProjectError when develop has errors. Nothing is
     written unless the whole version is.
@@ -110,7 +146,8 @@ def freeze_version(root: Path, name: str, description: str = "") -> Path:
     project, problems = read_project(root)
     if any(p.severity is Severity.ERROR for p in problems):
         raise ProjectError(problems)
-    text = render_version(project, name, description, datetime.now(UTC))
+    created = datetime.now(UTC)
+    text, digest = render_version(project, name, description, created)
     write_exclusive(
         path,
         text,
@@ -118,7 +155,14 @@ def freeze_version(root: Path, name: str, description: str = "") -> Path:
             f'version "{name}" was just created by another snapshot; versions are never overwritten'
         ),
     )
-    return path
+    return VersionInfo(
+        name,
+        created.isoformat(timespec="seconds"),
+        description,
+        digest,
+        len(project.endpoints),
+        verified=True,
+    )
 
 
 def write_exclusive(path: Path, text: str, *, taken: Any) -> None:

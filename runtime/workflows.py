@@ -80,17 +80,8 @@ class Handler:
     function: Callable[[WorkflowRequest], Any]
 
 
-def handler_filename(project: Project, relative: str) -> str:
-    """Return the filename compiled code reports for handler file `relative`: for develop the file
-    itself, for a frozen version `<version file>[<relative>]`, so a traceback says which version's
-    copy of which handler ran (the code of a version is in its file, not on disk)."""
-    if project.version_file is not None:
-        return f"{project.version_file}[{relative}]"
-    return str(project.root / relative)
-
-
 def load_handlers(
-    project: Project, *, filename: Callable[[Project, str], str] = handler_filename
+    project: Project,
 ) -> dict[str, list[Handler]]:
     """Return {endpoint id: its handlers in declaration order}, each handler file executed once.
 
@@ -104,9 +95,10 @@ def load_handlers(
         path = workflow.handler_file
         if path not in modules:
             try:
-                modules[path] = _run_module(project, path, filename(project, path))
+                # Tracebacks name the develop file, or `<version file>[<path>]` for a frozen version.
+                modules[path] = _run_module(project, path, project.source_name(path))
             except Exception as err:
-                problems.append(_import_problem(err, path, filename(project, path)))
+                problems.append(_import_problem(err, path, project.source_name(path)))
                 modules[path] = None
         module = modules[path]
         if module is None:

@@ -80,6 +80,14 @@ class Project:
         """Return the workflows an endpoint triggers, in declaration order."""
         return [w for w in self.workflows.values() if endpoint_id in w.endpoints]
 
+    def source_name(self, relative: str) -> str:
+        """Return the name compiled code and templates report for project file `relative`: the file
+        itself for develop, `<version file>[<relative>]` for a frozen version, whose sources live
+        in its one file."""
+        if self.version_file is not None:
+            return f"{self.version_file}[{relative}]"
+        return str(self.root / relative)
+
     def template_source(self, table: Page | Layout | Component) -> str:
         """Return the template text of a page, layout or component (inline body or its file)."""
         if table.body is not None:

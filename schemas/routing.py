@@ -138,6 +138,15 @@ class Route:
         return (self.fingerprint,)
 
 
+# hapi sets no bound on N in `{p*N}`; epctl does, so a typo like `{p*999999999}` is a problem to report
+# rather than a fingerprint that exhausts memory. No real path has more segments than this.
+MAX_MULTI_SEGMENTS = 64
+
+
+class _MultiSegmentLimitError(Exception):
+    """Internal: a `{p*N}` with N over MAX_MULTI_SEGMENTS."""
+
+
 class _InvalidSegmentError(Exception):
     """Internal: a segment breaks the grammar; `parse_route` turns it into `Invalid path: <path>`."""
 
@@ -172,6 +181,8 @@ def _parse_segment(text: str) -> _Written:
         name, star, count, optional = whole.groups()
         if star and count:
             steps = int(count)
+            if steps > MAX_MULTI_SEGMENTS:
+                raise _MultiSegmentLimitError
             segment = Segment(_PARAM, "?", text, (name,))
             return _Written((segment,) * steps, (name,), (name,) * steps, "/".join("?" * steps), False, False)
         if star:
@@ -252,6 +263,9 @@ def parse_route(path: str) -> Route:
                     params.append(name)
     except _InvalidSegmentError:
         raise RouteSyntaxError(f"Invalid path: {path}", path) from None
+    except _MultiSegmentLimitError:
+        message = f"A {{p*N}} parameter spans at most {MAX_MULTI_SEGMENTS} segments: {path}"
+        raise RouteSyntaxError(message, path) from None
     if "%" in path and _ENCODED_UNRESERVED_RE.search(path):
         raise RouteSyntaxError(f"Path cannot contain encoded non-reserved path characters: {path}", path)
     if repeated is not None:

@@ -15,14 +15,15 @@ def run(runner: CliRunner, root: Path, *args: str):
 
 
 def test_snapshot_then_list_and_show(runner: CliRunner, sample: Path) -> None:
-    result = run(runner, sample, "snapshot", "v1.0.0", "--description", "first release")
+    result = run(runner, sample, "snapshot", "v1.1.0", "--description", "second release")
     assert result.exit_code == 0, result.output
-    assert "Froze develop as v1.0.0: versions/v1.0.0.toml (13 endpoints, sha256:" in result.stderr
+    assert "Froze develop as v1.1.0: versions/v1.1.0.toml (13 endpoints, sha256:" in result.stderr
     listed = json.loads(run(runner, sample, "versions", "--json").stdout)
     assert [(v["name"], v["description"], v["endpoints"], v["verified"]) for v in listed] == [
-        ("v1.0.0", "first release", 13, True)
+        ("v1.0.0", "First release of the Smart Farm experience", 13, True),
+        ("v1.1.0", "second release", 13, True),
     ]
-    shown = json.loads(run(runner, sample, "versions", "show", "v1.0.0", "--json").stdout)
+    shown = json.loads(run(runner, sample, "versions", "show", "v1.1.0", "--json").stdout)
     assert "GET /devices/{deviceId}/{attribute?} (device-attribute)" in shown["endpoints"]
     assert "workflows/devices.py" in shown["files"]
 
@@ -43,7 +44,7 @@ def test_snapshot_refusals_write_nothing(runner: CliRunner, sample: Path) -> Non
     invalid = run(runner, sample, "snapshot", "v2")
     assert invalid.exit_code == 1
     assert "invalid-route" in invalid.stderr
-    assert sorted(p.name for p in (sample / "versions").iterdir()) == ["v1.toml"]
+    assert sorted(p.name for p in (sample / "versions").iterdir()) == ["v1.0.0.toml", "v1.toml"]
     assert (sample / "versions" / "v1.toml").read_bytes() == before
 
 

@@ -18,6 +18,7 @@ from epctl.runtime.hosts import build_host_app, host_name
 from epctl.runtime.versions import (
     RestoreConflictError,
     VersionExistsError,
+    format_sources,
     freeze_version,
     promote_version,
     read_content,
@@ -83,7 +84,8 @@ def test_a_version_handler_traceback_names_the_version_file(
 
 
 def test_version_file_is_reviewable_toml_with_sources_and_digest(sample: Path) -> None:
-    path = freeze_version(sample, "v1", "first release")
+    freeze_version(sample, "v1", "first release")
+    path = sample / "versions" / "v1.toml"
     text = path.read_text()
     document = tomli.loads(text)
     assert (document["format"], document["name"], document["description"]) == (1, "v1", "first release")
@@ -107,11 +109,12 @@ def test_version_file_is_reviewable_toml_with_sources_and_digest(sample: Path) -
 def test_bad_version_names_are_refused(sample: Path, name: str, message: str) -> None:
     with pytest.raises(VersionError, match=message):
         freeze_version(sample, name)
-    assert not (sample / "versions").exists()
+    assert [p.name for p in (sample / "versions").iterdir()] == ["v1.0.0.toml"]
 
 
 def test_an_existing_version_is_never_overwritten(sample: Path) -> None:
-    path = freeze_version(sample, "v1")
+    freeze_version(sample, "v1")
+    path = sample / "versions" / "v1.toml"
     before = path.read_bytes()
     (sample / "pages" / "templates" / "home.html").write_text("changed")
     with pytest.raises(VersionExistsError, match='version "v1" already exists'):
@@ -123,7 +126,7 @@ def test_an_invalid_develop_is_never_frozen(sample: Path) -> None:
     (sample / "endpoints" / "bad.toml").write_text('[[endpoint]]\nid = "x"\nmethod = "GET"\nroute = "nope"\n')
     with pytest.raises(ProjectError):
         freeze_version(sample, "v1")
-    assert not (sample / "versions").exists() or not any((sample / "versions").iterdir())
+    assert [p.name for p in (sample / "versions").iterdir()] == ["v1.0.0.toml"]
 
 
 def test_four_concurrent_snapshots_of_one_name_leave_exactly_one_valid_file(sample: Path) -> None:
@@ -136,12 +139,13 @@ def test_four_concurrent_snapshots_of_one_name_leave_exactly_one_valid_file(samp
     for code, stderr in results:
         if code:
             assert 'version "v9"' in stderr and "Traceback" not in stderr
-    assert [p.name for p in (sample / "versions").iterdir()] == ["v9.toml"]
+    assert sorted(p.name for p in (sample / "versions").iterdir()) == ["v1.0.0.toml", "v9.toml"]
     read_version(sample, "v9")  # verifies
 
 
 def test_a_hand_edited_version_is_refused(sample: Path, secret: str) -> None:
-    path = freeze_version(sample, "v1")
+    freeze_version(sample, "v1")
+    path = sample / "versions" / "v1.toml"
     path.write_text(path.read_text().replace("Welcome to", "Pwned by"))
     with pytest.raises(VersionIntegrityError, match=r"versions/v1\.toml does not match its digest"):
         create_app(sample, "v1")
@@ -212,7 +216,6 @@ def test_promote_refuses_an_unknown_version(sample: Path) -> None:
 
 
 def test_serve_all_answers_each_host_with_its_version(sample: Path, secret: str) -> None:
-    freeze_version(sample, "v1.0.0")
     (sample / "pages" / "templates" / "home.html").write_text("<h1>develop home</h1>\n")
     app, mounted, notes = build_host_app(sample)
     client = Client(app)
@@ -225,6 +228,7 @@ def test_serve_all_answers_each_host_with_its_version(sample: Path, secret: str)
 
 
 def test_serve_all_leaves_out_an_environment_whose_version_is_not_frozen(sample: Path, secret: str) -> None:
+    (sample / "versions" / "v1.0.0.toml").unlink()
     _, mounted, notes = build_host_app(sample)
     assert mounted == []
     assert notes == ['environment "production" is not served: version "v1.0.0" is not frozen yet']
@@ -264,3 +268,20 @@ def test_restore_into_matching_develop_needs_no_force(sample: Path) -> None:
     freeze_version(sample, "v1")
     plan, backup = restore_version(sample, "v1")
     assert (plan.differing, plan.remove, backup) == ([], [], None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x = '\\\\d'\n", "ends with quote'", "has ''' inside\n", "ctl \x01 char\n", "", "no newline", "\ttab\n"],
+)
+def test_sources_read_back_exactly_whatever_they_hold(text: str) -> None:
+    """Sources use literal strings when they can and escaped ones when they must; both read back."""
+    assert tomli.loads(format_sources("files", {"w.py": text}))["files"] == {"w.py": text}
+
+
+def test_handler_code_is_written_without_escapes(sample: Path) -> None:
+    (sample / "workflows" / "api.py").write_text(
+        (sample / "workflows" / "api.py").read_text() + '\nPATTERN = r"\\d+"  # a "regex"\n'
+    )
+    freeze_version(sample, "v1")
+    assert 'PATTERN = r"\\d+"  # a "regex"' in (sample / "versions" / "v1.toml").read_text()

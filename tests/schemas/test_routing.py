@@ -1101,3 +1101,10 @@ def test_concurrent_first_matches_see_the_whole_table() -> None:
         for thread in threads:
             thread.join()
         assert results == ["/s1999/items/{id}"] * 8
+
+
+def test_multi_segment_params_are_bounded() -> None:
+    """hapi has no bound: a typo like {p*999999999} must be a problem, not exhausted memory."""
+    assert len(parse_route("/a/{p*64}").segments) == 65
+    with pytest.raises(RouteSyntaxError, match=r"spans at most 64 segments: /a/\{p\*999999999\}"):
+        parse_route("/a/{p*999999999}")

@@ -1,0 +1,108 @@
+"""End to end: `epctl serve` as a user runs it, a real server process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+RUNNING = re.compile(r"(?:Running on|Listening at:) http://127\.0\.0\.1:(\d+)")
+START_SECONDS = 30
+
+Serve = Callable[..., str]
+
+
+@pytest.fixture
+def serve(sample: Path, secret: str, tmp_path: Path) -> Iterator[Serve]:
+    """Return a function that starts `epctl serve ARGS` on an ephemeral port and gives its URL."""
+    started: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(*args: str) -> str:
+        log_path = tmp_path / f"serve{len(started)}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "epctl.cli.main",
+            "--project",
+            str(sample),
+            "serve",
+            "--port",
+            "0",
+            *args,
+        ]
+        with log_path.open("w") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+        started.append((process, log_path))
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            found = RUNNING.search(log_path.read_text())
+            if found:
+                return f"http://127.0.0.1:{found.group(1)}"
+            if process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"epctl serve did not start:\n{log_path.read_text()}")
+
+    yield start
+    for process, _ in started:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def fetch(url: str, host: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def wait_for(predicate: Callable[[], bool], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_serve_develop_reloads_on_edits_and_keeps_the_last_good_app(serve: Serve, sample: Path) -> None:
+    url = serve()
+    assert "Welcome to smart-farm" in fetch(url + "/")[1]
+    (sample / "pages" / "templates" / "home.html").write_text("<h1>Edited while serving</h1>\n")
+    assert wait_for(lambda: "Edited while serving" in fetch(url + "/")[1])
+    (sample / "endpoints" / "site.toml").write_text("[[endpoint]\nbroken")
+    time.sleep(1.5)  # three polls of the watcher
+    status, body = fetch(url + "/")
+    assert (status, "Edited while serving" in body) == (200, True)
+
+
+def test_serve_all_answers_two_hosts_with_two_versions(serve: Serve, sample: Path) -> None:
+    (sample / "pages" / "templates" / "home.html").write_text("<h1>Develop only</h1>\n")
+    url = serve("--all")
+    status, production = fetch(url + "/farm/", host="farm.example.com")
+    assert status == 200 and "Welcome to smart-farm" in production and "v1.0.0 · rendered" in production
+    status, develop = fetch(url + "/", host="localhost")
+    assert status == 200 and "Develop only" in develop
+
+
+def test_serve_a_frozen_version_with_two_gunicorn_workers(serve: Serve, sample: Path) -> None:
+    (sample / "pages" / "templates" / "home.html").write_text("<h1>Develop only</h1>\n")
+    url = serve("--version", "v1.0.0", "--workers", "2")
+    status, body = fetch(url + "/")
+    assert status == 200 and "Welcome to smart-farm" in body
