@@ -6,7 +6,6 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.markup import escape
 from typer.core import TyperGroup
@@ -34,7 +33,7 @@ class EpctlGroup(TyperGroup):
     invokes the click command directly) behave the same. Bugs keep their traceback.
     """
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ProjectError as err:

@@ -139,9 +139,12 @@ class EpctlApp:
         except Exception:
             log.exception("unexpected error serving %s %s", request.method, request.path)
             response = error_response(500, "Internal server error")
-        self.add_cors_headers(request, response)
+        # One set of the names already present: `name in response.headers` costs an exception inside
+        # werkzeug on every miss, and this runs for every header of every reply.
+        present = {name.lower() for name in response.headers.keys()}  # noqa: SIM118 (Headers is no dict)
+        self.add_cors_headers(request, response, present)
         for name, value in self.settings.response_headers.items():
-            if name not in response.headers:
+            if name.lower() not in present:
                 response.headers[name] = value
         return response
 
@@ -323,19 +326,20 @@ class EpctlApp:
         set_cookies(response, value.cookies)
         return response
 
-    def add_cors_headers(self, request: Request, response: Response) -> None:
-        """Add `Access-Control-Allow-Origin` (SPEC §4.3) unless the reply set it itself."""
-        if not self.settings.cors or "Access-Control-Allow-Origin" in response.headers:
+    def add_cors_headers(self, request: Request, response: Response, present: set[str]) -> None:
+        """Add `Access-Control-Allow-Origin` (SPEC §4.3) unless the reply set it itself; `present`
+        holds the lowercase names of the headers the reply already has."""
+        if not self.settings.cors or "access-control-allow-origin" in present:
             return
-        origin = request.headers.get("Origin")
+        origin = request.environ.get("HTTP_ORIGIN")
         if origin is not None and origin in self.origins and origin != "*":
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.vary.add("Origin")
+            add_vary_origin(response, present)
         elif self.wildcard_origin:
             response.headers["Access-Control-Allow-Origin"] = "*"
         else:
             # The answer depends on Origin even when nothing is echoed: caches must not reuse it.
-            response.vary.add("Origin")
+            add_vary_origin(response, present)
 
     def context_for(
         self, request: Request, params: dict[str, str], user: dict[str, Any] | None, endpoint: Endpoint | None
@@ -351,17 +355,42 @@ class EpctlApp:
         )
 
 
+def add_vary_origin(response: Response, present: set[str]) -> None:
+    # Setting the header directly when there is none skips parsing an empty header set.
+    if "vary" in present:
+        response.vary.add("Origin")
+    else:
+        response.headers["Vary"] = "Origin"
+
+
 def read_request(request: Request, params: dict[str, str]) -> dict[str, Any]:
     """Return the `request` of the render context: path, method, headers (lowercase names, looked up
     case-insensitively), cookies, route params and query (last value of a repeated name wins)."""
+    environ = request.environ
+    # Cookies and the query string are parsed only when the request has them: most API calls have
+    # neither, and parsing nothing still costs werkzeug's machinery.
     return {
         "path": request.path,
         "method": request.method,
-        "headers": HeaderDict((name.lower(), value) for name, value in request.headers.items()),
-        "cookies": request.cookies.to_dict(),
+        "headers": read_headers(environ),
+        "cookies": request.cookies.to_dict() if environ.get("HTTP_COOKIE") else {},
         "params": params,
-        "query": {name: values[-1] for name, values in request.args.lists()},
+        "query": {name: values[-1] for name, values in request.args.lists()}
+        if environ.get("QUERY_STRING")
+        else {},
     }
+
+
+def read_headers(environ: Mapping[str, Any]) -> HeaderDict:
+    """Return the request headers under lowercase names, read straight from the WSGI environ."""
+    headers = HeaderDict()
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").lower()] = value
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers[key.replace("_", "-").lower()] = environ[key]
+    return headers
 
 
 def read_raw_path(environ: Mapping[str, Any]) -> str:

@@ -165,6 +165,11 @@ def read_body(request: Request) -> Any:
 
     Raises BadBodyError when a JSON body does not parse.
     """
+    environ = request.environ
+    if environ.get("CONTENT_LENGTH", "") in ("", "0") and "chunked" not in environ.get(
+        "HTTP_TRANSFER_ENCODING", ""
+    ):
+        return None  # no body: skip parsing a content type and reading the stream (most GETs)
     mimetype = request.mimetype
     if mimetype in _FORM_TYPES:
         return {name: values[-1] for name, values in request.form.lists()}

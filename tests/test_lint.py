@@ -29,3 +29,11 @@ def test_runtime_never_imports_the_cli() -> None:
             text = path.read_text(encoding="utf-8")
             for name in banned:
                 assert f"import {name}" not in text and f"from {name}" not in text, f"{path} imports {name}"
+
+
+def test_nothing_imports_click_directly() -> None:
+    """typer bundles its own click; a stray `import click` works only where something else installed it."""
+    for folder in ("cli", "runtime", "schemas", "tests"):
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert "\nimport click" not in text and "\nfrom click" not in text, f"{path} imports click"
