@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,7 +11,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from epctl.cli.output import ProblemFormat, count_problems, print_problems, stderr
+from epctl.cli.output import ProblemFormat, count_problems, print_problems, stderr, stdout
 from epctl.schemas.checks import Routes, build_routes
 from epctl.schemas.loader import find_project_dir
 from epctl.schemas.problems import EpctlError, ProjectError
@@ -66,6 +67,12 @@ class State:
         return find_project_dir(Path.cwd())
 
 
+def print_version(value: bool) -> None:
+    if value:
+        stdout.out(f"epctl {importlib.metadata.version('epctl')}", highlight=False)
+        raise typer.Exit(ExitCode.OK)
+
+
 @app.callback()
 def main_callback(
     ctx: typer.Context,
@@ -75,6 +82,9 @@ def main_callback(
             "--project", "-p", help="Project folder (default: nearest folder upward with epctl.toml)."
         ),
     ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=print_version, is_eager=True, help="Print epctl's version.")
+    ] = False,
 ) -> None:
     ctx.obj = State(project)
 
