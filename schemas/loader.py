@@ -70,6 +70,14 @@ def find_project_dir(start: Path) -> Path:
     )
 
 
+def project_root(project_dir: str | Path) -> Path:
+    """Return the resolved project folder; raise ProjectNotFoundError when it has no `epctl.toml`."""
+    root = Path(project_dir).resolve()
+    if not (root / CONFIG_FILE).is_file():
+        raise ProjectNotFoundError(f"{root} is not an epctl project: it has no {CONFIG_FILE}")
+    return root
+
+
 def load_project(project_dir: str | Path) -> Project:
     """Return develop of the project in `project_dir`.
 
@@ -85,9 +93,7 @@ def load_project(project_dir: str | Path) -> Project:
 def read_project(project_dir: str | Path) -> tuple[Project, list[Problem]]:
     """Return develop of the project and every problem found (errors and warnings), never raising
     for what is inside the files; raises ProjectNotFoundError when there is no `epctl.toml`."""
-    root = Path(project_dir).resolve()
-    if not (root / CONFIG_FILE).is_file():
-        raise ProjectNotFoundError(f"{root} is not an epctl project: it has no {CONFIG_FILE}")
+    root = project_root(project_dir)
     reader = ProjectReader(root)
     project = reader.read()
     problems = reader.problems + check_project(project, reader.invalid_ids)
@@ -99,9 +105,7 @@ def read_environments(project_dir: str | Path) -> tuple[dict[str, Environment], 
 
     Serving an environment needs only its pointer: a broken develop must never stop production.
     """
-    root = Path(project_dir).resolve()
-    if not (root / CONFIG_FILE).is_file():
-        raise ProjectNotFoundError(f"{root} is not an epctl project: it has no {CONFIG_FILE}")
+    root = project_root(project_dir)
     reader = ProjectReader(root)
     config = reader.parse(root / CONFIG_FILE)
     if config is not None:

@@ -336,3 +336,10 @@ def test_a_syntax_error_does_not_cascade_into_unknown_references(write_project: 
     )
     _, problems = read_project(root)
     assert [p.code for p in problems] == ["toml-syntax"]
+
+
+def test_load_project_is_the_documented_entry_point() -> None:
+    """SPEC §5: `epctl.schemas.load_project(project_dir)`."""
+    import epctl.schemas
+
+    assert epctl.schemas.load_project(SAMPLE).name == "smart-farm"
