@@ -221,4 +221,7 @@ def init_command(
     for path in written:
         stderr.print(f"  [green]created[/] {escape(str(path))}")
     shown = directory if directory != Path(".") else Path.cwd().name
-    stderr.print(f"\nNext: [bold]epctl --project {escape(str(shown))} validate[/]")
+    where = escape(str(shown))
+    stderr.print(
+        f"\nNext: [bold]epctl --project {where} validate[/], then [bold]epctl --project {where} serve[/]"
+    )

@@ -293,6 +293,11 @@ def plan_restore(root: Path, name: str) -> RestorePlan:
     differing = []
     for relative, text in sorted(write.items()):
         target = root / relative
+        # A version file is data: even one whose digest checks out must not write outside the project.
+        if not target.resolve().is_relative_to(root.resolve()):
+            raise VersionError(
+                f'version "{name}" holds a file outside the project ("{relative}"); nothing was restored'
+            )
         if target.exists() and target.read_text(encoding="utf-8") != text:
             differing.append(relative)
     remove = []

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import tomli
+import tomli_w
 from werkzeug.test import Client
 
 from epctl.runtime import create_app
@@ -25,7 +26,13 @@ from epctl.runtime.versions import (
     restore_version,
 )
 from epctl.schemas.problems import ProjectError
-from epctl.schemas.versions import VersionError, VersionIntegrityError, VersionNotFoundError, read_version
+from epctl.schemas.versions import (
+    VersionError,
+    VersionIntegrityError,
+    VersionNotFoundError,
+    compute_digest,
+    read_version,
+)
 
 API_KEY = {"Authorization": "sample-mobile-key"}
 
@@ -285,3 +292,16 @@ def test_handler_code_is_written_without_escapes(sample: Path) -> None:
     )
     freeze_version(sample, "v1")
     assert 'PATTERN = r"\\d+"  # a "regex"' in (sample / "versions" / "v1.toml").read_text()
+
+
+def test_restore_never_writes_outside_the_project(sample: Path, tmp_path: Path) -> None:
+    """A crafted version (its digest recomputed) naming ../ paths is refused before anything is written."""
+    freeze_version(sample, "v1")
+    path = sample / "versions" / "v1.toml"
+    document = tomli.loads(path.read_text())
+    document["files"]["../outside.txt"] = "pwned"
+    document["digest"] = compute_digest(document)
+    path.write_text(tomli_w.dumps(document))
+    with pytest.raises(VersionError, match=r'holds a file outside the project \("\.\./outside\.txt"\)'):
+        restore_version(sample, "v1", force=True)
+    assert not (tmp_path / "outside.txt").exists()
