@@ -50,8 +50,11 @@ def build_routes(project: Project) -> tuple[Routes, list[Problem]]:
     """Return the router of `project` and the `invalid-route` and `route-conflict` problems.
 
     Endpoints are added in declaration order (files sorted by path), so the endpoint reported as
-    conflicting is always the later one, as the router itself would reject it.
+    conflicting is always the later one, as the router itself would reject it. Built once per
+    project and kept on it.
     """
+    if project.routes_built is not None:
+        return project.routes_built  # type: ignore[no-any-return]
     routes = Routes()
     problems: list[Problem] = []
     where = project.declarations
@@ -88,6 +91,7 @@ def build_routes(project: Project) -> tuple[Routes, list[Problem]]:
                     (other_place,),
                 )
             )
+    project.routes_built = (routes, problems)
     return routes, problems
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from epctl.schemas.models import (
     ApiKey,
@@ -72,6 +73,9 @@ class Project:
     # The version file a frozen version was read from; None for develop.
     version_file: Path | None = None
     declarations: Declarations = field(default_factory=Declarations, repr=False, compare=False)
+    # The router and its problems, built once by `checks.build_routes`: loading checks the routes and
+    # serving needs the same router, so it is never built twice. Tables are not edited after loading.
+    routes_built: Any = field(default=None, repr=False, compare=False)
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.id == endpoint_id), None)
