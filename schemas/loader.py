@@ -40,6 +40,15 @@ CONFIG_SECTIONS: dict[str, type[Table]] = {
     "api_key": ApiKey,
     "environments": Environment,
 }
+# pydantic's names for expected types, in the words of TOML.
+TOML_TYPE_NAMES = {
+    "a valid list": "an array",
+    "a valid dictionary": "a table",
+    "a valid string": "a string",
+    "a valid boolean": "true or false",
+    "a valid integer": "an integer",
+    "a valid number": "a number",
+}
 # Keys people reach for that must never hold a secret; the hint says where the secret goes instead.
 SECRET_HINTS = {
     "secret": "put the secret in an environment variable and name it with `secret_env`",
@@ -219,6 +228,7 @@ class ProjectReader:
                 self.add("invalid-value", message, file, key, id)
             elif kind.endswith("_type") or kind.endswith("_parsing"):
                 expected = error["msg"].removeprefix("Input should be ").rstrip(".")
+                expected = TOML_TYPE_NAMES.get(expected, expected)
                 self.add(
                     "invalid-type", f'"{name}" must be {expected}, not {_describe(value)}', file, key, id
                 )

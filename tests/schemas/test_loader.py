@@ -299,7 +299,7 @@ def test_wrong_type_message(write_project: WriteProject) -> None:
     )
     _, problems = read_project(root)
     assert [(p.code, p.line, p.message) for p in problems] == [
-        ("invalid-type", 5, '"enabled" must be a valid boolean, not a string'),
+        ("invalid-type", 5, '"enabled" must be true or false, not a string'),
     ]
 
 
