@@ -116,6 +116,10 @@ def routes_command(
 def match_one(project: Project, routes: Routes, method: str, path: str) -> dict[str, Any]:
     found = dispatch_request(routes, method, path, cors=project.settings.cors)
     endpoint = found.endpoint
+    why = explain_match(routes, method, path) if found.status == 200 else []
+    reason = found.reason
+    if found.status == 200:
+        reason = f"the best of {len(why) + 1} routes for this path" if why else "the only route for this path"
     result: dict[str, Any] = {
         "method": method.upper(),
         "path": path,
@@ -124,8 +128,8 @@ def match_one(project: Project, routes: Routes, method: str, path: str) -> dict[
         "status": found.status,
         "route": endpoint.route if endpoint else None,
         "allowed": list(found.allowed),
-        "reason": found.reason,
-        "why": explain_match(routes, method, path) if found.status == 200 else [],
+        "reason": reason,
+        "why": why,
     }
     if endpoint is not None:
         place = project.declarations.place("endpoint", endpoint.id)

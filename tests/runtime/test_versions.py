@@ -305,3 +305,12 @@ def test_restore_never_writes_outside_the_project(sample: Path, tmp_path: Path) 
     with pytest.raises(VersionError, match=r'holds a file outside the project \("\.\./outside\.txt"\)'):
         restore_version(sample, "v1", force=True)
     assert not (tmp_path / "outside.txt").exists()
+
+
+def test_an_environment_serves_its_version_under_its_root(sample: Path, secret: str) -> None:
+    """create_app(env=...) reads only epctl.toml's pointer and the version: a broken develop is fine."""
+    (sample / "endpoints" / "site.toml").write_text("[[endpoint]\nbroken")
+    client = Client(create_app(sample, env="production"))
+    assert "v1.0.0 · rendered" in client.get("/farm/").text
+    assert client.get("/farm/api/devices", headers=API_KEY).status_code == 200
+    assert client.get("/").status_code == 404
