@@ -107,6 +107,8 @@ class EpctlApp:
             raise ProjectError(problems)
         self.project = project
         self.root = "/" + root.strip("/") if root.strip("/") else ""
+        routes.enabled.prepare()
+        routes.disabled.prepare()
         self.routes = routes
         self.settings = project.settings
         self.gatekeeper = Gatekeeper(project)

@@ -690,6 +690,12 @@ class RouteTable(Generic[T]):
     def __len__(self) -> int:
         return self._count
 
+    def prepare(self) -> None:
+        """Build every method's search tree now rather than at its first lookup: a server calls this
+        before it forks workers, so they share one tree and no first request pays for it."""
+        for table in self._tables.values():
+            table.tree()
+
     def add(self, method: str, route: Route, target: T) -> None:
         """Add `route` for `method` (one of METHODS), serving `target`.
 
