@@ -1108,4 +1108,3 @@ def test_multi_segment_params_are_bounded() -> None:
     assert len(parse_route("/a/{p*64}").segments) == 65
     with pytest.raises(RouteSyntaxError, match=r"spans at most 64 segments: /a/\{p\*999999999\}"):
         parse_route("/a/{p*999999999}")
-
