@@ -22,7 +22,7 @@ import tomli
 import tomli_w
 import tomlkit
 
-from epctl.schemas.loader import CONFIG_FILE, VERSIONS_FOLDER, read_project
+from epctl.schemas.loader import CONFIG_FILE, VERSIONS_FOLDER, list_table_files, read_project
 from epctl.schemas.models import TABLES_BY_FOLDER, ApiKey, Auth, Settings
 from epctl.schemas.problems import EpctlError, ProjectError, Severity
 from epctl.schemas.project import DEVELOP, Project
@@ -220,8 +220,8 @@ def describe_versions(root: Path) -> list[VersionInfo]:
             continue
         problem = ""
         try:
-            read_version_document(root, name)
-        except (VersionError, ProjectError) as err:
+            verify_document(f"{VERSIONS_FOLDER}/{name}.toml", document)  # parsed once, checked here
+        except VersionError as err:
             problem = str(err)
         infos.append(
             VersionInfo(
@@ -302,7 +302,7 @@ def plan_restore(root: Path, name: str) -> RestorePlan:
             differing.append(relative)
     remove = []
     for folder in TABLES_BY_FOLDER:
-        for path in sorted((root / folder).glob("**/*.toml")):
+        for path in list_table_files(root, folder):
             relative = path.relative_to(root).as_posix()
             if relative not in content["table_files"]:
                 remove.append(relative)

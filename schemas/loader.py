@@ -87,6 +87,11 @@ def project_root(project_dir: str | Path) -> Path:
     return root
 
 
+def list_table_files(root: Path, folder: str) -> list[Path]:
+    """Return the TOML files develop reads from one of its folders, in the order they are read."""
+    return sorted((root / folder).glob("**/*.toml"))
+
+
 def load_project(project_dir: str | Path) -> Project:
     """Return develop of the project in `project_dir`.
 
@@ -267,7 +272,7 @@ class ProjectReader:
             self.read_config(config, CONFIG_FILE)
             self.read_environments(config, CONFIG_FILE)
         for folder, tables in TABLES_BY_FOLDER.items():
-            for path in sorted((self.root / folder).glob("**/*.toml")):
+            for path in list_table_files(self.root, folder):
                 document = self.parse(path)
                 if document is None:
                     self.excuse_names(path, tables)
