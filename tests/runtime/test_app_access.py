@@ -13,8 +13,8 @@ from werkzeug.test import Client, TestResponse
 
 from epctl.runtime.tokens import mint_token
 from epctl.schemas.loader import load_project
+from tests.conftest import WriteProject
 
-WriteProject = Callable[[dict[str, str]], Path]
 MakeClient = Callable[..., Client]
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from werkzeug.test import Client
 
-WriteProject = Callable[[dict[str, str]], Path]
+from tests.conftest import WriteProject
+
 MakeClient = Callable[..., Client]
 
 CONFIG = """

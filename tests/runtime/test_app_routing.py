@@ -9,8 +9,8 @@ import pytest
 from werkzeug.test import Client
 
 from epctl.runtime.app import read_raw_path
+from tests.conftest import WriteProject
 
-WriteProject = Callable[[dict[str, str]], Path]
 MakeClient = Callable[..., Client]
 
 CONFIG = """

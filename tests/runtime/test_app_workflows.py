@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-WriteProject = Callable[[dict[str, str]], Path]
+from tests.conftest import WriteProject
+
 MakeClient = Callable[..., Client]
 
 HANDLERS = """

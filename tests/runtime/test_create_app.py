@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,7 @@ from epctl.runtime.app import UnknownEnvironmentError
 from epctl.runtime.tokens import MissingSecretError
 from epctl.schemas.problems import ProjectError
 from epctl.schemas.versions import VersionNotFoundError
-
-WriteProject = Callable[[dict[str, str]], Path]
+from tests.conftest import WriteProject
 
 PUBLIC = """
 [[endpoint]]

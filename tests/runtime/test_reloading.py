@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,7 @@ from werkzeug.test import Client
 
 from epctl.runtime.servers import ReloadingApp
 from epctl.schemas.problems import ProjectError
-
-WriteProject = Callable[[dict[str, str]], Path]
+from tests.conftest import WriteProject
 
 ENDPOINTS = """
 [[endpoint]]

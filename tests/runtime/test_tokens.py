@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import jwt
@@ -10,8 +9,7 @@ import pytest
 
 from epctl.runtime.tokens import InvalidTtlError, MissingSecretError, mint_token, parse_ttl
 from epctl.schemas.loader import load_project
-
-WriteProject = Callable[[dict[str, str]], Path]
+from tests.conftest import WriteProject
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("45s", 45), ("30m", 1800), ("1h", 3600), ("2d", 172800)])
