@@ -36,9 +36,9 @@ from epctl.runtime.workflows import (
     read_body,
 )
 from epctl.schemas.checks import build_routes
-from epctl.schemas.loader import read_environments
+from epctl.schemas.loader import load_environments
 from epctl.schemas.models import Endpoint, Environment, Reply
-from epctl.schemas.problems import EpctlError, ProjectError, Severity
+from epctl.schemas.problems import EpctlError, raise_on_errors
 from epctl.schemas.project import DEVELOP, Project
 from epctl.schemas.versions import load_version
 
@@ -79,10 +79,7 @@ def create_app(project_dir: str | Path, version: str = DEVELOP, *, env: str | No
 
 def find_environment(project_dir: Path, env: str) -> Environment:
     """Return environment `env` of epctl.toml; raise UnknownEnvironmentError or ProjectError."""
-    environments, problems = read_environments(project_dir)
-    errors = [p for p in problems if p.severity is Severity.ERROR]
-    if errors:
-        raise ProjectError(errors)
+    environments = load_environments(project_dir)
     if env not in environments:
         known = ", ".join(sorted(environments)) or "none declared"
         raise UnknownEnvironmentError(f'no environment "{env}" in epctl.toml (environments: {known})')
@@ -103,8 +100,7 @@ class EpctlApp:
 
     def __init__(self, project: Project, *, root: str = "") -> None:
         routes, problems = build_routes(project)
-        if any(problem.severity is Severity.ERROR for problem in problems):
-            raise ProjectError(problems)
+        raise_on_errors(problems)
         self.project = project
         self.root = "/" + root.strip("/") if root.strip("/") else ""
         routes.enabled.prepare()

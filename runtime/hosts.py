@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from epctl.runtime.app import build_app
-from epctl.schemas.loader import load_project, read_environments
-from epctl.schemas.problems import ProjectError, Severity
+from epctl.schemas.loader import load_environments, load_project
 from epctl.schemas.versions import VersionNotFoundError, load_version
 
 WSGIApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
@@ -56,10 +55,7 @@ def build_host_app(project_dir: str | Path) -> tuple[HostApp, list[Mounted], lis
     Raises ProjectError when develop or a frozen version has errors, MissingSecretError as create_app.
     """
     root = Path(project_dir).resolve()
-    environments, problems = read_environments(root)
-    errors = [p for p in problems if p.severity is Severity.ERROR]
-    if errors:
-        raise ProjectError(errors)
+    environments = load_environments(root)
     develop = build_app(load_project(root))
     by_host: dict[str, WSGIApp] = {}
     mounted: list[Mounted] = []

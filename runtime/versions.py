@@ -22,9 +22,9 @@ import tomli
 import tomli_w
 import tomlkit
 
-from epctl.schemas.loader import CONFIG_FILE, VERSIONS_FOLDER, list_table_files, read_project
+from epctl.schemas.loader import CONFIG_FILE, VERSIONS_FOLDER, list_table_files, load_project
 from epctl.schemas.models import TABLES_BY_FOLDER, ApiKey, Auth, Settings
-from epctl.schemas.problems import EpctlError, ProjectError, Severity
+from epctl.schemas.problems import EpctlError, ProjectError
 from epctl.schemas.project import DEVELOP, Project
 from epctl.schemas.versions import (
     FORMAT,
@@ -143,9 +143,7 @@ def freeze_version(root: Path, name: str, description: str = "") -> VersionInfo:
             f'version "{name}" already exists ({VERSIONS_FOLDER}/{name}.toml); versions '
             "are never overwritten: choose a new name"
         )
-    project, problems = read_project(root)
-    if any(p.severity is Severity.ERROR for p in problems):
-        raise ProjectError(problems)
+    project = load_project(root)
     created = datetime.now(UTC)
     text, digest = render_version(project, name, description, created)
     write_exclusive(
@@ -243,10 +241,7 @@ def read_content(root: Path, name: str) -> dict[str, Any]:
     Raises VersionError, or ProjectError when develop has errors.
     """
     if name == DEVELOP:
-        project, problems = read_project(root)
-        if any(p.severity is Severity.ERROR for p in problems):
-            raise ProjectError(problems)
-        return dump_project(project)
+        return dump_project(load_project(root))
     document = read_version_document(root, name)
     return {
         key: value

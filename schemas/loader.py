@@ -28,7 +28,15 @@ from epctl.schemas.models import (
     Workflow,
 )
 from epctl.schemas.positions import KeyLines
-from epctl.schemas.problems import EpctlError, Place, Problem, ProjectError, Severity, did_you_mean
+from epctl.schemas.problems import (
+    EpctlError,
+    Place,
+    Problem,
+    ProjectError,
+    Severity,
+    did_you_mean,
+    raise_on_errors,
+)
 from epctl.schemas.project import DEVELOP, Project
 
 CONFIG_FILE = "epctl.toml"
@@ -99,8 +107,7 @@ def load_project(project_dir: str | Path) -> Project:
     ProjectNotFoundError when the folder holds no `epctl.toml`.
     """
     project, problems = read_project(project_dir)
-    if any(p.severity is Severity.ERROR for p in problems):
-        raise ProjectError(problems)
+    raise_on_errors(problems)
     return project
 
 
@@ -125,6 +132,15 @@ def read_environments(project_dir: str | Path) -> tuple[dict[str, Environment], 
     if config is not None:
         reader.read_environments(config, CONFIG_FILE)
     return reader.project.environments, reader.problems
+
+
+def load_environments(project_dir: str | Path) -> dict[str, Environment]:
+    """Return the environments of `epctl.toml`; raise ProjectError with that file's errors."""
+    environments, problems = read_environments(project_dir)
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if errors:
+        raise ProjectError(errors)
+    return environments
 
 
 def format_key(prefix: str, loc: tuple[int | str, ...]) -> str:

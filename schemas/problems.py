@@ -78,6 +78,12 @@ class EpctlError(Exception):
     """Base of every error epctl raises on purpose; the CLI shows its message without a traceback."""
 
 
+def raise_on_errors(problems: list[Problem]) -> None:
+    """Raise ProjectError carrying all `problems` when any of them is an error."""
+    if any(p.severity is Severity.ERROR for p in problems):
+        raise ProjectError(problems)
+
+
 class ProjectError(EpctlError):
     """A project (or version) that cannot be used: carries every problem found, errors first."""
 

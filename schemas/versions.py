@@ -18,7 +18,7 @@ from typing import Any
 from epctl.schemas.checks import check_project
 from epctl.schemas.loader import VERSIONS_FOLDER, ProjectReader, load_project
 from epctl.schemas.models import TABLES_BY_FOLDER
-from epctl.schemas.problems import EpctlError, Problem, ProjectError, Severity
+from epctl.schemas.problems import EpctlError, Problem, ProjectError, raise_on_errors
 from epctl.schemas.project import DEVELOP, Project
 
 FORMAT = 1
@@ -146,6 +146,5 @@ def load_version(root: Path, name: str) -> Project:
     if name == DEVELOP:
         return load_project(root)
     project, problems = read_version(root, name)
-    if any(p.severity is Severity.ERROR for p in problems):
-        raise ProjectError(problems)
+    raise_on_errors(problems)
     return project
