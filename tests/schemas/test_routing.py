@@ -1,4 +1,4 @@
-"""Route syntax, conflicts and matching: every rule and example of reference/routing-semantics.md."""
+"""Route syntax, conflicts and matching: every rule and example of the routing rules (README, "Routes")."""
 
 from __future__ import annotations
 
@@ -412,7 +412,7 @@ def test_rejected_wildcard_leaves_no_trace() -> None:
 @pytest.mark.parametrize("method", ["HEAD", "get", "TRACE", ""])
 def test_unknown_method_is_refused(method: str) -> None:
     with pytest.raises(ValueError, match="Unknown method"):
-        RouteTable().add(method, parse_route("/a"), "x")
+        RouteTable[str]().add(method, parse_route("/a"), "x")
 
 
 # (c) Matching: normalization -------------------------------------------------------------------------
