@@ -25,7 +25,7 @@ from bench_routing import generate_routes
 from bench_validate import write_project
 
 from epctl.runtime import create_app
-from epctl.runtime.versions import freeze_version
+from epctl.runtime.version_store import freeze_version
 
 
 def time_once(function: Callable[[], object]) -> float:

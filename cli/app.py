@@ -5,18 +5,21 @@ from __future__ import annotations
 import importlib.metadata
 from enum import IntEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
+if TYPE_CHECKING:
+    # typer bundles its own click; its Context is what a group's `invoke` receives.
+    from typer._click.core import Context as ClickContext
+
 from epctl.cli.output import ProblemFormat, count_problems, print_problems, stderr, stdout
-from epctl.schemas.checks import Routes, build_routes
 from epctl.schemas.loader import find_project_dir
 from epctl.schemas.problems import EpctlError, ProjectError
 from epctl.schemas.project import DEVELOP, Project
-from epctl.schemas.versions import load_version
+from epctl.schemas.version_file import load_version
 
 
 class ExitCode(IntEnum):
@@ -34,7 +37,7 @@ class EpctlGroup(TyperGroup):
     invokes the click command directly) behave the same. Bugs keep their traceback.
     """
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
         except ProjectError as err:
@@ -95,11 +98,9 @@ def get_state(ctx: typer.Context) -> State:
     return state
 
 
-def load_routes(ctx: typer.Context, version: str = DEVELOP) -> tuple[Project, Routes]:
-    """Return a version of the project (develop by default) and its router; raises on problems."""
-    project = load_version(get_state(ctx).project_dir, version)
-    routes, _ = build_routes(project)
-    return project, routes
+def load_project_version(ctx: typer.Context, version: str = DEVELOP) -> Project:
+    """Return a version of the project (develop by default), with its router; raises on problems."""
+    return load_version(get_state(ctx).project_dir, version)
 
 
 VersionOption = Annotated[str, typer.Option("--version", "-V", help="Version to use (default: develop).")]

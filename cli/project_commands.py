@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from epctl.cli.app import ExitCode, VersionOption, app, get_state, load_routes
+from epctl.cli.app import ExitCode, VersionOption, app, get_state, load_project_version
 from epctl.cli.output import (
     ProblemFormat,
     count_problems,
@@ -22,15 +22,23 @@ from epctl.cli.output import (
     stderr,
     stdout,
 )
-from epctl.runtime.dispatch import dispatch_request, explain_match
 from epctl.runtime.scaffold import create_project
 from epctl.runtime.usage import find_usage
-from epctl.schemas.checks import Routes
 from epctl.schemas.loader import read_project
-from epctl.schemas.models import METHODS
+from epctl.schemas.models import Endpoint
 from epctl.schemas.problems import sort_problems
 from epctl.schemas.project import DEVELOP, Project
-from epctl.schemas.versions import load_version, read_version
+from epctl.schemas.routing import (
+    METHODS,
+    BadEncoding,
+    Disabled,
+    Matched,
+    MethodNotAllowed,
+    NotFound,
+    Outcome,
+    Preflight,
+)
+from epctl.schemas.version_file import load_version, read_version
 
 
 @app.command("validate")
@@ -59,14 +67,14 @@ def validate_command(
     raise typer.Exit(ExitCode.PROBLEMS if failing else ExitCode.OK)
 
 
-def describe_reply(endpoint: Any) -> str:
+def describe_reply(endpoint: Endpoint) -> str:
     reply = endpoint.reply
     if reply is None:
         return "workflows"
     return f"page {reply.page}" if reply.type == "page" else f"redirect {reply.to}"
 
 
-def describe_access(endpoint: Any) -> str:
+def describe_access(endpoint: Endpoint) -> str:
     access = f"groups {','.join(endpoint.groups)}" if endpoint.access == "groups" else endpoint.access
     return f"{access} + api key" if endpoint.api_key else access
 
@@ -78,9 +86,8 @@ def routes_command(
     version: VersionOption = DEVELOP,
 ) -> None:
     """Print the route table in match order (disabled endpoints last)."""
-    _, routes = load_routes(ctx, version)
-    rows = [(endpoint, True) for _, _, endpoint in routes.enabled.entries()]
-    rows += [(endpoint, False) for _, _, endpoint in routes.disabled.entries()]
+    project = load_project_version(ctx, version)
+    rows = [(endpoint, enabled) for _, _, endpoint, enabled in project.router.entries()]
     if as_json:
         print_json(
             [
@@ -113,21 +120,38 @@ def routes_command(
     print_table(table)
 
 
-def match_one(project: Project, routes: Routes, method: str, path: str) -> dict[str, Any]:
-    found = dispatch_request(routes, method, path, cors=project.settings.cors)
-    endpoint = found.endpoint
-    why = explain_match(routes, method, path) if found.status == 200 else []
-    reason = found.reason
-    if found.status == 200:
-        reason = f"the best of {len(why) + 1} routes for this path" if why else "the only route for this path"
+def match_one(project: Project, method: str, path: str) -> dict[str, Any]:
+    """Return what `match` prints for one request: the router's outcome, its reason, and why the
+    winner beat the other routes that also matched."""
+    outcome: Outcome[Endpoint] = project.router.match(method, path)
+    endpoint: Endpoint | None = None
+    params: dict[str, str] = {}
+    allowed: tuple[str, ...] = ()
+    why: list[str] = []
+    reason = outcome.reason
+    match outcome:
+        case Matched(target=endpoint, params=params):
+            why = [
+                f'beat {loser.route} ("{loser.id}"): {because}'
+                for loser, because in project.router.explain(method, path)
+            ]
+            reason = (
+                f"the best of {len(why) + 1} routes for this path" if why else "the only route for this path"
+            )
+        case Disabled(target=endpoint):
+            pass
+        case MethodNotAllowed(allowed=allowed) | Preflight(allowed=allowed):
+            pass
+        case BadEncoding() | NotFound():
+            pass
     result: dict[str, Any] = {
         "method": method.upper(),
         "path": path,
         "endpoint": endpoint.id if endpoint else None,
-        "params": found.params,
-        "status": found.status,
+        "params": params,
+        "status": outcome.status,
         "route": endpoint.route if endpoint else None,
-        "allowed": list(found.allowed),
+        "allowed": list(allowed),
         "reason": reason,
         "why": why,
     }
@@ -146,7 +170,7 @@ def match_command(
     version: VersionOption = DEVELOP,
 ) -> None:
     """Show which endpoint a request reaches, its params, and why that route won."""
-    project, routes = load_routes(ctx, version)
+    project = load_project_version(ctx, version)
     if method == "-":
         for number, line in enumerate(sys.stdin, start=1):
             if not line.strip():
@@ -158,7 +182,7 @@ def match_command(
                 )
                 raise typer.Exit(ExitCode.USAGE)
             stdout.out(
-                json.dumps(match_one(project, routes, parts[0], parts[1]), ensure_ascii=False),
+                json.dumps(match_one(project, parts[0], parts[1]), ensure_ascii=False),
                 highlight=False,
             )
         return
@@ -168,7 +192,7 @@ def match_command(
         raise typer.BadParameter(
             f"{method!r} is not one of {', '.join((*METHODS, 'HEAD'))}", param_hint="METHOD"
         )
-    result = match_one(project, routes, method, path)
+    result = match_one(project, method, path)
     if as_json:
         print_json(result)
         return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -12,6 +12,9 @@ from epctl.cli.output import ProblemFormat, count_problems, print_problems, stde
 from epctl.schemas.loader import load_project
 from epctl.schemas.problems import ProjectError
 from epctl.schemas.project import DEVELOP
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 
 @app.command("serve")
@@ -42,6 +45,7 @@ def serve_command(
         )
     project_dir = get_state(ctx).project_dir
     url = f"http://{host}:{port}"
+    app_: WSGIApplication
     if serve_all:
         app_, mounted, notes = build_host_app(project_dir)
         for note in notes:
@@ -53,9 +57,10 @@ def serve_command(
                 f"{escape(', '.join(item.hosts) or 'no hosts')}"
             )
     elif version is not None or env is not None:
-        app_ = create_app(project_dir, version or DEVELOP, env=env)
-        what = f"environment {env} ({app_.project.version})" if env else app_.project.version
-        stderr.print(f"Serving {escape(str(project_dir))} {escape(what)} on {url}{escape(app_.root)}")
+        served = create_app(project_dir, version or DEVELOP, env=env)
+        what = f"environment {env} ({served.project.version})" if env else served.project.version
+        stderr.print(f"Serving {escape(str(project_dir))} {escape(what)} on {url}{escape(served.root)}")
+        app_ = served
     elif workers > 1:
         app_ = create_app(project_dir)
         stderr.print(f"Serving {escape(str(project_dir))} (develop) on {url}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -12,14 +13,14 @@ from rich.table import Table
 from epctl.cli.app import ExitCode, app, get_state
 from epctl.cli.output import print_json, print_table, stderr, stdout
 from epctl.runtime.diff import Change, diff_contents
-from epctl.runtime.versions import (
+from epctl.runtime.version_store import (
     describe_versions,
     freeze_version,
     promote_version,
     read_content,
     restore_version,
 )
-from epctl.schemas.versions import check_version_name, read_version_document
+from epctl.schemas.version_file import check_version_name, read_version_document
 
 NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="Version name, e.g. v1.2.0.")]
 
@@ -84,7 +85,7 @@ def versions_command(
     print_table(table)
 
 
-def show_version(root: Any, name: str, as_json: bool) -> None:
+def show_version(root: Path, name: str, as_json: bool) -> None:
     check_version_name(name)
     document = read_version_document(root, name)
     summary = {

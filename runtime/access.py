@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from epctl.runtime.request import Request
 from epctl.runtime.tokens import MissingSecretError, decode_token, read_secret
 from epctl.schemas.models import ApiKey, Endpoint
 from epctl.schemas.project import Project
@@ -45,26 +45,28 @@ class Verdict:
         return self.status == 200
 
 
-def read_credentials(
-    headers: Mapping[str, str], cookies: Mapping[str, str], query: Mapping[str, str]
-) -> Credentials:
+def read_credentials(request: Request) -> Credentials:
     """Return the API key and user token of a request, each from its first transport that is present.
 
     API key: an `Authorization` header that is not `Bearer ...`, else `?apikey=`. Token: `Session`
-    header, `Authorization: Bearer`, cookie `authorization`, `?authorization=`. `headers` must answer
-    lowercase names.
+    header, `Authorization: Bearer`, cookie `authorization`, `?authorization=`. Cookies and the query
+    are parsed only when the transports before them are empty.
     """
-    authorization = headers.get("authorization", "").strip()
+    environ = request.environ
+    authorization = str(environ.get("HTTP_AUTHORIZATION", "")).strip()
     bearer = None
     api_key = None
     if authorization[: len(BEARER)].lower() == BEARER:
         bearer = authorization[len(BEARER) :].strip() or None
     elif authorization:
         api_key = authorization
-    if api_key is None:
-        api_key = query.get(KEY_QUERY) or None
+    if api_key is None and environ.get("QUERY_STRING"):
+        api_key = request.query.get(KEY_QUERY) or None
     token = (
-        headers.get("session", "").strip() or bearer or cookies.get(TOKEN_COOKIE) or query.get(TOKEN_QUERY)
+        str(environ.get("HTTP_SESSION", "")).strip()
+        or bearer
+        or request.cookies.get(TOKEN_COOKIE)
+        or request.query.get(TOKEN_QUERY)
     )
     return Credentials(api_key, token or None)
 

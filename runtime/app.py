@@ -16,31 +16,26 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 from uuid import UUID
 
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
 
 from epctl.runtime.access import Gatekeeper, read_credentials
-from epctl.runtime.dispatch import allow_header, dispatch_request
 from epctl.runtime.render import Renderer, make_context
 from epctl.runtime.replies import BodyReply, Cookies, PageReply, RedirectReply
-from epctl.runtime.workflows import (
-    BadBodyError,
-    EndpointInfo,
-    Handler,
-    HeaderDict,
-    WorkflowRequest,
-    load_handlers,
-    read_body,
-)
-from epctl.schemas.checks import build_routes
+from epctl.runtime.request import BadBodyError, EndpointInfo, Request
+from epctl.runtime.workflows import Handler, load_handlers
 from epctl.schemas.loader import load_environments
 from epctl.schemas.models import Endpoint, Environment, Reply
-from epctl.schemas.problems import EpctlError, raise_on_errors
+from epctl.schemas.problems import EpctlError
 from epctl.schemas.project import DEVELOP, Project
-from epctl.schemas.versions import load_version
+from epctl.schemas.routing import BadEncoding, Disabled, Matched, MethodNotAllowed, NotFound, Preflight
+from epctl.schemas.version_file import load_version
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger("epctl.runtime")
 
@@ -99,13 +94,12 @@ class EpctlApp:
     """A WSGI callable serving one version of a project."""
 
     def __init__(self, project: Project, *, root: str = "") -> None:
-        routes, problems = build_routes(project)
-        raise_on_errors(problems)
         self.project = project
         self.root = "/" + root.strip("/") if root.strip("/") else ""
-        routes.enabled.prepare()
-        routes.disabled.prepare()
-        self.routes = routes
+        # The loader built the router from exactly these endpoints; build its search trees now, so
+        # gunicorn workers forked from this process share them and no first request pays for them.
+        self.router = project.router
+        self.router.prepare()
         self.settings = project.settings
         self.gatekeeper = Gatekeeper(project)
         self.renderer = Renderer(project)
@@ -124,8 +118,8 @@ class EpctlApp:
             f"<EpctlApp {self.project.name} {self.project.version} ({len(self.project.endpoints)} endpoints)>"
         )
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        request = Request(environ)
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ, version=self.project.version, globals=self.globals, time=datetime.now(UTC))
         response = self.respond(request)
         return response(environ, start_response)
 
@@ -147,23 +141,28 @@ class EpctlApp:
         return response
 
     def route_request(self, request: Request) -> Response:
+        """Return the reply the router's outcome calls for (before CORS and response headers)."""
         path = strip_root(read_raw_path(request.environ), self.root)
         if path is None:
             return self.reply_not_found(request)
-        found = dispatch_request(self.routes, request.method, path, cors=self.settings.cors)
-        if found.status == 200 and found.endpoint is not None:
-            return self.serve_endpoint(request, found.endpoint, found.params)
-        if found.status == 204:
-            return self.reply_preflight(request, found.allowed)
-        if found.status == 405:
-            response = error_response(405, "Method not allowed")
-            response.headers["Allow"] = allow_header(found.allowed)
-            return response
-        if found.status == 503:
-            return error_response(503, "Endpoint disabled")
-        if found.status == 400:
-            return error_response(400, "Bad request")
-        return self.reply_not_found(request)
+        match self.router.match(request.method, path):
+            case Matched(target=endpoint, params=params):
+                request.params = params
+                request.endpoint = self.endpoints[endpoint.id]
+                return self.serve_endpoint(request, endpoint)
+            case Preflight() as preflight:
+                return self.reply_preflight(request, preflight.allowed)
+            case MethodNotAllowed() as refused:
+                response = error_response(405, "Method not allowed")
+                response.headers["Allow"] = refused.allow_header
+                return response
+            case Disabled():
+                return error_response(503, "Endpoint disabled")
+            case BadEncoding():
+                return error_response(400, "Bad request")
+            case NotFound():
+                return self.reply_not_found(request)
+        raise AssertionError("unreachable: every router outcome is handled above")
 
     def reply_not_found(self, request: Request) -> Response:
         reply = self.settings.not_found_reply
@@ -171,67 +170,45 @@ class EpctlApp:
             return error_response(404, "Not found")
         # A not-found page defaults to 404 (a 200 would be a soft 404 that search engines index), a
         # not-found redirect to 302 (a 301 would be cached by browsers for a path that may appear later).
-        context = self.context_for(request, {}, None, None)
-        return self.render_reply(reply, context, page_status=404, redirect_status=302)
+        return self.render_reply(reply, request, None, page_status=404, redirect_status=302)
 
     def reply_preflight(self, request: Request, allowed: tuple[str, ...]) -> Response:
         response = Response(status=204)
         del response.headers["Content-Type"]  # no body, so nothing to describe
         response.headers["Access-Control-Allow-Methods"] = ", ".join(allowed)
-        asked = request.headers.get("Access-Control-Request-Headers")
+        asked = request.environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
         if asked:
             response.headers["Access-Control-Allow-Headers"] = asked
             response.vary.add("Access-Control-Request-Headers")
         response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
         return response
 
-    def serve_endpoint(self, request: Request, endpoint: Endpoint, params: dict[str, str]) -> Response:
-        info = read_request(request, params)
-        verdict = self.gatekeeper.check_access(
-            endpoint, read_credentials(info["headers"], info["cookies"], info["query"])
-        )
-        now = datetime.now(UTC)
-        context = make_context(
-            self.project, now=now, request=info, user=verdict.user, endpoint=endpoint, globals=self.globals
-        )
+    def serve_endpoint(self, request: Request, endpoint: Endpoint) -> Response:
+        verdict = self.gatekeeper.check_access(endpoint, read_credentials(request))
+        request.user = verdict.user
         if not verdict.allowed:
-            return self.reply_unauthorized(endpoint, verdict.status, context)
+            return self.reply_unauthorized(request, endpoint, verdict.status)
         handlers = self.handlers.get(endpoint.id, [])
-        body = None
         if handlers:
             try:
-                body = read_body(request)
+                request.body  # noqa: B018 (read now: a body that does not parse is 400 before any workflow)
             except BadBodyError:
                 return error_response(400, "Bad request")
-        workflow_request = WorkflowRequest(
-            method=request.method,
-            path=request.path,
-            params=params,
-            query=info["query"],
-            headers=info["headers"],
-            cookies=info["cookies"],
-            body=body,
-            user=verdict.user,
-            endpoint=self.endpoints[endpoint.id],
-            version=self.project.version,
-            globals=self.globals,
-            time=now,
-        )
-        return self.run_workflows(endpoint, handlers, workflow_request, context)
+        return self.run_workflows(endpoint, handlers, request)
 
-    def reply_unauthorized(self, endpoint: Endpoint, status: int, context: dict[str, Any]) -> Response:
+    def reply_unauthorized(self, request: Request, endpoint: Endpoint, status: int) -> Response:
         reply = endpoint.unauthorized_reply or self.settings.unauthorized_reply
         if reply is None:
             return error_response(status, "Unauthorized" if status == 401 else "Forbidden")
-        return self.render_reply(reply, context, page_status=status, redirect_status=302)
+        return self.render_reply(reply, request, endpoint, page_status=status, redirect_status=302)
 
-    def run_workflows(
-        self, endpoint: Endpoint, handlers: list[Handler], request: WorkflowRequest, context: dict[str, Any]
-    ) -> Response:
+    def run_workflows(self, endpoint: Endpoint, handlers: list[Handler], request: Request) -> Response:
         """Return the static reply, else the first workflow reply; every workflow runs either way."""
         response: Response | None = None
         if endpoint.reply is not None:
-            response = self.render_reply(endpoint.reply, context, page_status=200, redirect_status=301)
+            response = self.render_reply(
+                endpoint.reply, request, endpoint, page_status=200, redirect_status=301
+            )
         for handler in handlers:
             try:
                 value = handler.function(request)
@@ -251,7 +228,7 @@ class EpctlApp:
             if value is None or response is not None:
                 continue
             try:
-                response = self.make_response(value, context)
+                response = self.make_response(value, request, endpoint)
             except Exception:
                 log.exception(
                     'workflow "%s" (%s) returned a reply that cannot be sent: %r',
@@ -271,11 +248,22 @@ class EpctlApp:
         return response
 
     # -- replies ---------------------------------------------------------------------------------
+    def context(self, request: Request, endpoint: Endpoint | None) -> dict[str, Any]:
+        """Return the render context of `request`: built only for a reply that renders something."""
+        return make_context(self.project, request=request, endpoint=endpoint)
+
     def render_reply(
-        self, reply: Reply, context: dict[str, Any], *, page_status: int, redirect_status: int
+        self,
+        reply: Reply,
+        request: Request,
+        endpoint: Endpoint | None,
+        *,
+        page_status: int,
+        redirect_status: int,
     ) -> Response:
         """Return the response of a reply table; a failing render is logged and answers 500."""
         try:
+            context = self.context(request, endpoint)
             if reply.type == "page":
                 assert reply.page is not None
                 text, content_type = self.renderer.render_page(reply.page, context)
@@ -287,7 +275,7 @@ class EpctlApp:
             log.exception("rendering the reply %s failed", reply.model_dump(exclude_none=True))
             return error_response(500, "Internal server error")
 
-    def make_response(self, value: Any, context: dict[str, Any]) -> Response:
+    def make_response(self, value: object, request: Request, endpoint: Endpoint) -> Response:
         """Return the response for what a workflow returned (Flask's view return conventions).
 
         Raises TypeError for a value no convention covers, and what rendering a page raises.
@@ -303,7 +291,7 @@ class EpctlApp:
                 raise TypeError(
                     f"a workflow tuple is (body, status) or (body, status, headers), not {len(value)} items"
                 )
-            response = self.make_response(body, context)
+            response = self.make_response(body, request, endpoint)
             if status is not None:
                 response.status = status if isinstance(status, str) else int(status)
             add_headers(response, headers)
@@ -311,6 +299,7 @@ class EpctlApp:
         if isinstance(value, Response):
             return value
         if isinstance(value, PageReply):
+            context = self.context(request, endpoint)
             text, content_type = self.renderer.render_page(value.name, context, value.data)
             response = Response(text, status=value.status, content_type=content_type)
         elif isinstance(value, RedirectReply):
@@ -339,19 +328,6 @@ class EpctlApp:
             # The answer depends on Origin even when nothing is echoed: caches must not reuse it.
             add_vary_origin(response, present)
 
-    def context_for(
-        self, request: Request, params: dict[str, str], user: dict[str, Any] | None, endpoint: Endpoint | None
-    ) -> dict[str, Any]:
-        """Return the render context of `request` (see `render.make_context`)."""
-        return make_context(
-            self.project,
-            now=datetime.now(UTC),
-            request=read_request(request, params),
-            user=user,
-            endpoint=endpoint,
-            globals=self.globals,
-        )
-
 
 def add_vary_origin(response: Response, present: set[str]) -> None:
     # Setting the header directly when there is none skips parsing an empty header set.
@@ -359,36 +335,6 @@ def add_vary_origin(response: Response, present: set[str]) -> None:
         response.vary.add("Origin")
     else:
         response.headers["Vary"] = "Origin"
-
-
-def read_request(request: Request, params: dict[str, str]) -> dict[str, Any]:
-    """Return the `request` of the render context: path, method, headers (lowercase names, looked up
-    case-insensitively), cookies, route params and query (last value of a repeated name wins)."""
-    environ = request.environ
-    # Cookies and the query string are parsed only when the request has them: most API calls have
-    # neither, and parsing nothing still costs werkzeug's machinery.
-    return {
-        "path": request.path,
-        "method": request.method,
-        "headers": read_headers(environ),
-        "cookies": request.cookies.to_dict() if environ.get("HTTP_COOKIE") else {},
-        "params": params,
-        "query": {name: values[-1] for name, values in request.args.lists()}
-        if environ.get("QUERY_STRING")
-        else {},
-    }
-
-
-def read_headers(environ: Mapping[str, Any]) -> HeaderDict:
-    """Return the request headers under lowercase names, read straight from the WSGI environ."""
-    headers = HeaderDict()
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers[key[5:].replace("_", "-").lower()] = value
-    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        if environ.get(key):
-            headers[key.replace("_", "-").lower()] = environ[key]
-    return headers
 
 
 def read_raw_path(environ: Mapping[str, Any]) -> str:

@@ -6,16 +6,17 @@ environment's `hosts` goes to develop (SPEC §4 step 1).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from epctl.runtime.app import build_app
 from epctl.schemas.loader import load_environments, load_project
-from epctl.schemas.versions import VersionNotFoundError, load_version
+from epctl.schemas.version_file import VersionNotFoundError, load_version
 
-WSGIApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +32,11 @@ class Mounted:
 class HostApp:
     """A WSGI app that hands each request to the app of its Host header (port and case ignored)."""
 
-    def __init__(self, default: WSGIApp, by_host: dict[str, WSGIApp]) -> None:
+    def __init__(self, default: WSGIApplication, by_host: dict[str, WSGIApplication]) -> None:
         self.default = default
         self.by_host = {host.lower(): app for host, app in by_host.items()}
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         app = self.by_host.get(host_name(environ.get("HTTP_HOST", "")), self.default)
         return app(environ, start_response)
 
@@ -57,10 +58,10 @@ def build_host_app(project_dir: str | Path) -> tuple[HostApp, list[Mounted], lis
     root = Path(project_dir).resolve()
     environments = load_environments(root)
     develop = build_app(load_project(root))
-    by_host: dict[str, WSGIApp] = {}
+    by_host: dict[str, WSGIApplication] = {}
     mounted: list[Mounted] = []
     notes: list[str] = []
-    apps: dict[tuple[str, str], WSGIApp] = {}
+    apps: dict[tuple[str, str], WSGIApplication] = {}
     for name, environment in sorted(environments.items()):
         key = (environment.version, environment.root)
         if key not in apps:

@@ -9,20 +9,20 @@ them by accident.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 import jinja2
 from jinja2 import nodes
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 
-from epctl.schemas.models import Endpoint, Page, Reply, Templated
-from epctl.schemas.problems import EpctlError, Place, Problem, ProjectError, Severity
+from epctl.runtime.request import Request
+from epctl.schemas.models import CONTENT_BLOCK, Endpoint, Page, Reply, Templated
+from epctl.schemas.problems import Code, EpctlError, Place, Problem, ProjectError
 from epctl.schemas.project import Project
 
 PAGE_PREFIX = "@page/"
 LAYOUT_PREFIX = "@layout/"
-CONTENT_BLOCK = "content"
 
 
 class UnknownPageError(EpctlError):
@@ -155,9 +155,8 @@ class Renderer:
         try:
             return self.env.from_string(source)
         except jinja2.TemplateSyntaxError as err:
-            problem = Problem(
-                Severity.ERROR,
-                "template-syntax",
+            problem = Problem.error(
+                Code.TEMPLATE_SYNTAX,
                 f'redirect target "{source}" is not a valid template: {err.message}',
                 Place(file="epctl.toml"),
             )
@@ -175,24 +174,16 @@ class Renderer:
         return project.template_source(table), filename
 
 
-def make_context(
-    project: Project,
-    *,
-    now: datetime,
-    request: Mapping[str, Any],
-    user: Mapping[str, Any] | None,
-    endpoint: Endpoint | None,
-    globals: Mapping[str, Any],
-) -> dict[str, Any]:
+def make_context(project: Project, *, request: Request, endpoint: Endpoint | None) -> dict[str, Any]:
     """Return the render context of a request (Losant's static reply context) with no page yet.
 
     `Renderer.render_page` adds `experience.page`, `experience.layout` and `data` for one page.
     """
     return {
-        "time": now,
+        "time": request.time,
         "application": {"name": project.name},
         "experience": {
-            "user": user,
+            "user": request.user,
             "endpoint": None
             if endpoint is None
             else {"id": endpoint.id, "route": endpoint.route, "tags": dict(endpoint.tags)},
@@ -200,7 +191,7 @@ def make_context(
             "layout": None,
             "version": project.version,
         },
-        "globals": globals,
+        "globals": request.globals,
         "request": request,
         "data": {},
     }
@@ -228,9 +219,8 @@ def _syntax_error(err: jinja2.TemplateSyntaxError, filename: str | None, project
         file = file[len(root) :].lstrip("/\\")
     return ProjectError(
         [
-            Problem(
-                Severity.ERROR,
-                "template-syntax",
+            Problem.error(
+                Code.TEMPLATE_SYNTAX,
                 f"template syntax error: {err.message}",
                 Place(file, err.lineno),
             )

@@ -14,15 +14,19 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from werkzeug.serving import run_simple
 
 from epctl.runtime.app import EpctlApp, create_app
-from epctl.runtime.hosts import WSGIApp
 from epctl.schemas.loader import CONFIG_FILE
 from epctl.schemas.models import TABLES_BY_FOLDER
-from epctl.schemas.problems import EpctlError, Place, Problem, ProjectError, Severity
+from epctl.schemas.problems import Code, EpctlError, Place, Problem, ProjectError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from gunicorn._types import _WSGIAppType
+    from gunicorn.config import Config
 
 log = logging.getLogger("epctl.runtime")
 
@@ -50,7 +54,7 @@ class ReloadingApp:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.app(environ, start_response)
 
     def check_for_changes(self) -> bool:
@@ -70,7 +74,7 @@ class ReloadingApp:
             return False
         except EpctlError as err:
             # A missing secret or a deleted epctl.toml is not a ProjectError; report it the same way.
-            problem = Problem(Severity.ERROR, "serve-error", str(err), Place(file=CONFIG_FILE))
+            problem = Problem.error(Code.SERVE_ERROR, str(err), Place(file=CONFIG_FILE))
             self.on_problems(ProjectError([problem]))
             return False
         self.app = app
@@ -135,13 +139,15 @@ def serve_develop(
         app.stop()
 
 
-def serve_app(app: WSGIApp, host: str, port: int) -> None:
+def serve_app(app: WSGIApplication, host: str, port: int) -> None:
     """Serve a built app (a frozen version, an environment, `--all`) with werkzeug until interrupted."""
     configure_logging()
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
-def serve_gunicorn(app: WSGIApp, host: str, port: int, workers: int, *, access_log: bool = True) -> None:
+def serve_gunicorn(
+    app: WSGIApplication, host: str, port: int, workers: int, *, access_log: bool = True
+) -> None:
     """Serve `app` with gunicorn and `workers` worker processes until gunicorn stops.
 
     The app is built before the workers fork, so every worker serves exactly the same build. Access
@@ -154,13 +160,13 @@ def serve_gunicorn(app: WSGIApp, host: str, port: int, workers: int, *, access_l
 
     class StderrLogger(Logger):
         # gunicorn writes accesslog "-" to stdout; epctl keeps stdout for data, so move it to stderr.
-        def setup(self, cfg: Any) -> None:
+        def setup(self, cfg: Config) -> None:
             super().setup(cfg)
             for handler in self.access_log.handlers:
                 if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
                     handler.setStream(sys.stderr)
 
-    class EpctlGunicorn(BaseApplication):  # type: ignore[misc]
+    class EpctlGunicorn(BaseApplication):
         def load_config(self) -> None:
             settings = {
                 "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
@@ -176,8 +182,9 @@ def serve_gunicorn(app: WSGIApp, host: str, port: int, workers: int, *, access_l
             for key, value in settings.items():
                 self.cfg.set(key, value)
 
-        def load(self) -> WSGIApp:
-            return app
+        def load(self) -> _WSGIAppType:
+            # gunicorn's stubs type the environ as a MutableMapping; PEP 3333 (and typeshed) a dict.
+            return cast("_WSGIAppType", app)
 
     EpctlGunicorn().run()
 

@@ -7,68 +7,19 @@ by one process never share module state.
 
 from __future__ import annotations
 
-import json
 import linecache
 import re
 import sys
 import traceback
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-from werkzeug.wrappers import Request
-
-from epctl.schemas.problems import EpctlError, Place, Problem, ProjectError, Severity
+from epctl.runtime.request import Request
+from epctl.schemas.problems import Code, Place, Problem, ProjectError
 from epctl.schemas.project import Project
 
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _MODULE_CHARS = re.compile(r"[^A-Za-z0-9_]")
-
-
-class BadBodyError(EpctlError):
-    """A request body that says it is JSON but is not: the request is answered 400."""
-
-
-class HeaderDict(dict[str, str]):
-    """Request headers under lowercase names, looked up case-insensitively (`headers["User-Agent"]`)."""
-
-    def __getitem__(self, name: str) -> str:
-        return super().__getitem__(name.lower())
-
-    def __contains__(self, name: object) -> bool:
-        return super().__contains__(name.lower() if isinstance(name, str) else name)
-
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
-        return super().get(name.lower(), default)
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointInfo:
-    """The endpoint a workflow runs for: what SPEC §1 passes to workflows, nothing more."""
-
-    id: str
-    route: str
-    tags: Mapping[str, str]
-
-
-@dataclass(slots=True)
-class WorkflowRequest:
-    """The one argument of a workflow handler."""
-
-    method: str
-    path: str
-    params: dict[str, str]
-    query: dict[str, str]
-    headers: HeaderDict
-    cookies: dict[str, str]
-    body: Any
-    user: dict[str, Any] | None
-    endpoint: EndpointInfo
-    version: str
-    globals: Mapping[str, Any]
-    time: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +28,7 @@ class Handler:
 
     workflow: str
     handler: str
-    function: Callable[[WorkflowRequest], Any]
+    function: Callable[[Request], object]
 
 
 def load_handlers(
@@ -85,8 +36,8 @@ def load_handlers(
 ) -> dict[str, list[Handler]]:
     """Return {endpoint id: its handlers in declaration order}, each handler file executed once.
 
-    Raises ProjectError (code `handler-error`) when a handler file fails to run at import time or does
-    not define the function a workflow names.
+    Raises ProjectError when a handler file fails to run at import time (code `handler-error`) or
+    does not define the function a workflow names (`unknown-handler`, as `validate` reports it).
     """
     modules: dict[str, types.ModuleType | None] = {}
     problems: list[Problem] = []
@@ -106,9 +57,8 @@ def load_handlers(
         function = getattr(module, workflow.handler_function, None)
         if not callable(function):
             problems.append(
-                Problem(
-                    Severity.ERROR,
-                    "handler-error",
+                Problem.error(
+                    Code.UNKNOWN_HANDLER,
                     f'{path} defines no function "{workflow.handler_function}" (workflow "{workflow.name}")',
                     Place(file=path, id=workflow.name),
                 )
@@ -151,38 +101,8 @@ def _import_problem(err: Exception, path: str, filename: str) -> Problem:
     else:
         frames = [frame for frame in traceback.extract_tb(err.__traceback__) if frame.filename == filename]
         line = frames[-1].lineno if frames else None
-    return Problem(
-        Severity.ERROR,
-        "handler-error",
+    return Problem.error(
+        Code.HANDLER_ERROR,
         f"running {path} failed: {type(err).__name__}: {err}",
         Place(file=path, line=line),
     )
-
-
-def read_body(request: Request) -> Any:
-    """Return the request body for a workflow: parsed JSON for JSON content types, a dict of fields
-    (last value wins) for form posts, text for any other non-empty body, None for an empty one.
-
-    Raises BadBodyError when a JSON body does not parse.
-    """
-    environ = request.environ
-    if environ.get("CONTENT_LENGTH", "") in ("", "0") and "chunked" not in environ.get(
-        "HTTP_TRANSFER_ENCODING", ""
-    ):
-        return None  # no body: skip parsing a content type and reading the stream (most GETs)
-    mimetype = request.mimetype
-    if mimetype in _FORM_TYPES:
-        return {name: values[-1] for name, values in request.form.lists()}
-    data = request.get_data(cache=True)
-    if not data:
-        return None
-    if mimetype == "application/json" or mimetype.endswith("+json"):
-        try:
-            return json.loads(data)
-        except ValueError as err:
-            raise BadBodyError(f"the JSON body does not parse: {err}") from None
-    charset = request.mimetype_params.get("charset", "utf-8")
-    try:
-        return data.decode(charset, "replace")
-    except LookupError:  # an unknown charset name: UTF-8 is what the rest of the web sends
-        return data.decode("utf-8", "replace")

@@ -8,31 +8,21 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Container, Iterable
-from dataclasses import dataclass, field
 
 import jinja2
 from jinja2 import meta, nodes
 
-from epctl.schemas.models import Endpoint, Page, Reply, Templated
-from epctl.schemas.problems import Place, Problem, Severity, did_you_mean
-from epctl.schemas.project import Project
-from epctl.schemas.routing import RouteConflictError, RouteSyntaxError, RouteTable, parse_route
+from epctl.schemas.models import CONTENT_BLOCK, Endpoint, Page, Reply, Templated, route_of
+from epctl.schemas.problems import Code, Place, Problem, Severity, did_you_mean
+from epctl.schemas.project import Declarations, Project
+from epctl.schemas.routing import RouteConflictError, Router
 
-CONTENT_BLOCK = "content"
 ANY_NAME = "*"  # in `invalid_ids`: any name of that kind may exist (its file did not parse)
 _PARSER = jinja2.Environment()
 
 
-@dataclass
-class Routes:
-    """The router of one version: enabled endpoints, and disabled ones (to answer 503, not 404)."""
-
-    enabled: RouteTable[Endpoint] = field(default_factory=RouteTable)
-    disabled: RouteTable[Endpoint] = field(default_factory=RouteTable)
-
-
 def check_project(project: Project, invalid_ids: set[tuple[str, str]] | None = None) -> list[Problem]:
-    """Return every cross-table problem of `project`.
+    """Return every cross-table problem of `project` but its routes' (see `build_router`).
 
     `invalid_ids` names tables that were declared but failed their own validation: references to
     them are not reported again.
@@ -42,57 +32,38 @@ def check_project(project: Project, invalid_ids: set[tuple[str, str]] | None = N
     checker.check_templates()
     checker.check_workflows()
     checker.check_api_keys()
-    _, route_problems = build_routes(project)
-    return checker.problems + route_problems
+    return checker.problems
 
 
-def build_routes(project: Project) -> tuple[Routes, list[Problem]]:
-    """Return the router of `project` and the `invalid-route` and `route-conflict` problems.
+def build_router(
+    endpoints: Iterable[Endpoint], declarations: Declarations, *, cors: bool
+) -> tuple[Router[Endpoint], list[Problem]]:
+    """Return the router of `endpoints` and their `route-conflict` problems.
 
-    Endpoints are added in declaration order (files sorted by path), so the endpoint reported as
-    conflicting is always the later one, as the router itself would reject it. Built once per
-    project and kept on it.
+    Every route is valid (an invalid one was refused with its table). Endpoints are added in
+    declaration order (files sorted by path), so the endpoint reported as conflicting is always the
+    later one, as the router itself would reject it.
     """
-    if project.routes_built is not None:
-        return project.routes_built  # type: ignore[no-any-return]
-    routes = Routes()
+    router: Router[Endpoint] = Router(cors=cors)
     problems: list[Problem] = []
-    where = project.declarations
-    for endpoint in project.endpoints:
+    for endpoint in endpoints:
         try:
-            route = parse_route(endpoint.route)
-        except RouteSyntaxError as err:
-            problems.append(
-                Problem(
-                    Severity.ERROR,
-                    "invalid-route",
-                    f'route "{endpoint.route}" is invalid: {err}',
-                    where.place("endpoint", endpoint.id, "route"),
-                )
-            )
-            continue
-        table = routes.enabled if endpoint.enabled else routes.disabled
-        try:
-            table.add(endpoint.method, route, endpoint)
+            router.add(endpoint.method, route_of(endpoint.route), endpoint, enabled=endpoint.enabled)
         except RouteConflictError as err:
-            if not endpoint.enabled:
-                continue  # A disabled endpoint is not in the router; it only turns 404 into 503.
             other: Endpoint = err.existing
-            other_place = where.place("endpoint", other.id, "route")
+            other_place = declarations.place("endpoint", other.id, "route")
             problems.append(
-                Problem(
-                    Severity.ERROR,
-                    "route-conflict",
+                Problem.error(
+                    Code.ROUTE_CONFLICT,
                     f'{endpoint.method} {endpoint.route} (endpoint "{endpoint.id}") conflicts with '
                     f'{other.method} {other.route} (endpoint "{other.id}", '
                     f"{other_place.file}:{other_place.line}): both would match the same requests ({err}); "
                     "change one route or method",
-                    where.place("endpoint", endpoint.id, "route"),
+                    declarations.place("endpoint", endpoint.id, "route"),
                     (other_place,),
                 )
             )
-    project.routes_built = (routes, problems)
-    return routes, problems
+    return router, problems
 
 
 class _Checker:
@@ -103,7 +74,7 @@ class _Checker:
 
     def add(
         self,
-        code: str,
+        code: Code,
         message: str,
         kind: str,
         name: str,
@@ -121,42 +92,37 @@ class _Checker:
         """Return a did-you-mean among declared names, counting declared-but-invalid tables too."""
         return did_you_mean(name, [*declared, *(n for k, n in self.invalid if k == kind)])
 
-    def check_reply(self, reply: Reply | None, kind: str, name: str, subkey: str) -> None:
+    def check_reply(self, reply: Reply | None, label: str, place: Place) -> None:
+        """Report a page reply naming a page that is not declared; `label` names the reply in the
+        message (`reply`, `settings.not_found_reply`), `place` is where its `page` key is."""
         if reply is None or reply.type != "page" or reply.page is None:
             return
         if not self.known("page", reply.page, self.project.pages):
-            self.add(
-                "unknown-page",
-                f'{subkey} names page "{reply.page}", which is not declared in pages/'
-                + self.suggest("page", reply.page, self.project.pages),
-                kind,
-                name,
-                f"{subkey}.page",
+            self.problems.append(
+                Problem.error(
+                    Code.UNKNOWN_PAGE,
+                    f'{label} names page "{reply.page}", which is not declared in pages/'
+                    + self.suggest("page", reply.page, self.project.pages),
+                    place,
+                )
             )
 
     def check_endpoints(self) -> None:
         settings = self.project.settings
+        where = self.project.declarations
         for reply_key in ("not_found_reply", "unauthorized_reply"):
-            reply = getattr(settings, reply_key)
-            if reply is not None and reply.type == "page" and reply.page not in self.project.pages:
-                place = self.project.declarations.locate("epctl.toml", f"settings.{reply_key}.page")
-                self.problems.append(
-                    Problem(
-                        Severity.ERROR,
-                        "unknown-page",
-                        f'settings.{reply_key} names page "{reply.page}", which is not declared in pages/'
-                        + self.suggest("page", reply.page or "", self.project.pages),
-                        place,
-                    )
-                )
+            label = f"settings.{reply_key}"
+            self.check_reply(getattr(settings, reply_key), label, where.locate("epctl.toml", f"{label}.page"))
         triggered = {e for w in self.project.workflows.values() for e in w.endpoints}
         for endpoint in self.project.endpoints:
             eid = endpoint.id
-            self.check_reply(endpoint.reply, "endpoint", eid, "reply")
-            self.check_reply(endpoint.unauthorized_reply, "endpoint", eid, "unauthorized_reply")
+            for reply_key in ("reply", "unauthorized_reply"):
+                self.check_reply(
+                    getattr(endpoint, reply_key), reply_key, where.place("endpoint", eid, f"{reply_key}.page")
+                )
             if endpoint.access == "groups" and not endpoint.groups:
                 self.add(
-                    "missing-groups",
+                    Code.MISSING_GROUPS,
                     'access = "groups" needs the groups allowed in: add groups = ["<group>", ...]',
                     "endpoint",
                     eid,
@@ -164,7 +130,7 @@ class _Checker:
                 )
             elif endpoint.access != "groups" and endpoint.groups:
                 self.add(
-                    "unused-groups",
+                    Code.UNUSED_GROUPS,
                     f'groups are ignored because access = "{endpoint.access}"; '
                     'set access = "groups" to restrict by group',
                     "endpoint",
@@ -174,7 +140,7 @@ class _Checker:
                 )
             if endpoint.reply is None and eid not in triggered:
                 self.add(
-                    "no-reply",
+                    Code.NO_REPLY,
                     "no reply and no workflow triggered by this endpoint: it will answer "
                     "500; add a reply table or a workflow with this endpoint id",
                     "endpoint",
@@ -200,7 +166,7 @@ class _Checker:
                         and included not in project.layouts
                     ):
                         self.add(
-                            "unknown-component",
+                            Code.UNKNOWN_COMPONENT,
                             f'template includes "{included}", which is not a '
                             "declared component" + self.suggest("component", included, project.components),
                             kind,
@@ -211,7 +177,7 @@ class _Checker:
                     slots = [b for b in tree.find_all(nodes.Block) if b.name == CONTENT_BLOCK]
                     if len(slots) != 1:
                         self.add(
-                            "layout-slot",
+                            Code.LAYOUT_SLOT,
                             "a layout needs exactly one page slot "
                             "`{% block content %}{% endblock %}`, found " + str(len(slots)),
                             kind,
@@ -224,7 +190,7 @@ class _Checker:
                     and not self.known("layout", table.layout, project.layouts)
                 ):
                     self.add(
-                        "unknown-layout",
+                        Code.UNKNOWN_LAYOUT,
                         f'page names layout "{table.layout}", which is not declared'
                         + self.suggest("layout", table.layout, project.layouts),
                         kind,
@@ -244,9 +210,8 @@ class _Checker:
                 body = self.project.declarations.place(kind, name, "body")
                 place = Place(file=body.file, line=(body.line or 0) + err.lineno, key=body.key, id=name)
             self.problems.append(
-                Problem(
-                    Severity.ERROR,
-                    "template-syntax",
+                Problem.error(
+                    Code.TEMPLATE_SYNTAX,
                     f'template syntax error in {kind} "{name}": {err.message}',
                     place,
                 )
@@ -269,7 +234,7 @@ class _Checker:
                 for node in module.body
             ):
                 self.add(
-                    "unknown-handler",
+                    Code.UNKNOWN_HANDLER,
                     f'{path} defines no function "{function}"; define '
                     f"`def {function}(request):` at the top level of that file",
                     "workflow",
@@ -279,7 +244,7 @@ class _Checker:
             for endpoint_id in workflow.endpoints:
                 if not self.known("endpoint", endpoint_id, known_ids):
                     self.add(
-                        "unknown-endpoint",
+                        Code.UNKNOWN_ENDPOINT,
                         f'workflow is triggered by endpoint "{endpoint_id}", which '
                         "is not declared" + self.suggest("endpoint", endpoint_id, endpoint_ids),
                         "workflow",
@@ -292,9 +257,8 @@ class _Checker:
             return ast.parse(self.project.files[path], filename=path)
         except SyntaxError as err:
             self.problems.append(
-                Problem(
-                    Severity.ERROR,
-                    "handler-syntax",
+                Problem.error(
+                    Code.HANDLER_SYNTAX,
                     f"Python syntax error: {err.msg}",
                     Place(file=path, line=err.lineno, id=name),
                 )
@@ -310,9 +274,8 @@ class _Checker:
                         "epctl.toml", f"api_key[{index}].endpoints", api_key.name
                     )
                     self.problems.append(
-                        Problem(
-                            Severity.ERROR,
-                            "unknown-endpoint",
+                        Problem.error(
+                            Code.UNKNOWN_ENDPOINT,
                             f'API key "{api_key.name}" names endpoint "{endpoint_id}", which is not declared'
                             + self.suggest("endpoint", endpoint_id, sorted(ids)),
                             place,

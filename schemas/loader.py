@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Protocol, get_args
 
 import tomli
 from pydantic import BaseModel, ValidationError
 
-from epctl.schemas.checks import ANY_NAME, check_project
+from epctl.schemas.checks import ANY_NAME, build_router, check_project
 from epctl.schemas.models import (
+    NAME_RULE,
     TABLES_BY_FOLDER,
+    VERSION_NAME_RULE,
     ApiKey,
     Auth,
+    Component,
+    Endpoint,
     Environment,
+    Layout,
+    Page,
     ProjectInfo,
     Settings,
     Table,
@@ -29,6 +36,7 @@ from epctl.schemas.models import (
 )
 from epctl.schemas.positions import KeyLines
 from epctl.schemas.problems import (
+    Code,
     EpctlError,
     Place,
     Problem,
@@ -37,7 +45,7 @@ from epctl.schemas.problems import (
     did_you_mean,
     raise_on_errors,
 )
-from epctl.schemas.project import DEVELOP, Project
+from epctl.schemas.project import Project, ProjectDraft
 
 CONFIG_FILE = "epctl.toml"
 VERSIONS_FOLDER = "versions"
@@ -66,6 +74,27 @@ SECRET_HINTS = {
 
 # (path as written, file, key, id) -> project-relative path whose text is now in project.files
 Resolve = Callable[[str, str, str, str], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One parsed TOML document of a source, and what the reader should take from it."""
+
+    file: str  # project-relative, for problems
+    data: dict[str, Any]
+    sections: Collection[str]  # the top-level names this document may hold
+    tables: Mapping[str, type[Table]]  # the arrays of tables to read from it
+    resolve: Resolve | None = None  # turns template and handler paths into project files
+    config: bool = False  # holds project, settings, auth and api keys
+    environments: bool = False  # holds [environments] (develop's epctl.toml only)
+
+
+class Source(Protocol):
+    """Where a project's documents come from: the project folder, or one frozen version file."""
+
+    def documents(self, reader: ProjectReader) -> Iterator[Document]:
+        """Yield the documents to read; parse problems go to `reader`, which also owns the draft."""
+        ...
 
 
 # `id = "x"` or `name = "x"` at the start of a line: what a broken file probably declares.
@@ -115,10 +144,17 @@ def read_project(project_dir: str | Path) -> tuple[Project, list[Problem]]:
     """Return develop of the project and every problem found (errors and warnings), never raising
     for what is inside the files; raises ProjectNotFoundError when there is no `epctl.toml`."""
     root = project_root(project_dir)
-    reader = ProjectReader(root)
-    project = reader.read()
-    problems = reader.problems + check_project(project, reader.invalid_ids)
-    return project, problems
+    return read_source(ProjectReader(root), FolderSource(root))
+
+
+def read_source(reader: ProjectReader, source: Source) -> tuple[Project, list[Problem]]:
+    """Return the project `reader` reads from `source` with every problem found: each table on its
+    own, then the router (invalid routes were refused with their table), then the checks across
+    tables."""
+    draft = reader.read(source)
+    router, route_problems = build_router(draft.endpoints, draft.declarations, cors=draft.settings.cors)
+    project = draft.freeze(router)
+    return project, reader.problems + route_problems + check_project(project, reader.invalid_ids)
 
 
 def read_environments(project_dir: str | Path) -> tuple[dict[str, Environment], list[Problem]]:
@@ -131,7 +167,7 @@ def read_environments(project_dir: str | Path) -> tuple[dict[str, Environment], 
     config = reader.parse(root / CONFIG_FILE)
     if config is not None:
         reader.read_environments(config, CONFIG_FILE)
-    return reader.project.environments, reader.problems
+    return reader.draft.environments, reader.problems
 
 
 def load_environments(project_dir: str | Path) -> dict[str, Environment]:
@@ -141,6 +177,29 @@ def load_environments(project_dir: str | Path) -> dict[str, Environment]:
     if errors:
         raise ProjectError(errors)
     return environments
+
+
+class FolderSource:
+    """Develop: `epctl.toml`, then every TOML file of the table folders, sources read from disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def documents(self, reader: ProjectReader) -> Iterator[Document]:
+        config = reader.parse(self.root / CONFIG_FILE)
+        if config is not None:
+            yield Document(CONFIG_FILE, config, CONFIG_SECTIONS, {}, config=True, environments=True)
+        for folder, tables in TABLES_BY_FOLDER.items():
+            for path in list_table_files(self.root, folder):
+                document = reader.parse(path)
+                if document is None:
+                    reader.excuse_names(path, tables)
+                    continue
+                file = path.relative_to(self.root).as_posix()
+                reader.draft.table_files[file] = reader.draft.declarations.texts[file].text
+                yield Document(
+                    file, document, tables, tables, functools.partial(reader.read_linked_file, path)
+                )
 
 
 def format_key(prefix: str, loc: tuple[int | str, ...]) -> str:
@@ -199,12 +258,12 @@ class ProjectReader:
         # Ids and names of tables that were declared but invalid: references to them are not
         # reported again as unknown, so one typo gives one problem, not a cascade.
         self.invalid_ids: set[tuple[str, str]] = set()
-        self.project = Project(name="", version=DEVELOP, root=root)
+        self.draft = ProjectDraft(root=root)
 
     # -- problems -----------------------------------------------------------------------------
     def add(
         self,
-        code: str,
+        code: Code,
         message: str,
         file: str,
         key: str = "",
@@ -212,7 +271,7 @@ class ProjectReader:
         line: int | None = None,
         severity: Severity = Severity.ERROR,
     ) -> None:
-        place = self.project.declarations.locate(file, key, id)
+        place = self.draft.declarations.locate(file, key, id)
         if line is not None:
             place = Place(file=file, line=line, key=key or None, id=id)
         self.problems.append(Problem(severity, code, message, place))
@@ -233,28 +292,28 @@ class ProjectReader:
                 message = f'unknown key "{name}"' + (
                     f"; {hint}" if hint else did_you_mean(name, choices, list_all=True)
                 )
-                self.add("unknown-key", message, file, key, id)
+                self.add(Code.UNKNOWN_KEY, message, file, key, id)
             elif kind == "missing":
-                self.add("missing-key", f'missing required key "{name}"', file, key, id)
+                self.add(Code.MISSING_KEY, f'missing required key "{name}"', file, key, id)
             elif kind == "literal_error":
                 expected = error["ctx"]["expected"]
-                self.add("invalid-value", f'"{name}" must be {expected}, not {value!r}', file, key, id)
+                self.add(Code.INVALID_VALUE, f'"{name}" must be {expected}, not {value!r}', file, key, id)
             elif kind == "string_pattern_mismatch":
-                self.add("invalid-value", _pattern_message(name, value), file, key, id)
+                self.add(Code.INVALID_VALUE, _pattern_message(name, value), file, key, id)
             elif "-" in kind:
                 # Our own PydanticCustomError types are already stable kebab-case problem codes.
-                self.add(kind, error["msg"], file, key, id)
+                self.add(Code(kind), error["msg"], file, key, id)
             elif kind in ("value_error", "assertion_error"):
                 message = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
-                self.add("invalid-value", message, file, key, id)
+                self.add(Code.INVALID_VALUE, message, file, key, id)
             elif kind.endswith("_type") or kind.endswith("_parsing"):
                 expected = error["msg"].removeprefix("Input should be ").rstrip(".")
                 expected = TOML_TYPE_NAMES.get(expected, expected)
                 self.add(
-                    "invalid-type", f'"{name}" must be {expected}, not {_describe(value)}', file, key, id
+                    Code.INVALID_TYPE, f'"{name}" must be {expected}, not {_describe(value)}', file, key, id
                 )
             else:
-                self.add("invalid-value", f'"{name}": {error["msg"]}', file, key, id)
+                self.add(Code.INVALID_VALUE, f'"{name}": {error["msg"]}', file, key, id)
 
     # -- files --------------------------------------------------------------------------------
     def parse(self, path: Path) -> dict[str, Any] | None:
@@ -263,46 +322,42 @@ class ProjectReader:
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as err:
-            self.add("encoding", f"not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8", file)
+            self.add(
+                Code.ENCODING, f"not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8", file
+            )
             return None
         except OSError as err:
-            self.add("unreadable-file", f"cannot read the file: {err.strerror}", file)
+            self.add(Code.UNREADABLE_FILE, f"cannot read the file: {err.strerror}", file)
             return None
         return self.parse_text(file, text)
 
     def parse_text(self, file: str, text: str) -> dict[str, Any] | None:
         """Return the TOML document in `text`, or None after recording the syntax error."""
-        self.project.declarations.texts[file] = KeyLines(text)
+        self.draft.declarations.texts[file] = KeyLines(text)
         try:
             return tomli.loads(text)
         except tomli.TOMLDecodeError as err:
             message = getattr(err, "msg", str(err))
             line = getattr(err, "lineno", None)
-            self.add("toml-syntax", f"TOML syntax error: {message}", file, line=line)
+            self.add(Code.TOML_SYNTAX, f"TOML syntax error: {message}", file, line=line)
             return None
 
-    def read(self) -> Project:
-        config = self.parse(self.root / CONFIG_FILE)
-        if config is not None:
-            self.check_sections(config, CONFIG_SECTIONS, CONFIG_FILE)
-            self.read_config(config, CONFIG_FILE)
-            self.read_environments(config, CONFIG_FILE)
-        for folder, tables in TABLES_BY_FOLDER.items():
-            for path in list_table_files(self.root, folder):
-                document = self.parse(path)
-                if document is None:
-                    self.excuse_names(path, tables)
-                    continue
-                file = path.relative_to(self.root).as_posix()
-                self.project.table_files[file] = self.project.declarations.texts[file].text
-                self.check_sections(document, tables, file)
-                self.read_tables(file, document, tables, functools.partial(self.read_source, path))
-        return self.project
+    def read(self, source: Source) -> ProjectDraft:
+        """Return the draft of every document `source` yields, each table validated on its own."""
+        for document in source.documents(self):
+            self.check_sections(document.data, document.sections, document.file)
+            if document.config:
+                self.read_config(document.data, document.file)
+            if document.environments:
+                self.read_environments(document.data, document.file)
+            if document.resolve is not None:
+                self.read_tables(document.file, document.data, document.tables, document.resolve)
+        return self.draft
 
-    def excuse_names(self, path: Path, tables: dict[str, type[Table]]) -> None:
+    def excuse_names(self, path: Path, tables: Mapping[str, type[Table]]) -> None:
         """Record the names a file that did not parse seems to declare, so references to them are not
         reported as unknown: one syntax error gives one problem, not a cascade."""
-        lines = self.project.declarations.texts.get(path.relative_to(self.root).as_posix())
+        lines = self.draft.declarations.texts.get(path.relative_to(self.root).as_posix())
         if lines is None:  # not even readable: any name of its folder may be in it
             self.invalid_ids.update((kind, ANY_NAME) for kind in tables)
             return
@@ -314,40 +369,40 @@ class ProjectReader:
             if name not in known:
                 where = CONFIG_FILE if file == CONFIG_FILE else f"{file.split('/')[0]}/ files"
                 message = f'unknown table "{name}" in {where}' + did_you_mean(name, known, list_all=True)
-                self.add("unknown-key", message, file, name)
+                self.add(Code.UNKNOWN_KEY, message, file, name)
 
     def read_config(self, config: dict[str, Any], file: str) -> None:
         """Read the sections a version freezes: project, settings, auth and API keys."""
         project_info = self.validate(ProjectInfo, config.get("project"), file, "project", None)
         if isinstance(project_info, ProjectInfo):
-            self.project.name = project_info.name
+            self.draft.name = project_info.name
         if "settings" in config:
             settings = self.validate(Settings, config["settings"], file, "settings", None)
             if isinstance(settings, Settings):
-                self.project.settings = settings
+                self.draft.settings = settings
         if "auth" in config:
             auth = self.validate(Auth, config["auth"], file, "auth", None)
             if isinstance(auth, Auth):
-                self.project.auth = auth
+                self.draft.auth = auth
         for key, table in self.each_table(config, "api_key", file):
             api_key = self.validate(ApiKey, table, file, key, table.get("name"))
             if isinstance(api_key, ApiKey):
-                if any(k.name == api_key.name for k in self.project.api_keys):
+                if any(k.name == api_key.name for k in self.draft.api_keys):
                     self.add(
-                        "duplicate-name",
+                        Code.DUPLICATE_NAME,
                         f'API key name "{api_key.name}" is used twice',
                         file,
                         f"{key}.name",
                         api_key.name,
                     )
-                self.project.api_keys.append(api_key)
+                self.draft.api_keys.append(api_key)
 
     def read_environments(self, config: dict[str, Any], file: str) -> None:
         """Read [environments.NAME]: develop's pointers at versions (never frozen into a version)."""
         environments = config.get("environments", {})
         if not isinstance(environments, dict):
             self.add(
-                "invalid-type",
+                Code.INVALID_TYPE,
                 '"environments" must be a table of [environments.NAME] tables',
                 file,
                 "environments",
@@ -357,13 +412,13 @@ class ProjectReader:
             key = f"environments.{name}"
             environment = self.validate(Environment, table, file, key, name)
             if isinstance(environment, Environment):
-                self.project.environments[name] = environment
+                self.draft.environments[name] = environment
                 self.check_environment_version(name, environment, file, key)
 
     def check_environment_version(self, name: str, environment: Environment, file: str, key: str) -> None:
         if not (self.root / VERSIONS_FOLDER / f"{environment.version}.toml").is_file():
             self.add(
-                "unknown-version",
+                Code.UNKNOWN_VERSION,
                 f'environment "{name}" points at version "{environment.version}", which is not '
                 f"frozen yet; run `epctl snapshot {environment.version}` (the environment is not "
                 "served until then)",
@@ -373,33 +428,37 @@ class ProjectReader:
                 severity=Severity.WARNING,
             )
 
-    def each_table(self, document: dict[str, Any], name: str, file: str) -> Iterator[tuple[str, dict]]:
+    def each_table(
+        self, document: dict[str, Any], name: str, file: str
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield (key path, table) for each entry of the array of tables `name` in a document."""
         tables = document.get(name, [])
         if isinstance(tables, dict):
             self.add(
-                "not-an-array",
+                Code.NOT_AN_ARRAY,
                 f'"{name}" must be an array of tables: write [[{name}]], not [{name}]',
                 file,
                 name,
             )
             return
         if not isinstance(tables, list):
-            self.add("invalid-type", f'"{name}" must be an array of tables ([[{name}]])', file, name)
+            self.add(Code.INVALID_TYPE, f'"{name}" must be an array of tables ([[{name}]])', file, name)
             return
         for index, table in enumerate(tables):
             key = f"{name}[{index}]"
             if isinstance(table, dict):
                 yield key, table
             else:
-                self.add("invalid-type", f'each "{name}" must be a table, not {_describe(table)}', file, key)
+                self.add(
+                    Code.INVALID_TYPE, f'each "{name}" must be a table, not {_describe(table)}', file, key
+                )
 
     def validate(self, model: type[Table], table: Any, file: str, key: str, id: str | None) -> Table | None:
         if table is None:
-            self.add("missing-key", f"missing required table [{key}]", file, key, id)
+            self.add(Code.MISSING_KEY, f"missing required table [{key}]", file, key, id)
             return None
         if not isinstance(table, dict):
-            self.add("invalid-type", f'"{key}" must be a table, not {_describe(table)}', file, key, id)
+            self.add(Code.INVALID_TYPE, f'"{key}" must be a table, not {_describe(table)}', file, key, id)
             return None
         try:
             return model.model_validate(table)
@@ -408,7 +467,7 @@ class ProjectReader:
             return None
 
     def read_tables(
-        self, file: str, document: dict[str, Any], tables: dict[str, type[Table]], resolve: Resolve
+        self, file: str, document: dict[str, Any], tables: Mapping[str, type[Table]], resolve: Resolve
     ) -> None:
         """Read the arrays of tables in `document`; `resolve` turns a template or handler path into a
         project path with its source in `project.files`, or returns None after reporting why not."""
@@ -425,17 +484,16 @@ class ProjectReader:
                 self.add_table(kind, parsed, file, key, resolve)
 
     def add_table(self, kind: str, table: Table, file: str, key: str, resolve: Resolve) -> None:
-        project = self.project
-        name = getattr(table, "id", None) or getattr(table, "name", "")
+        project = self.draft
+        name = table_name(table)
         existing = project.declarations.keys.get((kind, name))
         if existing is not None:
             what = "endpoint id" if kind == "endpoint" else f"{kind} name"
             id_key = "id" if kind == "endpoint" else "name"
             first = project.declarations.locate(existing[0], f"{existing[1]}.{id_key}", name)
             self.problems.append(
-                Problem(
-                    Severity.ERROR,
-                    "duplicate-id" if kind == "endpoint" else "duplicate-name",
+                Problem.error(
+                    Code.DUPLICATE_ID if kind == "endpoint" else Code.DUPLICATE_NAME,
                     f'{what} "{name}" is already used at {first.file}:{first.line}; {kind} '
                     f"{'ids' if kind == 'endpoint' else 'names'} must be unique in the project",
                     project.declarations.locate(file, f"{key}.{id_key}", name),
@@ -456,18 +514,23 @@ class ProjectReader:
                 self.invalid_ids.add((kind, name))
                 return
             table = table.model_copy(update={"handler": f"{resolved}:{table.handler_function}"})
-        if kind == "endpoint":
-            project.endpoints.append(table)  # type: ignore[arg-type]
-        else:
-            collection: dict[str, Any] = getattr(project, f"{kind}s")
-            collection[name] = table
+        if isinstance(table, Endpoint):
+            project.endpoints.append(table)
+        elif isinstance(table, Page):
+            project.pages[name] = table
+        elif isinstance(table, Layout):
+            project.layouts[name] = table
+        elif isinstance(table, Component):
+            project.components[name] = table
+        elif isinstance(table, Workflow):
+            project.workflows[name] = table
 
-    def read_source(self, toml_path: Path, relative: str, file: str, key: str, id: str) -> str | None:
+    def read_linked_file(self, toml_path: Path, relative: str, file: str, key: str, id: str) -> str | None:
         """Read a template or handler file named relative to a TOML file; return its project path."""
         target = (toml_path.parent / relative).resolve()
         if not target.is_relative_to(self.root):
             self.add(
-                "path-escape",
+                Code.PATH_ESCAPE,
                 f'"{relative}" points outside the project folder; keep templates and '
                 "handlers inside the project",
                 file,
@@ -476,26 +539,32 @@ class ProjectReader:
             )
             return None
         project_path = target.relative_to(self.root).as_posix()
-        if project_path in self.project.files:
+        if project_path in self.draft.files:
             return project_path
         try:
-            self.project.files[project_path] = target.read_text(encoding="utf-8")
+            self.draft.files[project_path] = target.read_text(encoding="utf-8")
         except FileNotFoundError:
             self.add(
-                "missing-file", f'file "{relative}" not found (looked for {project_path})', file, key, id
+                Code.MISSING_FILE, f'file "{relative}" not found (looked for {project_path})', file, key, id
             )
             return None
         except (OSError, UnicodeDecodeError) as err:
-            self.add("unreadable-file", f'cannot read "{relative}": {err}', file, key, id)
+            self.add(Code.UNREADABLE_FILE, f'cannot read "{relative}": {err}', file, key, id)
             return None
         return project_path
 
 
+def table_name(table: Table) -> str:
+    """Return the id of an endpoint, the name of any other table."""
+    name = getattr(table, "id", None) or getattr(table, "name", "")
+    return str(name)
+
+
 def _pattern_message(name: str, value: Any) -> str:
     rules = {
-        "id": "1-128 characters of A-Z a-z 0-9 . _ -",
-        "name": "1-128 characters of A-Z a-z 0-9 . _ -",
-        "version": "1-128 characters of A-Z a-z 0-9 . _ -",
+        "id": NAME_RULE,
+        "name": NAME_RULE,
+        "version": VERSION_NAME_RULE,
         "sha256": "the 64 lowercase hex digits of the key's sha256 (`epctl` never stores the key itself)",
         "handler": '"file.py:function", the file relative to this TOML file',
         "secret_env": "an environment variable name such as EPCTL_SECRET",

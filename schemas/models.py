@@ -7,16 +7,49 @@ need more than one table (a reply's page exists, ids are unique, routes do not c
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+from epctl.schemas.problems import Code
+from epctl.schemas.routing import Method, Route, RouteSyntaxError, parse_route
 
-Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,128}$")]
-Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# One rule for every name a user gives: endpoint ids, table names, API key names, versions.
+MAX_NAME_LENGTH = 128
+NAME_RULE = f"1-{MAX_NAME_LENGTH} characters of A-Z a-z 0-9 . _ -"
+Name = Annotated[str, StringConstraints(pattern=rf"^[A-Za-z0-9._-]{{1,{MAX_NAME_LENGTH}}}$")]
+# A version name is also a file name under versions/: a leading dot would hide it.
+VERSION_NAME_RULE = f"{NAME_RULE}, not starting with a dot"
+VERSION_NAME_PATTERN = rf"^[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{MAX_NAME_LENGTH - 1}}}$"
+VersionName = Annotated[str, StringConstraints(pattern=VERSION_NAME_PATTERN)]
 Access = Literal["public", "authenticated", "groups"]
+# The block a layout leaves for its page.
+CONTENT_BLOCK = "content"
+
+# Routes are parsed once when their key is read and again when the router is built: the cache makes
+# the second parse free. Route objects are immutable, so sharing them is safe; the bound keeps a
+# long-running development server that reloads many edits from growing without limit.
+parse_route_cached = functools.lru_cache(maxsize=1 << 16)(parse_route)
+
+
+def check_route(path: str) -> str:
+    """Return `path` when it is a valid route; raise the `invalid-route` problem otherwise."""
+    try:
+        parse_route_cached(path)
+    except RouteSyntaxError as err:
+        # No context values: the message is final, and the braces of a route are not placeholders.
+        raise PydanticCustomError(str(Code.INVALID_ROUTE), f'route "{path}" is invalid: {err}') from None
+    return path
+
+
+RoutePath = Annotated[str, AfterValidator(check_route)]
+
+
+def route_of(path: str) -> Route:
+    """Return the parsed route of a `RoutePath` (already checked when its table was read)."""
+    return parse_route_cached(path)
 
 
 class Table(BaseModel):
@@ -48,7 +81,7 @@ class Reply(Table):
                 raise ValueError("`to` belongs to redirect replies; a page reply names `page`")
             if self.status is not None and not 100 <= self.status <= 599:
                 raise PydanticCustomError(
-                    "invalid-status",
+                    str(Code.INVALID_STATUS),
                     "status {status} is not an HTTP status (100-599)",
                     {"status": self.status},
                 )
@@ -59,7 +92,7 @@ class Reply(Table):
                 raise ValueError("`page` belongs to page replies; a redirect reply names `to`")
             if self.status is not None and not 300 <= self.status <= 399:
                 raise PydanticCustomError(
-                    "invalid-status",
+                    str(Code.INVALID_STATUS),
                     "a redirect needs a status from 300 to 399, not {status}",
                     {"status": self.status},
                 )
@@ -95,7 +128,7 @@ class ApiKey(Table):
 
 
 class Environment(Table):
-    version: Name
+    version: VersionName
     root: Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9._~-]+)*$")] = ""
     hosts: list[str] = Field(default_factory=list)
 
@@ -103,7 +136,7 @@ class Environment(Table):
 class Endpoint(Table):
     id: Name
     method: Method
-    route: str
+    route: RoutePath
     description: str = ""
     enabled: bool = True
     tags: dict[str, str] = Field(default_factory=dict)

@@ -17,6 +17,48 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
+class Code(StrEnum):
+    """Every problem code epctl reports: stable kebab-case names users grep for and suppress by.
+
+    README's "Validation in CI" section lists them all; a test keeps the two equal.
+    """
+
+    # reading files
+    TOML_SYNTAX = "toml-syntax"
+    ENCODING = "encoding"
+    UNREADABLE_FILE = "unreadable-file"
+    MISSING_FILE = "missing-file"
+    PATH_ESCAPE = "path-escape"
+    # one table on its own
+    UNKNOWN_KEY = "unknown-key"
+    MISSING_KEY = "missing-key"
+    NOT_AN_ARRAY = "not-an-array"
+    INVALID_TYPE = "invalid-type"
+    INVALID_VALUE = "invalid-value"
+    INVALID_STATUS = "invalid-status"
+    INVALID_ROUTE = "invalid-route"
+    # across tables
+    ROUTE_CONFLICT = "route-conflict"
+    DUPLICATE_ID = "duplicate-id"
+    DUPLICATE_NAME = "duplicate-name"
+    UNKNOWN_PAGE = "unknown-page"
+    UNKNOWN_LAYOUT = "unknown-layout"
+    UNKNOWN_COMPONENT = "unknown-component"
+    UNKNOWN_ENDPOINT = "unknown-endpoint"
+    UNKNOWN_HANDLER = "unknown-handler"
+    MISSING_GROUPS = "missing-groups"
+    LAYOUT_SLOT = "layout-slot"
+    TEMPLATE_SYNTAX = "template-syntax"
+    HANDLER_SYNTAX = "handler-syntax"
+    # found when a version is built to be served
+    HANDLER_ERROR = "handler-error"
+    SERVE_ERROR = "serve-error"
+    # warnings
+    NO_REPLY = "no-reply"
+    UNUSED_GROUPS = "unused-groups"
+    UNKNOWN_VERSION = "unknown-version"
+
+
 @dataclass(frozen=True, slots=True)
 class Place:
     """Where something is declared: a file relative to the project, a 1-based line, a key path."""
@@ -35,10 +77,18 @@ class Problem:
     """One finding of validation, with a stable kebab-case code users can grep and suppress by."""
 
     severity: Severity
-    code: str
+    code: Code
     message: str
     place: Place
     related: tuple[Place, ...] = field(default=())
+
+    @classmethod
+    def error(cls, code: Code, message: str, place: Place, related: tuple[Place, ...] = ()) -> Problem:
+        return cls(Severity.ERROR, code, message, place, related)
+
+    @classmethod
+    def warning(cls, code: Code, message: str, place: Place, related: tuple[Place, ...] = ()) -> Problem:
+        return cls(Severity.WARNING, code, message, place, related)
 
     @property
     def file(self) -> str:
@@ -51,7 +101,7 @@ class Problem:
     def to_dict(self) -> dict[str, object]:
         return {
             "severity": str(self.severity),
-            "code": self.code,
+            "code": str(self.code),
             "message": self.message,
             **self.place.to_dict(),
             "related": [place.to_dict() for place in self.related],

@@ -7,9 +7,10 @@ the runtime serves both the same way, and a version needs nothing but its own fi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
 
 from epctl.schemas.models import (
     ApiKey,
@@ -20,17 +21,22 @@ from epctl.schemas.models import (
     Layout,
     Page,
     Settings,
+    Templated,
     Workflow,
 )
 from epctl.schemas.positions import KeyLines
 from epctl.schemas.problems import Place
+from epctl.schemas.routing import Router
 
 DEVELOP = "develop"
 
 
 @dataclass
 class Declarations:
-    """Where each table was written, so any check can point at a file, line and key."""
+    """Where each table was written, so any check can point at a file, line and key.
+
+    Filled while a project is read, then only read: a loaded project never changes.
+    """
 
     texts: dict[str, KeyLines] = field(default_factory=dict)
     keys: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
@@ -50,12 +56,13 @@ class Declarations:
 
 
 @dataclass
-class Project:
-    """One version of a project, ready to check, route and serve."""
+class ProjectDraft:
+    """A project while it is being read: the loader fills it, then `freeze` makes the `Project`."""
 
-    name: str
-    version: str
     root: Path
+    name: str = ""
+    version: str = DEVELOP
+    version_file: Path | None = None
     settings: Settings = field(default_factory=Settings)
     auth: Auth = field(default_factory=Auth)
     api_keys: list[ApiKey] = field(default_factory=list)
@@ -65,17 +72,59 @@ class Project:
     layouts: dict[str, Layout] = field(default_factory=dict)
     components: dict[str, Component] = field(default_factory=dict)
     workflows: dict[str, Workflow] = field(default_factory=dict)
-    # Project-relative path -> text, for every template file and workflow handler file.
     files: dict[str, str] = field(default_factory=dict)
+    table_files: dict[str, str] = field(default_factory=dict)
+    declarations: Declarations = field(default_factory=Declarations)
+
+    def freeze(self, router: Router[Endpoint]) -> Project:
+        """Return the read-only project of this draft, routed by `router`."""
+        return Project(
+            name=self.name,
+            version=self.version,
+            root=self.root,
+            version_file=self.version_file,
+            settings=self.settings,
+            auth=self.auth,
+            api_keys=tuple(self.api_keys),
+            environments=MappingProxyType(dict(self.environments)),
+            endpoints=tuple(self.endpoints),
+            pages=MappingProxyType(dict(self.pages)),
+            layouts=MappingProxyType(dict(self.layouts)),
+            components=MappingProxyType(dict(self.components)),
+            workflows=MappingProxyType(dict(self.workflows)),
+            files=MappingProxyType(dict(self.files)),
+            table_files=MappingProxyType(dict(self.table_files)),
+            declarations=self.declarations,
+            router=router,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """One version of a project, ready to check, route and serve. Read-only: its collections are
+    tuples and read-only mappings, and its router was built from exactly these endpoints."""
+
+    name: str
+    version: str
+    root: Path
+    version_file: Path | None  # the version file a frozen version was read from; None for develop
+    settings: Settings
+    auth: Auth
+    api_keys: tuple[ApiKey, ...]
+    environments: Mapping[str, Environment]
+    endpoints: tuple[Endpoint, ...]
+    pages: Mapping[str, Page]
+    layouts: Mapping[str, Layout]
+    components: Mapping[str, Component]
+    workflows: Mapping[str, Workflow]
+    # Project-relative path -> text, for every template file and workflow handler file.
+    files: Mapping[str, str]
     # Project-relative path -> text of each TOML file the tables came from, so a frozen version can
     # be restored into develop file for file, comments and all.
-    table_files: dict[str, str] = field(default_factory=dict)
-    # The version file a frozen version was read from; None for develop.
-    version_file: Path | None = None
-    declarations: Declarations = field(default_factory=Declarations, repr=False, compare=False)
-    # The router and its problems, built once by `checks.build_routes`: loading checks the routes and
-    # serving needs the same router, so it is never built twice. Tables are not edited after loading.
-    routes_built: Any = field(default=None, repr=False, compare=False)
+    table_files: Mapping[str, str]
+    declarations: Declarations = field(repr=False, compare=False)
+    # Enabled endpoints route; disabled ones only turn a 404 into a 503.
+    router: Router[Endpoint] = field(repr=False, compare=False)
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.id == endpoint_id), None)
@@ -92,7 +141,7 @@ class Project:
             return f"{self.version_file}[{relative}]"
         return str(self.root / relative)
 
-    def template_source(self, table: Page | Layout | Component) -> str:
+    def template_source(self, table: Templated) -> str:
         """Return the template text of a page, layout or component (inline body or its file)."""
         if table.body is not None:
             return table.body

@@ -12,21 +12,36 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from epctl.schemas.checks import check_project
-from epctl.schemas.loader import VERSIONS_FOLDER, ProjectReader, load_project
-from epctl.schemas.models import TABLES_BY_FOLDER
-from epctl.schemas.problems import EpctlError, Problem, ProjectError, raise_on_errors
+from epctl.schemas.loader import (
+    CONFIG_SECTIONS,
+    VERSIONS_FOLDER,
+    Document,
+    ProjectReader,
+    load_project,
+    read_source,
+)
+from epctl.schemas.models import (
+    MAX_NAME_LENGTH,
+    TABLES_BY_FOLDER,
+    VERSION_NAME_PATTERN,
+    VERSION_NAME_RULE,
+)
+from epctl.schemas.problems import Code, EpctlError, Problem, ProjectError, raise_on_errors
 from epctl.schemas.project import DEVELOP, Project
 
 FORMAT = 1
-NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,255}")
+NAME_PATTERN = re.compile(VERSION_NAME_PATTERN)
+# The keys of a version file, in the order they are written. The header describes the version; the
+# config and tables are develop's, frozen; the contents are the sources they use.
 HEADER_KEYS = ("format", "name", "description", "created", "digest")
-CONFIG_KEYS = ("project", "settings", "auth", "api_key")
-CONTENT_KEYS = ("files", "table_files")
+CONFIG_KEYS = tuple(key for key in CONFIG_SECTIONS if key != "environments")
 VERSION_TABLES = {kind: model for tables in TABLES_BY_FOLDER.values() for kind, model in tables.items()}
+CONTENT_KEYS = ("files", "table_files")
+VERSION_KEYS = (*HEADER_KEYS, *CONFIG_KEYS, *VERSION_TABLES, *CONTENT_KEYS)
 
 
 class VersionError(EpctlError):
@@ -45,8 +60,13 @@ def check_version_name(name: str) -> None:
     """Raise VersionError unless `name` can name a frozen version."""
     if name == DEVELOP:
         raise VersionError('"develop" is the live, editable version; choose another name (e.g. v1.0.0)')
-    if not NAME_PATTERN.fullmatch(name) or name in (".", ".."):
-        raise VersionError(f'"{name}" is not a valid version name: use 1-255 of A-Z a-z 0-9 . _ -')
+    if len(name) > MAX_NAME_LENGTH:
+        raise VersionError(
+            f'"{name[:24]}…" is not a valid version name: it has {len(name)} characters, and a version '
+            f"name has at most {MAX_NAME_LENGTH}"
+        )
+    if not NAME_PATTERN.fullmatch(name):
+        raise VersionError(f'"{name}" is not a valid version name: use {VERSION_NAME_RULE}')
 
 
 def version_path(root: Path, name: str) -> Path:
@@ -107,35 +127,47 @@ def verify_document(file: str, document: dict[str, Any]) -> None:
         )
 
 
+class VersionSource:
+    """A frozen version: one document holding the config, every table and every source it uses."""
+
+    def __init__(self, name: str, path: Path, text: str) -> None:
+        self.name = name
+        self.path = path
+        self.text = text
+
+    def documents(self, reader: ProjectReader) -> Iterator[Document]:
+        """Yield the version's one document; raise ProjectError when it is not TOML,
+        VersionIntegrityError on a digest mismatch, VersionError for a format this epctl cannot read."""
+        file = self.path.relative_to(reader.root).as_posix()
+        document = parse_version(reader, file, self.text)
+        if document.get("format") != FORMAT:
+            raise VersionError(
+                f"{file} has format {document.get('format')!r}; this epctl reads format {FORMAT}"
+            )
+        files = document.get("files", {})
+        draft = reader.draft
+        draft.version = self.name
+        draft.version_file = self.path
+        draft.table_files.update(document.get("table_files", {}))
+
+        def resolve(relative: str, where: str, key: str, id: str) -> str | None:
+            if relative in files:
+                draft.files[relative] = files[relative]
+                return relative
+            reader.add(Code.MISSING_FILE, f'"{relative}" is not in the version\'s [files]', where, key, id)
+            return None
+
+        yield Document(file, document, VERSION_KEYS, VERSION_TABLES, resolve, config=True)
+
+
 def read_version(root: Path, name: str) -> tuple[Project, list[Problem]]:
     """Return the project frozen as version `name` and the problems its content has (normally none).
 
     Raises the errors of `read_version_document`.
     """
     path, text = read_version_text(root, name)
-    file = path.relative_to(root).as_posix()
-    reader = ProjectReader(root)
-    document = parse_version(reader, file, text)
-    project = reader.project
-    project.version = name
-    project.version_file = path
-    if document.get("format") != FORMAT:
-        raise VersionError(f"{file} has format {document.get('format')!r}; this epctl reads format {FORMAT}")
-    known = (*HEADER_KEYS, *CONFIG_KEYS, *CONTENT_KEYS, *VERSION_TABLES)
-    reader.check_sections(document, known, file)
-    reader.read_config(document, file)
-    files = document.get("files", {})
-    project.table_files = dict(document.get("table_files", {}))
-
-    def resolve(relative: str, where: str, key: str, id: str) -> str | None:
-        if relative in files:
-            project.files[relative] = files[relative]
-            return relative
-        reader.add("missing-file", f'"{relative}" is not in the version\'s [files]', where, key, id)
-        return None
-
-    reader.read_tables(file, document, VERSION_TABLES, resolve)
-    return project, reader.problems + check_project(project, reader.invalid_ids)
+    project, problems = read_source(ProjectReader(root), VersionSource(name, path, text))
+    return project, problems
 
 
 def load_version(root: Path, name: str) -> Project:

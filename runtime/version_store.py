@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,13 +21,16 @@ from typing import Any
 import tomli
 import tomli_w
 import tomlkit
+from pydantic import BaseModel
 
 from epctl.schemas.loader import CONFIG_FILE, VERSIONS_FOLDER, list_table_files, load_project
 from epctl.schemas.models import TABLES_BY_FOLDER, ApiKey, Auth, Settings
 from epctl.schemas.problems import EpctlError, ProjectError
 from epctl.schemas.project import DEVELOP, Project
-from epctl.schemas.versions import (
+from epctl.schemas.version_file import (
+    CONTENT_KEYS,
     FORMAT,
+    HEADER_KEYS,
     VersionError,
     check_version_name,
     compute_digest,
@@ -59,7 +62,7 @@ class VersionInfo:
 def dump_project(project: Project) -> dict[str, Any]:
     """Return the frozen content of a project: tables with project-relative paths, and sources."""
 
-    def dump(table: Any) -> dict[str, Any]:
+    def dump(table: BaseModel) -> dict[str, Any]:
         # Keys left at their defaults are left out, as people write them: a version of 10,000
         # endpoints stays half the size, and reads back to the very same models.
         return table.model_dump(mode="python", exclude_defaults=True)
@@ -80,13 +83,12 @@ def dump_project(project: Project) -> dict[str, Any]:
     }
 
 
-def _normalize_newlines(files: dict[str, str]) -> dict[str, str]:
+def _normalize_newlines(files: Mapping[str, str]) -> dict[str, str]:
     """Return the files sorted by path with CRLF as LF: TOML reads CRLF inside a multi-line string
     back as LF, so this is what a version holds whatever the writer does, and what its digest covers."""
     return {path: text.replace("\r\n", "\n") for path, text in sorted(files.items())}
 
 
-SOURCE_TABLES = ("files", "table_files")
 # What a TOML multi-line literal string can hold as is: no three single quotes inside, no trailing
 # single quote (it would merge with the closing delimiter), no control characters but tab and newline.
 _LITERAL_UNSAFE = re.compile(r"'''|'\Z|[\x00-\x08\x0b-\x1f\x7f]")
@@ -123,9 +125,9 @@ def render_version(project: Project, name: str, description: str, created: datet
     }
     content = dump_project(project)
     digest = compute_digest({**header, **content})
-    tables = {key: value for key, value in content.items() if key not in SOURCE_TABLES}
+    tables = {key: value for key, value in content.items() if key not in CONTENT_KEYS}
     text = tomli_w.dumps({**header, "digest": digest, **tables}, multiline_strings=True)
-    text += "".join(format_sources(key, content[key]) for key in SOURCE_TABLES)
+    text += "".join(format_sources(key, content[key]) for key in CONTENT_KEYS)
     # Read the text back before anything is written: a version that would not verify is never made.
     verify_document(f"{VERSIONS_FOLDER}/{name}.toml", tomli.loads(text))
     return text, digest
@@ -163,7 +165,7 @@ def freeze_version(root: Path, name: str, description: str = "") -> VersionInfo:
     )
 
 
-def write_exclusive(path: Path, text: str, *, taken: Any) -> None:
+def write_exclusive(path: Path, text: str, *, taken: Callable[[], Exception]) -> None:
     """Write `text` to `path` only if `path` does not exist, atomically; raise `taken()` if it does."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with _temporary_beside(path, text) as temporary:
@@ -243,11 +245,7 @@ def read_content(root: Path, name: str) -> dict[str, Any]:
     if name == DEVELOP:
         return dump_project(load_project(root))
     document = read_version_document(root, name)
-    return {
-        key: value
-        for key, value in document.items()
-        if key not in ("format", "name", "description", "created", "digest")
-    }
+    return {key: value for key, value in document.items() if key not in HEADER_KEYS}
 
 
 def promote_version(root: Path, version: str, env: str) -> str | None:
