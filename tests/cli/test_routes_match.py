@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from epctl.cli.main import app
-from tests.conftest import SAMPLE, WriteProject
+from tests.conftest import SAMPLE, WriteProject, run, usage_error
 
 FILES = {
     "endpoints/files.toml": """
@@ -35,10 +35,6 @@ FILES = {
         enabled = false
     """,
 }
-
-
-def run(runner: CliRunner, root: Path, *args: str, input: str | None = None):
-    return runner.invoke(app, ["--project", str(root), *args], input=input)
 
 
 def test_match_mixed_segment_takes_the_greedy_first_param(
@@ -111,6 +107,9 @@ def test_match_stdin_rejects_a_malformed_line(runner: CliRunner, write_project: 
 def test_match_rejects_an_unknown_method(runner: CliRunner) -> None:
     result = run(runner, SAMPLE, "match", "FETCH", "/")
     assert result.exit_code == 2
+    assert usage_error(result) == (
+        "Invalid value for METHOD: 'FETCH' is not one of GET, POST, PUT, PATCH, DELETE, OPTIONS, HEAD"
+    )
 
 
 @pytest.mark.parametrize(

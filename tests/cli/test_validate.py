@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from epctl.cli.main import app
 from tests.conftest import SAMPLE, WriteProject
-from tests.schemas.test_loader import EXPECTED, PLANTED
+from tests.planted import EXPECTED, PLANTED
 
 CONFLICT = {
     "endpoints/devices.toml": """

@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from epctl.cli.main import app
-
-
-def run(runner: CliRunner, root: Path, *args: str):
-    return runner.invoke(app, ["--project", str(root), *args])
+from tests.conftest import run, usage_error
 
 
 def test_snapshot_then_list_and_show(runner: CliRunner, sample: Path) -> None:
@@ -48,6 +45,8 @@ def test_snapshot_refusals_write_nothing(runner: CliRunner, sample: Path) -> Non
     assert (sample / "versions" / "v1.toml").read_bytes() == before
 
 
+# If serving ever accepted the tampered version, `serve` would block: the timeout makes that a failure.
+@pytest.mark.timeout(30)
 def test_verify_names_a_tampered_version_and_serving_refuses_it(runner: CliRunner, sample: Path) -> None:
     run(runner, sample, "snapshot", "v1")
     run(runner, sample, "snapshot", "v2")
@@ -127,3 +126,22 @@ def test_restore_refuses_then_forces_with_a_backup(runner: CliRunner, sample: Pa
 def test_serve_options_are_exclusive(runner: CliRunner, sample: Path) -> None:
     result = run(runner, sample, "serve", "--version", "v1", "--all")
     assert result.exit_code == 2
+    assert usage_error(result) == (
+        "Invalid value for --version/--env/--all: choose one of --version, --env and --all"
+    )
+
+
+def test_snapshot_of_a_name_over_the_limit_names_the_limit_and_writes_nothing(
+    runner: CliRunner, sample: Path
+) -> None:
+    """Versions accept exactly the names environments can point at (1-128 characters)."""
+    before = sorted(p.name for p in (sample / "versions").iterdir())
+    result = run(runner, sample, "snapshot", "v" * 200)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        'Error: "vvvvvvvvvvvvvvvvvvvvvvvv…" is not a valid version name: it has 200 characters, and a '
+        "version name has at most 128"
+    )
+    assert sorted(p.name for p in (sample / "versions").iterdir()) == before
+    assert run(runner, sample, "snapshot", "v" * 128).exit_code == 0
+    assert run(runner, sample, "validate").exit_code == 0

@@ -13,9 +13,7 @@ from werkzeug.test import Client, TestResponse
 
 from epctl.runtime.tokens import mint_token
 from epctl.schemas.loader import load_project
-from tests.conftest import WriteProject
-
-MakeClient = Callable[..., Client]
+from tests.conftest import MakeClient, WriteProject
 
 
 def sha(key: str) -> str:

@@ -8,9 +8,7 @@ from collections.abc import Callable
 import pytest
 from werkzeug.test import Client
 
-from tests.conftest import WriteProject
-
-MakeClient = Callable[..., Client]
+from tests.conftest import MakeClient, WriteProject
 
 CONFIG = """
 [project]

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import pytest
 from werkzeug.test import Client
 
-from tests.conftest import WriteProject
-
-MakeClient = Callable[..., Client]
+from tests.conftest import MakeClient, WriteProject
 
 ENDPOINTS = """
 [[endpoint]]

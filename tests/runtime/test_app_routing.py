@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from werkzeug.test import Client
 
 from epctl.runtime.app import read_raw_path
-from tests.conftest import WriteProject
-
-MakeClient = Callable[..., Client]
+from tests.conftest import MakeClient, WriteProject
 
 CONFIG = """
 [project]

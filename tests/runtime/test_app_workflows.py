@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from werkzeug.test import Client
 
-from tests.conftest import WriteProject
-
-MakeClient = Callable[..., Client]
+from tests.conftest import MakeClient, WriteProject
 
 HANDLERS = """
 from datetime import timezone

@@ -11,7 +11,7 @@ from epctl.runtime import create_app
 from epctl.runtime.app import UnknownEnvironmentError
 from epctl.runtime.tokens import MissingSecretError
 from epctl.schemas.problems import ProjectError
-from epctl.schemas.versions import VersionNotFoundError
+from epctl.schemas.version_file import VersionNotFoundError
 from tests.conftest import WriteProject
 
 PUBLIC = """

@@ -16,7 +16,7 @@ from werkzeug.test import Client
 from epctl.runtime import create_app
 from epctl.runtime.diff import diff_contents
 from epctl.runtime.hosts import build_host_app, host_name
-from epctl.runtime.versions import (
+from epctl.runtime.version_store import (
     RestoreConflictError,
     VersionExistsError,
     format_sources,
@@ -26,7 +26,7 @@ from epctl.runtime.versions import (
     restore_version,
 )
 from epctl.schemas.problems import ProjectError
-from epctl.schemas.versions import (
+from epctl.schemas.version_file import (
     VersionError,
     VersionIntegrityError,
     VersionNotFoundError,
