@@ -17,6 +17,7 @@ import tomli
 from pydantic import BaseModel, ValidationError
 
 from epctl.schemas.checks import ANY_NAME, build_router, check_project
+from epctl.schemas.handler_files import WORKFLOWS_FOLDER
 from epctl.schemas.models import (
     NAME_RULE,
     TABLES_BY_FOLDER,
@@ -200,6 +201,9 @@ class FolderSource:
                 yield Document(
                     file, document, tables, tables, functools.partial(reader.read_linked_file, path)
                 )
+        # Handler files import the other Python files of the workflows folder: read (and freeze) them all.
+        for path in sorted((self.root / WORKFLOWS_FOLDER).glob("**/*.py")):
+            reader.read_code_file(path)
 
 
 def format_key(prefix: str, loc: tuple[int | str, ...]) -> str:
@@ -524,6 +528,16 @@ class ProjectReader:
             project.components[name] = table
         elif isinstance(table, Workflow):
             project.workflows[name] = table
+
+    def read_code_file(self, path: Path) -> None:
+        """Read a Python file of the workflows folder into the project's files, if not read yet."""
+        relative = path.relative_to(self.root).as_posix()
+        if relative in self.draft.files or "__pycache__" in relative:
+            return
+        try:
+            self.draft.files[relative] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            self.add(Code.UNREADABLE_FILE, f"cannot read {relative}: {err}", relative)
 
     def read_linked_file(self, toml_path: Path, relative: str, file: str, key: str, id: str) -> str | None:
         """Read a template or handler file named relative to a TOML file; return its project path."""

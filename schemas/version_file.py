@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from epctl.schemas.handler_files import is_module_file
 from epctl.schemas.loader import (
     CONFIG_SECTIONS,
     VERSIONS_FOLDER,
@@ -149,6 +150,10 @@ class VersionSource:
         draft.version = self.name
         draft.version_file = self.path
         draft.table_files.update(document.get("table_files", {}))
+        # Every Python file of the workflows folder, handler or not: handlers import each other.
+        draft.files.update(
+            (path, text) for path, text in files.items() if is_module_file(path) and isinstance(text, str)
+        )
 
         def resolve(relative: str, where: str, key: str, id: str) -> str | None:
             if relative in files:
