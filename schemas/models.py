@@ -105,6 +105,7 @@ class Endpoint(Table):
     method: Method
     route: str
     description: str = ""
+    summary: str = ""
     enabled: bool = True
     tags: dict[str, str] = Field(default_factory=dict)
     access: Access = "public"
