@@ -70,6 +70,7 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # taken apart. `{p}`, `{p?}`, `{p*}`, `{p*N}` fill a whole segment; otherwise params sit in a mixed one.
 _WHOLE_PARAM = re.compile(r"\{([A-Za-z0-9_]+)(?:(\*)([1-9][0-9]*)?|(\?))?\}")
 _MIXED_PARAM = re.compile(r"\{([A-Za-z0-9_]+)(\?)?\}")
+_WILDCARD_LAST = re.compile(r"/\{[A-Za-z0-9_]+\*\}$")
 _TEMPLATE_PARAM = re.compile(r"\{([^}]*)\}")
 
 
@@ -100,7 +101,7 @@ class PathForm:
     template: str
     params: tuple[PathParam, ...]
     without: str | None = None  # the trailing optional param this form leaves out
-    absent_wildcard: str | None = None  # `{p*}` only: the path served when the wildcard is absent
+    absent_wildcard: str | None = None  # `{p*}` below the root: the path served when it is absent
 
 
 def translate_route(route: str) -> list[PathForm]:
@@ -220,9 +221,10 @@ def build_openapi(project: Project, *, root: str = "", internal: bool = False) -
     for a loaded project.
     """
     builder = _Builder(project, internal=internal)
-    for endpoint in project.endpoints:
-        if endpoint.enabled:
-            builder.add_endpoint(endpoint)
+    enabled = [endpoint for endpoint in project.endpoints if endpoint.enabled]
+    # Catch-alls last, so a param route sharing their OpenAPI path keeps it (`_Builder.place_operation`).
+    for endpoint in sorted(enabled, key=lambda endpoint: _WILDCARD_LAST.search(endpoint.route) is not None):
+        builder.add_endpoint(endpoint)
     return builder.document(root)
 
 
@@ -248,7 +250,30 @@ class _Builder:
                 zip(_TEMPLATE_PARAM.findall(form.template), _TEMPLATE_PARAM.findall(template), strict=True)
             )
             operation = self.build_operation(endpoint, form, names)
-            self.paths.setdefault(template, {})[endpoint.method.lower()] = operation
+            self.place_operation(template, endpoint.method.lower(), operation)
+
+    def place_operation(self, template: str, method: str, operation: JsonObject) -> None:
+        """Put `operation` at `template`, unless a route of the same method already holds it.
+
+        Routes of one method never conflict, but `/a/{p*}` and `/a/{q}` coexist (README "Routes") and both
+        read `/a/{...}` in OpenAPI, which has room for one. Catch-alls come last (`build_openapi`), so the
+        param route, which wins every one-segment request, keeps the path and names the catch-all.
+        """
+        item = self.paths.setdefault(template, {})
+        held = item.setdefault(method, operation)
+        if held is operation:
+            return
+        shadowed: JsonObject = {
+            "endpoint": operation["x-epctl-endpoint"],
+            "route": operation["x-epctl-route"],
+        }
+        held["x-epctl-shadowed"] = [shadowed]
+        note = (
+            f"Other requests under this path (more segments, or none) reach `{operation['x-epctl-route']}` "
+            f"(operation `{operation['operationId']}`)."
+        )
+        description = held.get("description")
+        held["description"] = f"{description}\n\n{note}" if isinstance(description, str) else note
 
     def build_operation(self, endpoint: Endpoint, form: PathForm, names: dict[str, str]) -> JsonObject:
         operation_id = endpoint.id if form.without is None else f"{endpoint.id}:without-{form.without}"

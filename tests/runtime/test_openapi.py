@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openapi_spec_validator import validate
 
 from epctl.runtime.openapi import build_openapi
@@ -173,6 +174,26 @@ def test_routes_differing_only_in_param_names_share_one_path(write_project: Writ
     assert list(ops) == ["GET /d/{id}", "PUT /d/{id}"]
     assert params(ops["PUT /d/{id}"]) == [("id", {"type": "string", "minLength": 1})]
     assert ops["PUT /d/{id}"]["x-epctl-route"] == "/d/{key}"
+
+
+@pytest.mark.parametrize("order", ["param first", "wildcard first"])
+def test_catch_all_sharing_a_path_with_a_param_route_is_named_on_it(
+    write_project: WriteProject, order: str
+) -> None:
+    """`/f/{name}` and `/f/{rest*}` coexist in one method; OpenAPI has one `/f/{...}`: the param route's."""
+    param, wildcard = endpoint_toml("/f/{name}", id="file"), endpoint_toml("/f/{rest*}", id="rest")
+    root = write_project(
+        {"endpoints/e.toml": param + wildcard if order == "param first" else wildcard + param}
+    )
+    ops = operations(export(root))
+    assert list(ops) == ["GET /f/{name}"]
+    operation = ops["GET /f/{name}"]
+    assert operation["operationId"] == "file"
+    assert params(operation) == [("name", {"type": "string", "minLength": 1})]
+    assert operation["x-epctl-shadowed"] == [{"endpoint": "rest", "route": "/f/{rest*}"}]
+    assert operation["description"] == (
+        "Other requests under this path (more segments, or none) reach `/f/{rest*}` (operation `rest`)."
+    )
 
 
 # -- what the document says about endpoints ---------------------------------------------------------
