@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -16,8 +17,8 @@ from tests.conftest import SAMPLE, WriteProject
 from tests.runtime.test_audit import PLANTED
 
 
-def epctl(runner: CliRunner, root: Path, *args: str) -> Result:
-    return runner.invoke(app, ["--project", str(root), *args])
+def epctl(runner: CliRunner, root: Path, *args: str, input: str | None = None) -> Result:
+    return runner.invoke(app, ["--project", str(root), *args], input=input)
 
 
 # -- openapi ----------------------------------------------------------------------------------------
@@ -117,6 +118,58 @@ def test_openapi_to_an_unwritable_place_is_an_error_not_a_traceback(
     result = epctl(runner, SAMPLE, "openapi", "--out", str(out))
     assert result.exit_code == 1
     assert f"Error: cannot write {out}: No such file or directory" in result.stderr.replace("\n", "")
+
+
+# One route of every shape of README "Routes", each under its own prefix.
+EVERY_SHAPE = [
+    "/",
+    "/literal/path",
+    "/trailing/",
+    "/param/{id}",
+    "/optional/{id}/{attr?}",
+    "/wild/{rest*}",
+    "/{everything*}",
+    "/multi/{pair*2}/end",
+    "/files/{name}.{ext}",
+    "/api/v{n}/items",
+    "/mixed/a{b?}c{d}",
+]
+
+
+def test_every_exported_path_reaches_its_endpoint_with_its_params(
+    runner: CliRunner, write_project: WriteProject
+) -> None:
+    """The document and the router agree: a request built from each OpenAPI path, as a client would
+    build it, is matched (by `epctl match -`) to the operation's endpoint with the values it sent."""
+    reply = 'reply = { type = "redirect", to = "/" }'
+    endpoints = "".join(
+        f'[[endpoint]]\nid = "e{n}"\nmethod = "GET"\nroute = "{route}"\n{reply}\n'
+        for n, route in enumerate(EVERY_SHAPE)
+    )
+    root = write_project({"endpoints/e.toml": endpoints})
+    document = json.loads(epctl(runner, root, "openapi").stdout)
+    validate(document)
+    requests = []  # (path, endpoint id, params expected)
+    for template, item in document["paths"].items():
+        operation = item["get"]
+        values = {}
+        for parameter in operation.get("parameters", []):
+            pattern = parameter["schema"].get("pattern", "")
+            more = re.search(r"\{(\d+)\}", pattern)  # `^[^/]+(?:/[^/]+){1}$`: 2 segments
+            count = int(more.group(1)) + 1 if more else 1
+            value = "x/y" if "*" in pattern else "/".join([parameter["name"] + "-v"] * count)
+            values[parameter["name"]] = value
+        path = template
+        for name, value in values.items():
+            path = path.replace("{" + name + "}", value)
+        requests.append((path, operation["x-epctl-endpoint"], values))
+        if "x-epctl-absent-wildcard" in operation:
+            requests.append((operation["x-epctl-absent-wildcard"], operation["x-epctl-endpoint"], {}))
+    assert len(requests) == len(EVERY_SHAPE) + 2  # `{attr?}` gives two paths, `/wild/{rest*}` an absent form
+    result = epctl(runner, root, "match", "-", input="".join(f"GET {path}\n" for path, _, _ in requests))
+    assert result.exit_code == 0, result.output
+    matched = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(m["path"], m["endpoint"], m["params"]) for m in matched] == requests
 
 
 # -- audit ------------------------------------------------------------------------------------------
