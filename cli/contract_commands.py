@@ -76,13 +76,17 @@ def openapi_command(
         out.write_text(text + "\n", encoding="utf-8")
     except OSError as err:
         raise EpctlError(f"cannot write {out}: {err.strerror}") from None
-    paths = document["paths"]
-    count = (
-        sum(len(item) for item in paths.values() if isinstance(item, dict)) if isinstance(paths, dict) else 0
-    )
+    count = count_operations(document)
     stderr.print(
         f"Wrote {escape(str(out))}: OpenAPI {format} of {escape(project.name)} {escape(project.version)}, "
         f"{count} operation{'s' if count != 1 else ''}"
+    )
+
+
+def count_operations(document: JsonObject) -> int:
+    paths = document.get("paths")
+    return (
+        sum(len(item) for item in paths.values() if isinstance(item, dict)) if isinstance(paths, dict) else 0
     )
 
 
