@@ -29,8 +29,12 @@ def serve_command(
     port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8080,
     workers: Annotated[int, typer.Option(help="N > 1 runs N gunicorn worker processes.", min=1)] = 1,
     reload: Annotated[
-        bool, typer.Option("--reload/--no-reload", help="Rebuild develop when its files change.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--reload/--no-reload",
+            help="Rebuild develop when its files change (the default for develop in one process).",
+        ),
+    ] = None,
 ) -> None:
     """Serve develop (live, reloading), a frozen --version, an --env, or --all by Host."""
     # Imported here, not at the top: the app, werkzeug's server and gunicorn are only needed to serve,
@@ -42,6 +46,12 @@ def serve_command(
     if sum((version is not None, env is not None, serve_all)) > 1:
         raise typer.BadParameter(
             "choose one of --version, --env and --all", param_hint="--version/--env/--all"
+        )
+    if reload and (workers > 1 or version is not None or env is not None or serve_all):
+        raise typer.BadParameter(
+            "--reload serves develop in one process; with --workers, --version, --env or --all the "
+            "app is built once at start: restart the server to serve changes",
+            param_hint="--reload",
         )
     project_dir = get_state(ctx).project_dir
     url = f"http://{host}:{port}"
@@ -70,11 +80,18 @@ def serve_command(
             print_problems(err.problems, ProblemFormat.TEXT, count_problems(err.problems))
             stderr.print("[yellow]Still serving the last valid develop; fix the problems above to reload.[/]")
 
-        stderr.print(
-            f"Serving {escape(str(project_dir))} (develop) on {url}"
-            + (", reloading on changes" if reload else "")
+        reloading = reload is not False
+
+        def show_serving() -> None:
+            # Said only once the app is built: a project that cannot be served never claims to be.
+            stderr.print(
+                f"Serving {escape(str(project_dir))} (develop) on {url}"
+                + (", reloading on changes" if reloading else "")
+            )
+
+        serve_develop(
+            project_dir, host, port, reload=reloading, on_problems=show_problems, on_ready=show_serving
         )
-        serve_develop(project_dir, host, port, reload=reload, on_problems=show_problems)
         return
     if workers > 1:
         stderr.print(f"with {workers} gunicorn workers")

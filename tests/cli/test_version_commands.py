@@ -145,3 +145,21 @@ def test_snapshot_of_a_name_over_the_limit_names_the_limit_and_writes_nothing(
     assert sorted(p.name for p in (sample / "versions").iterdir()) == before
     assert run(runner, sample, "snapshot", "v" * 128).exit_code == 0
     assert run(runner, sample, "validate").exit_code == 0
+
+
+def test_reload_with_workers_is_refused_with_the_reason(runner: CliRunner, sample: Path) -> None:
+    result = run(runner, sample, "serve", "--workers", "2", "--reload")
+    assert result.exit_code == 2
+    assert usage_error(result) == (
+        "Invalid value for --reload: --reload serves develop in one process; with --workers, --version, "
+        "--env or --all the app is built once at start: restart the server to serve changes"
+    )
+
+
+@pytest.mark.timeout(30)
+def test_serve_says_serving_only_once_the_app_is_built(runner: CliRunner, sample: Path) -> None:
+    (sample / "endpoints" / "site.toml").write_text("[[endpoint]\nbroken")
+    result = run(runner, sample, "serve", "--port", "0")
+    assert result.exit_code == 1
+    assert "Serving" not in result.stderr
+    assert "TOML syntax error" in result.stderr
