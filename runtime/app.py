@@ -45,7 +45,7 @@ HTML_TYPE = "text/html; charset=utf-8"
 # minutes keeps preflights rare without leaving a changed CORS policy stale for long.
 PREFLIGHT_MAX_AGE = "600"
 # Characters left as they are when re-quoting a path: the route literal set of
-# reference/routing-semantics.md (letters, digits and `-._~` are never quoted) plus `%` and `/`.
+# README's "Routes" section (letters, digits and `-._~` are never quoted) plus `%` and `/`.
 _PATH_SAFE = "/%!$&'()*+,;=:@"
 
 
