@@ -22,11 +22,24 @@ GROUP_RULE = "1-128 characters of A-Z a-z 0-9 . _ -"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _GROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_USER_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def email_key(email: str) -> str:
     """Return the form of `email` that is unique among accounts: trimmed and lowercased."""
     return email.strip().lower()
+
+
+def lookup_key(email: str) -> str | None:
+    """Return the key to look `email` up by, or None when no account can have it (empty, too long,
+    control characters such as NUL, which PostgreSQL refuses in text), so any input is safe to try."""
+    key = email_key(email)
+    return key if 0 < len(key) <= MAX_EMAIL and not _CONTROL.search(key) else None
+
+
+def is_user_id(text: str) -> bool:
+    """Return whether `text` has the form of an account id (32 lowercase hex digits, a uuid4)."""
+    return _USER_ID.fullmatch(text) is not None
 
 
 def check_email(email: str) -> str:

@@ -52,12 +52,13 @@ from epctl.runtime.users.errors import (
     UnknownUserError,
 )
 from epctl.runtime.users.inputs import (
-    MAX_EMAIL,
     check_email,
     check_groups,
     check_name,
     check_password,
     email_key,
+    is_user_id,
+    lookup_key,
 )
 from epctl.runtime.users.passwords import Passwords
 from epctl.runtime.users.revisions import (
@@ -173,9 +174,9 @@ class UserStore:
         even the right password returns None. Success resets the count. Disabled accounts and
         accounts without a password never sign in.
         """
-        key = email_key(email)
+        key = lookup_key(email)
         row = None
-        if 0 < len(key) <= MAX_EMAIL:
+        if key is not None:
             with self.engine.connect() as connection:
                 row = connection.execute(select(users).where(users.c.email_key == key)).first()
         matched = self.passwords.verify(row.password_hash if row is not None else None, password)
@@ -213,7 +214,9 @@ class UserStore:
 
     def session_generation(self, user_id: str) -> int | None:
         """Return the account's session generation, or None when it is removed or disabled (so
-        none of its sessions may go on)."""
+        none of its sessions may go on). Any text is safe: a token's `sub` may name no account."""
+        if not is_user_id(user_id):
+            return None
         with self.engine.connect() as connection:
             generation: int | None = connection.execute(
                 select(users.c.generation).where(users.c.id == user_id, users.c.enabled.is_(True))
@@ -222,14 +225,16 @@ class UserStore:
 
     # -- reading --------------------------------------------------------------------------------
     def get(self, user_id: str) -> User | None:
-        """Return the account with this id, or None."""
+        """Return the account with this id, or None (also for text that is no id)."""
+        if not is_user_id(user_id):
+            return None
         with self.engine.connect() as connection:
             return _read_user(connection, users.c.id == user_id)
 
     def find(self, email: str) -> User | None:
         """Return the account with this email (in any case), or None."""
-        key = email_key(email)
-        if len(key) > MAX_EMAIL:
+        key = lookup_key(email)
+        if key is None:
             return None
         with self.engine.connect() as connection:
             return _read_user(connection, users.c.email_key == key)
@@ -340,7 +345,7 @@ class UserStore:
             values["password_hash"] = self.passwords.hash(check_password(password))
         if unlock:
             values.update(failed_sign_ins=0, locked_until=None)
-        user_id = user.id if isinstance(user, User) else user
+        user_id = _user_id(user)
         with write_transaction(self.engine) as connection:
             # FOR UPDATE (PostgreSQL; SQLite's write lock already serializes) makes concurrent
             # changes to one account queue, so the group reads below see each other's writes.
@@ -402,7 +407,7 @@ class UserStore:
 
     def remove(self, user: UserRef) -> None:
         """Delete the account and its groups; its sessions end. Raises UnknownUserError."""
-        user_id = user.id if isinstance(user, User) else user
+        user_id = _user_id(user)
         with write_transaction(self.engine) as connection:
             gone = connection.execute(delete(users).where(users.c.id == user_id)).rowcount
         if not gone:
@@ -485,8 +490,17 @@ def _not_locked(now: datetime) -> ColumnElement[bool]:
     return or_(users.c.locked_until.is_(None), users.c.locked_until <= literal(now, UtcDateTime()))
 
 
+def _user_id(user: UserRef) -> str:
+    """Return the id of an account reference; raises UnknownUserError for text that is no id."""
+    if isinstance(user, User):
+        return user.id
+    if not is_user_id(user):
+        raise UnknownUserError(f"no user with {_describe(user)}")
+    return user
+
+
 def _describe(user: UserRef) -> str:
-    return f"email {user.email}" if isinstance(user, User) else f"id {user}"
+    return f"email {user.email}" if isinstance(user, User) else f"id {user!r}"
 
 
 def _find_taken(connection: Connection, keys: Sequence[str]) -> set[str]:

@@ -21,6 +21,7 @@ from epctl.runtime.users import (
     UserStore,
     open_user_store,
 )
+from epctl.runtime.users.store import utc_now
 from epctl.runtime.users.tables import users
 from epctl.schemas.users_config import UsersConfig
 
@@ -54,7 +55,7 @@ def make_store(tmp_path: Path, users_env: dict[str, str]) -> Iterator[MakeStore]
             config or UsersConfig(),
             environ=users_env,
             passwords=Passwords(profiles.CHEAPEST),
-            **({"clock": clock} if clock else {}),
+            clock=clock or utc_now,
         )
         opened.append(store)
         return store
@@ -82,6 +83,8 @@ def test_an_account_is_found_by_id_and_by_email_in_any_case(store: UserStore) ->
     assert store.find("  ada@EXAMPLE.com ") == user
     assert store.find("bob@example.com") is None
     assert store.get("no-such-id") is None
+    assert store.get("a\x00" * 16) is None
+    assert store.session_generation("ada") is None  # a token minted by `epctl token --sub ada`
 
 
 def test_an_email_is_unique_whatever_its_case(store: UserStore) -> None:
@@ -141,6 +144,7 @@ def test_sign_in_costs_one_verification_whatever_the_answer(store: UserStore) ->
         ("nobody@example.com", "correct horse battery"),
         ("bob@example.com", "any password at all"),
         ("", "empty email"),
+        ("ada\x00@example.com", "a NUL, which PostgreSQL refuses in text"),
         ("x" * 300 + "@example.com", "an email too long to look up"),
         ("ada@example.com", "correct horse battery" + "x" * 5000),
     ]:
@@ -249,7 +253,10 @@ def test_a_removed_account_is_gone_with_its_sessions(store: UserStore) -> None:
     assert str(caught.value) == "no user with email ada@example.com"
     with pytest.raises(UnknownUserError) as caught:
         store.add_groups(user.id, ["x"])
-    assert str(caught.value) == f"no user with id {user.id}"
+    assert str(caught.value) == f"no user with id '{user.id}'"
+    with pytest.raises(UnknownUserError) as caught:
+        store.set_password("ada\x00", "a new password")
+    assert str(caught.value) == "no user with id 'ada\\x00'"
 
 
 def test_list_is_ordered_by_email_and_filters_by_group(store: UserStore) -> None:
