@@ -195,7 +195,8 @@ class UserStore:
                 if new_hash is not None:  # same password, the hasher's current parameters
                     values["password_hash"] = new_hash
                 connection.execute(update(users).where(users.c.id == row.id).values(values))
-        return self.get(row.id)
+        user = self.get(row.id)
+        return user if user is not None and user.enabled else None  # unless disabled meanwhile
 
     def _count_failure(self, user_id: str, now: datetime) -> None:
         # One UPDATE that reads and writes the count, so failures on several workers and hosts at
@@ -284,7 +285,9 @@ class UserStore:
                     "email": email,
                     "email_key": email_key(email),
                     "name": check_name(account.name),
-                    "password_hash": self.passwords.hash(check_password(password)) if password else None,
+                    "password_hash": (
+                        None if password is None else self.passwords.hash(check_password(password))
+                    ),
                     "enabled": True,
                     "created_at": now,
                     "updated_at": now,

@@ -104,6 +104,7 @@ GROUP_RULE = "use 1-128 characters of A-Z a-z 0-9 . _ -"
         ({"email": "ada"}, f'"ada" {NOT_AN_EMAIL}'),
         ({"email": "a b@example.com"}, f'"a b@example.com" {NOT_AN_EMAIL}'),
         ({"password": "short"}, "a password needs at least 8 characters"),
+        ({"password": ""}, "a password needs at least 8 characters"),
         ({"password": "x" * 1025}, "a password has at most 1024 characters"),
         ({"groups": ["site admins"]}, f'group "site admins" is not a valid group name: {GROUP_RULE}'),
         ({"name": "Ada\nLovelace"}, "a display name cannot hold control characters such as a line break"),
