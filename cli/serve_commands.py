@@ -5,16 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
-from epctl.cli.app import app, get_state
-from epctl.cli.output import ProblemFormat, count_problems, print_problems, stderr, stdout
-from epctl.schemas.loader import load_project
-from epctl.schemas.problems import ProjectError
-from epctl.schemas.project import DEVELOP
+from epctl.cli.app import DEVELOP, ProblemFormat, app, get_state
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
+
+    from epctl.schemas.problems import ProjectError
 
 
 @app.command("serve")
@@ -39,6 +36,9 @@ def serve_command(
     """Serve develop (live, reloading), a frozen --version, an --env, or --all by Host."""
     # Imported here, not at the top: the app, werkzeug's server and gunicorn are only needed to serve,
     # and every other command (validate in CI above all) starts faster without them.
+    from rich.markup import escape
+
+    from epctl.cli.output import count_problems, print_problems, stderr
     from epctl.runtime.app import create_app
     from epctl.runtime.hosts import build_host_app
     from epctl.runtime.servers import serve_app, serve_develop, serve_gunicorn
@@ -110,7 +110,9 @@ def token_command(
     ttl: Annotated[str, typer.Option(help="Lifetime: 45s, 30m, 1h, 7d.")] = "1h",
 ) -> None:
     """Mint a user token signed with the project secret; prints only the token."""
-    from epctl.runtime.tokens import mint_token, parse_ttl  # PyJWT: only this command needs it
+    from epctl.cli.output import stdout
+    from epctl.runtime.tokens import mint_token, parse_ttl
+    from epctl.schemas.loader import load_project
 
     project = load_project(get_state(ctx).project_dir)
     stdout.out(mint_token(project, sub, group or [], parse_ttl(ttl)), highlight=False)
