@@ -8,19 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from epctl.cli.app import ExitCode, VersionOption, app, get_state
-from epctl.cli.output import print_json, stderr, stdout
-from epctl.runtime.audit import RULES, Finding, Level, audit_project
-from epctl.runtime.openapi import JsonObject, build_openapi
-from epctl.schemas.problems import EpctlError
-from epctl.schemas.project import DEVELOP
-from epctl.schemas.version_file import load_version
+from epctl.cli.app import DEVELOP, ExitCode, VersionOption, app, get_state
 
-LEVEL_COLOURS = {Level.ERROR: "red", Level.WARNING: "yellow", Level.INFO: "blue"}
-# SARIF 2.1.0 names the lowest level "note".
-SARIF_LEVELS = {Level.ERROR: "error", Level.WARNING: "warning", Level.INFO: "note"}
+# Each command imports what it uses when it runs (see cli/app.py): the CLI starts with typer alone.
 
 
 class OpenApiFormat(StrEnum):
@@ -32,6 +23,14 @@ class AuditFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
     SARIF = "sarif"
+
+
+class FailOn(StrEnum):
+    """The audit level from which findings fail the run (the audit's own levels, by name)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
 
 
 @app.command("openapi")
@@ -52,12 +51,19 @@ def openapi_command(
     ] = False,
 ) -> None:
     """Print the OpenAPI 3.1 document of a version's enabled endpoints."""
+    from rich.markup import escape
+
+    from epctl.cli.contract_output import count_operations, dump_yaml
+    from epctl.cli.output import stderr, stdout
+    from epctl.runtime.openapi import build_openapi
+    from epctl.schemas.problems import EpctlError
+    from epctl.schemas.version_file import load_version
+
     if version is not None and env is not None:
         raise typer.BadParameter("choose one of --version and --env", param_hint="--version/--env")
     project_dir = get_state(ctx).project_dir
     root = ""
     if env is not None:
-        # Imported here: the app module loads werkzeug, which no other command of this module needs.
         from epctl.runtime.app import find_environment
 
         environment = find_environment(project_dir, env)
@@ -83,35 +89,21 @@ def openapi_command(
     )
 
 
-def count_operations(document: JsonObject) -> int:
-    paths = document.get("paths")
-    return (
-        sum(len(item) for item in paths.values() if isinstance(item, dict)) if isinstance(paths, dict) else 0
-    )
-
-
-def dump_yaml(document: JsonObject) -> str:
-    """Return `document` as YAML; raise EpctlError when PyYAML is not installed."""
-    try:
-        import yaml  # imported here: only this format needs it, and it is an optional extra
-    except ImportError:
-        raise EpctlError(
-            "--format yaml needs PyYAML: pip install 'epctl[yaml]' (or use the default JSON)"
-        ) from None
-    text: str = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
-    return text.rstrip("\n")
-
-
 @app.command("audit")
 def audit_command(
     ctx: typer.Context,
     format: Annotated[AuditFormat, typer.Option("--format", "-f", help="Report format.")] = AuditFormat.TEXT,
     fail_on: Annotated[
-        Level, typer.Option("--fail-on", help="Exit 1 on findings at this level or above.")
-    ] = Level.ERROR,
+        FailOn, typer.Option("--fail-on", help="Exit 1 on findings at this level or above.")
+    ] = FailOn.ERROR,
     version: VersionOption = DEVELOP,
 ) -> None:
     """Check a version against the security rules; exit 0 clean, 1 with findings at --fail-on or above."""
+    from epctl.cli.contract_output import count_findings, format_audit_sarif, print_audit_text
+    from epctl.cli.output import print_json
+    from epctl.runtime.audit import Level, audit_project
+    from epctl.schemas.version_file import load_version
+
     project = load_version(get_state(ctx).project_dir, version)
     findings = audit_project(project)
     summary: dict[str, Any] = {
@@ -125,92 +117,6 @@ def audit_command(
         print_json(format_audit_sarif(findings))
     else:
         print_audit_text(findings, summary)
-    failing = any(finding.level.rank >= fail_on.rank for finding in findings)
+    threshold = Level(fail_on.value).rank
+    failing = any(finding.level.rank >= threshold for finding in findings)
     raise typer.Exit(ExitCode.PROBLEMS if failing else ExitCode.OK)
-
-
-def count_findings(findings: list[Finding]) -> dict[str, int]:
-    return {
-        "errors": sum(f.level is Level.ERROR for f in findings),
-        "warnings": sum(f.level is Level.WARNING for f in findings),
-        "info": sum(f.level is Level.INFO for f in findings),
-    }
-
-
-def print_audit_text(findings: list[Finding], summary: dict[str, Any]) -> None:
-    """Print findings to stderr grouped by file, as `validate` prints problems, then each rule's help."""
-    if not findings:
-        stderr.print(
-            f"[green]✓ {escape(summary['project'])} {escape(summary['version'])}: no findings "
-            f"({len(RULES)} rules)[/]"
-        )
-        return
-    current = None
-    for finding in findings:
-        place = finding.place
-        if place.file != current:
-            current = place.file
-            stderr.print(f"\n[bold underline]{escape(current)}[/]")
-        line = f"{place.line}" if place.line else "-"
-        colour = LEVEL_COLOURS[finding.level]
-        stderr.print(
-            f"  [dim]{line:>5}[/]  [{colour}]{finding.level:<7}[/] [cyan]{finding.rule.id}[/]  "
-            f"{escape(finding.message)}" + (f"  [dim]({escape(place.key)})[/]" if place.key else "")
-        )
-    stderr.print()
-    for rule_id in sorted({f.rule.id for f in findings}):
-        stderr.print(f"[cyan]{rule_id}[/]: [dim]{escape(RULES[rule_id].help)}[/]")
-    files = len({f.place.file for f in findings})
-    colour = "red" if summary["errors"] else "yellow" if summary["warnings"] else "blue"
-    stderr.print(
-        f"\n[{colour}]✗ {_plural(summary['errors'], 'error')}, {_plural(summary['warnings'], 'warning')}, "
-        f"{summary['info']} info in {_plural(files, 'file')}[/]"
-    )
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def format_audit_sarif(findings: list[Finding]) -> dict[str, Any]:
-    """Return a SARIF 2.1.0 log of `findings`, describing every audit rule (found or not)."""
-    rules = list(RULES.values())
-    index = {rule.id: number for number, rule in enumerate(rules)}
-    results = []
-    for finding in findings:
-        place = finding.place
-        region = {"startLine": place.line} if place.line else {}
-        results.append(
-            {
-                "ruleId": finding.rule.id,
-                "ruleIndex": index[finding.rule.id],
-                "level": SARIF_LEVELS[finding.level],
-                "message": {"text": finding.message},
-                "locations": [
-                    {"physicalLocation": {"artifactLocation": {"uri": place.file}, "region": region}}
-                ],
-            }
-        )
-    return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "epctl audit",
-                        "rules": [
-                            {
-                                "id": rule.id,
-                                "shortDescription": {"text": rule.title},
-                                "help": {"text": rule.help},
-                                "defaultConfiguration": {"level": SARIF_LEVELS[rule.level]},
-                            }
-                            for rule in rules
-                        ],
-                    }
-                },
-                "results": results,
-            }
-        ],
-    }

@@ -2,39 +2,18 @@
 
 Every command reads only the `[users]` table of `epctl.toml`, so users can be managed while the
 project's endpoints or pages have problems. Passwords come only from a hidden prompt or from stdin
-(`--password-stdin`), never from the command line, and are never printed.
+(`--password-stdin`), never from the command line, and are never printed. Each command imports what
+it uses when it runs (see cli/app.py): the CLI starts with typer alone.
 """
 
 from __future__ import annotations
 
-import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-import tomli
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from epctl.cli.app import app, get_state
-from epctl.cli.output import print_json, print_table, stderr, stdout
-from epctl.runtime.users import (
-    DuplicateEmailError,
-    InvalidUserDataError,
-    UnknownUserError,
-    User,
-    UsersError,
-    UserStore,
-    migrate_project_database,
-    open_user_store,
-)
-from epctl.runtime.users.database import describe_url
-from epctl.runtime.users.importing import read_users_csv
-from epctl.runtime.users.inputs import check_email, check_groups, email_key
-from epctl.runtime.users.revisions import HEAD_REVISION
-from epctl.schemas.loader import CONFIG_FILE
-from epctl.schemas.users_config import UsersConfig, UsersConfigError, read_users_config
 
 users_app = typer.Typer(
     name="users",
@@ -44,40 +23,10 @@ users_app = typer.Typer(
 app.add_typer(users_app)
 
 
-class PasswordInputError(UsersError):
-    """No usable password where one was asked for."""
-
-
-# -- shared -----------------------------------------------------------------------------------------
-def load_users_config(project_dir: Path) -> UsersConfig:
-    """Return the `[users]` table of the project's `epctl.toml`; raises UsersConfigError."""
-    path = project_dir / CONFIG_FILE
-    try:
-        document = tomli.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise UsersConfigError(f"cannot read {path}: {err}") from None
-    except tomli.TOMLDecodeError as err:
-        raise UsersConfigError(
-            f"{CONFIG_FILE} is not valid TOML: {err}; `epctl validate` shows more"
-        ) from None
-    return read_users_config(document, CONFIG_FILE)
-
-
-def open_store(ctx: typer.Context) -> UserStore:
-    """Return the project's user store (SQLite is migrated on first use; PostgreSQL never is)."""
-    project_dir = get_state(ctx).project_dir
-    return open_user_store(project_dir, load_users_config(project_dir))
-
-
-def find_user(store: UserStore, email: str) -> User:
-    """Return the account with `email`; raises UnknownUserError saying how to see every account."""
-    user = store.find(email)
-    if user is None:
-        raise UnknownUserError(f"no user with email {email}; `epctl users list` shows every user")
-    return user
-
-
 def email_argument(value: str) -> str:
+    from epctl.runtime.users import InvalidUserDataError
+    from epctl.runtime.users.inputs import check_email
+
     try:
         return check_email(value)
     except InvalidUserDataError as err:
@@ -85,48 +34,13 @@ def email_argument(value: str) -> str:
 
 
 def groups_option(values: list[str] | None) -> list[str]:
+    from epctl.runtime.users import InvalidUserDataError
+    from epctl.runtime.users.inputs import check_groups
+
     try:
         return list(check_groups(values or []))
     except InvalidUserDataError as err:
         raise typer.BadParameter(str(err)) from None
-
-
-def read_password(from_stdin: bool, *, required: bool) -> str | None:
-    """Return a password from stdin (`--password-stdin`: one line, its newline dropped, like
-    `docker login`) or from a hidden prompt asked twice when stdin is a terminal; None when neither
-    and the password is optional. Raises PasswordInputError or typer.BadParameter."""
-    if from_stdin:
-        line = sys.stdin.readline()
-        password = line.removesuffix("\n").removesuffix("\r")
-        if not password:
-            raise PasswordInputError(
-                "no password on stdin: pipe one line in, e.g. "
-                "`printf '%s\\n' \"$PASSWORD\" | epctl users passwd EMAIL --password-stdin`"
-            )
-        return password
-    if sys.stdin.isatty():
-        entered: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
-        return entered
-    if required:
-        raise typer.BadParameter(
-            "stdin is not a terminal, so there is nobody to prompt: pipe the password in with "
-            "--password-stdin",
-            param_hint="--password-stdin",
-        )
-    return None
-
-
-def describe_status(user: User) -> str:
-    flags = [] if user.enabled else ["disabled"]
-    if user.is_locked():
-        flags.append("locked")
-    if not user.has_password:
-        flags.append("no password")
-    return ", ".join(flags) or "active"
-
-
-def format_time(moment: datetime | None) -> str:
-    return moment.isoformat(sep=" ", timespec="seconds").replace("+00:00", "Z") if moment else ""
 
 
 EmailArgument = Annotated[str, typer.Argument(metavar="EMAIL", help="The user's email (any case).")]
@@ -149,6 +63,12 @@ def add_command(
     password_stdin: PasswordStdinOption = False,
 ) -> None:
     """Add a user. Prompts for a password on a terminal; elsewhere, none unless --password-stdin."""
+    from rich.markup import escape
+
+    from epctl.cli.output import stderr
+    from epctl.cli.users_support import open_store, read_password
+    from epctl.runtime.users import DuplicateEmailError
+
     with open_store(ctx) as store:
         if store.find(email) is not None:  # before the prompt: do not ask for a password in vain
             raise DuplicateEmailError(email)
@@ -166,6 +86,12 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List users by email, with their groups and status."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from epctl.cli.output import print_json, print_table, stderr
+    from epctl.cli.users_support import describe_status, open_store
+
     with open_store(ctx) as store:
         users = store.list(group=group)
     if as_json:
@@ -193,6 +119,9 @@ def show_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one user."""
+    from epctl.cli.output import print_json, stdout
+    from epctl.cli.users_support import describe_status, find_user, format_time, open_store
+
     with open_store(ctx) as store:
         user = find_user(store, email)
     if as_json:
@@ -232,6 +161,11 @@ def set_command(
     unlock: Annotated[bool, typer.Option("--unlock", help="End a lockout after failed sign-ins.")] = False,
 ) -> None:
     """Change a user's groups, name or status. Group changes and --disable end their sessions."""
+    from rich.markup import escape
+
+    from epctl.cli.output import stderr
+    from epctl.cli.users_support import find_user, open_store
+
     if not (add_group or remove_group or enabled is not None or name is not None or unlock):
         raise typer.BadParameter(
             "nothing to change: give --add-group, --remove-group, --enable, --disable, --name or --unlock"
@@ -271,6 +205,11 @@ def passwd_command(
     ctx: typer.Context, email: EmailArgument, password_stdin: PasswordStdinOption = False
 ) -> None:
     """Set a user's password (prompted twice, or --password-stdin); their sessions end."""
+    from rich.markup import escape
+
+    from epctl.cli.output import stderr
+    from epctl.cli.users_support import find_user, open_store, read_password
+
     with open_store(ctx) as store:
         user = find_user(store, email)
         password = read_password(password_stdin, required=True)
@@ -282,6 +221,11 @@ def passwd_command(
 @users_app.command("remove")
 def remove_command(ctx: typer.Context, email: EmailArgument) -> None:
     """Remove a user and their groups; their sessions end."""
+    from rich.markup import escape
+
+    from epctl.cli.output import stderr
+    from epctl.cli.users_support import find_user, open_store
+
     with open_store(ctx) as store:
         store.remove(find_user(store, email))
     stderr.print(f"Removed {escape(email)}")
@@ -299,6 +243,14 @@ def import_command(
     ],
 ) -> None:  # fmt: skip
     """Add the users of a CSV file, all or none. Passwords are set later (`users passwd`)."""
+    from rich.markup import escape
+
+    from epctl.cli.output import stderr
+    from epctl.cli.users_support import open_store
+    from epctl.runtime.users import DuplicateEmailError, UsersError
+    from epctl.runtime.users.importing import read_users_csv
+    from epctl.runtime.users.inputs import email_key
+
     try:
         text = file.read_text(encoding="utf-8-sig")  # -sig: spreadsheets often start with a BOM
     except UnicodeDecodeError:
@@ -318,6 +270,14 @@ def import_command(
 @users_app.command("migrate")
 def migrate_command(ctx: typer.Context) -> None:
     """Bring the users database to this epctl's schema (required before serving on PostgreSQL)."""
+    from rich.markup import escape
+
+    from epctl.cli.output import stderr
+    from epctl.cli.users_support import load_users_config
+    from epctl.runtime.users import migrate_project_database
+    from epctl.runtime.users.database import describe_url
+    from epctl.runtime.users.revisions import HEAD_REVISION
+
     project_dir = get_state(ctx).project_dir
     url, migration = migrate_project_database(project_dir, load_users_config(project_dir))
     where = describe_url(url)
