@@ -22,6 +22,7 @@ from epctl.cli.output import (
     stderr,
     stdout,
 )
+from epctl.cli.sarif import ReportPaths
 from epctl.runtime.scaffold import create_project
 from epctl.runtime.usage import find_usage
 from epctl.schemas.loader import read_project
@@ -38,6 +39,7 @@ from epctl.schemas.routing import (
     Outcome,
     Preflight,
 )
+from epctl.schemas.suppressions import partition_problems
 from epctl.schemas.version_file import load_version, read_version
 
 
@@ -52,17 +54,21 @@ def validate_command(
 ) -> None:
     """Check every file of the project at once; exit 0 clean, 1 with problems, 2 on bad usage."""
     root = get_state(ctx).project_dir
-    project, problems = read_project(root) if version == DEVELOP else read_version(root, version)
-    problems = sort_problems(problems)
+    project, found = read_project(root) if version == DEVELOP else read_version(root, version)
+    partition = partition_problems(project, found)
+    problems = sort_problems(partition.reported)
     summary: dict[str, Any] = {
         **count_problems(problems),
+        "suppressed": len(partition.suppressed),
         "project": project.name,
         "version": project.version,
         "endpoints": len(project.endpoints),
         "pages": len(project.pages),
         "workflows": len(project.workflows),
     }
-    print_problems(problems, format, summary)
+    print_problems(
+        problems, format, summary, suppressed=partition.suppressed, paths=ReportPaths.of(project.root)
+    )
     failing = summary["errors"] or (strict and summary["warnings"])
     raise typer.Exit(ExitCode.PROBLEMS if failing else ExitCode.OK)
 
