@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Importing the command modules registers their commands on the app.
-from epctl.cli import project_commands, serve_commands, version_commands  # noqa: F401
+from epctl.cli import authoring_commands, project_commands, serve_commands, version_commands  # noqa: F401
 from epctl.cli.app import app
 
 
