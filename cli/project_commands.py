@@ -27,7 +27,6 @@ from epctl.runtime.scaffold import create_project
 from epctl.runtime.usage import find_usage
 from epctl.schemas.loader import read_project
 from epctl.schemas.models import Endpoint
-from epctl.schemas.problems import sort_problems
 from epctl.schemas.project import DEVELOP, Project
 from epctl.schemas.routing import (
     METHODS,
@@ -53,10 +52,15 @@ def validate_command(
     version: VersionOption = DEVELOP,
 ) -> None:
     """Check every file of the project at once; exit 0 clean, 1 with problems, 2 on bad usage."""
-    root = get_state(ctx).project_dir
+    passed = report_validation(get_state(ctx).project_dir, version, format, strict=strict)
+    raise typer.Exit(ExitCode.OK if passed else ExitCode.PROBLEMS)
+
+
+def report_validation(root: Path, version: str, format: ProblemFormat, *, strict: bool) -> bool:
+    """Validate a version of the project in `root`, print the report; return whether it passed."""
     project, found = read_project(root) if version == DEVELOP else read_version(root, version)
     partition = partition_problems(project, found)
-    problems = sort_problems(partition.reported)
+    problems = partition.reported
     summary: dict[str, Any] = {
         **count_problems(problems),
         "suppressed": len(partition.suppressed),
@@ -69,8 +73,7 @@ def validate_command(
     print_problems(
         problems, format, summary, suppressed=partition.suppressed, paths=ReportPaths.of(project.root)
     )
-    failing = summary["errors"] or (strict and summary["warnings"])
-    raise typer.Exit(ExitCode.PROBLEMS if failing else ExitCode.OK)
+    return not (summary["errors"] or (strict and summary["warnings"]))
 
 
 def describe_reply(endpoint: Endpoint) -> str:

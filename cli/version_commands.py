@@ -161,16 +161,21 @@ def diff_command(
 @app.command("verify")
 def verify_command(ctx: typer.Context) -> None:
     """Check every version's digest; exit 1 naming any that does not match."""
-    infos = describe_versions(get_state(ctx).project_dir)
+    passed = report_verification(get_state(ctx).project_dir)
+    raise typer.Exit(ExitCode.OK if passed else ExitCode.PROBLEMS)
+
+
+def report_verification(root: Path) -> bool:
+    """Check every version of the project in `root`, print each verdict; return whether all passed."""
+    infos = describe_versions(root)
     for info in infos:
         if info.verified:
             stderr.print(f"[green]ok[/]      {escape(info.name)}  {info.digest[:19]}…")
         else:
             stderr.print(f"[red]FAILED[/]  {escape(info.name)}: {escape(info.problem)}")
-    failed = [i for i in infos if not i.verified]
     if not infos:
         stderr.print("No versions to verify.")
-    raise typer.Exit(ExitCode.PROBLEMS if failed else ExitCode.OK)
+    return all(info.verified for info in infos)
 
 
 @app.command("promote")
