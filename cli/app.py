@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     # typer bundles its own click; its Context is what a group's `invoke` receives.
     from typer._click.core import Context as ClickContext
 
+from epctl.cli.completion import complete_versions_or_develop
 from epctl.cli.output import ProblemFormat, count_problems, print_problems, stderr, stdout
 from epctl.schemas.loader import find_project_dir
 from epctl.schemas.problems import EpctlError, ProjectError
@@ -54,7 +55,8 @@ app = typer.Typer(
     help="Config-as-code for HTTP experience endpoints: validate, route, freeze and serve a project.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # `epctl --install-completion` installs it; cli/completion.py completes the project's names.
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -103,4 +105,12 @@ def load_project_version(ctx: typer.Context, version: str = DEVELOP) -> Project:
     return load_version(get_state(ctx).project_dir, version)
 
 
-VersionOption = Annotated[str, typer.Option("--version", "-V", help="Version to use (default: develop).")]
+VersionOption = Annotated[
+    str,
+    typer.Option(
+        "--version",
+        "-V",
+        help="Version to use (default: develop).",
+        autocompletion=complete_versions_or_develop,
+    ),
+]

@@ -12,6 +12,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from epctl.cli.app import ExitCode, app, get_state
+from epctl.cli.completion import complete_endpoint_ids
 from epctl.cli.output import ProblemFormat, print_json, stderr
 from epctl.cli.project_commands import report_validation
 from epctl.runtime.editor_files import TAPLO_CONFIG, render_taplo_config, write_schemas
@@ -290,7 +291,10 @@ def new_workflow_command(
 @remove_app.command("endpoint")
 def remove_endpoint_command(
     ctx: typer.Context,
-    endpoint_id: Annotated[str, typer.Argument(metavar="ID", help="The endpoint to remove.")],
+    endpoint_id: Annotated[
+        str,
+        typer.Argument(metavar="ID", help="The endpoint to remove.", autocompletion=complete_endpoint_ids),
+    ],
     with_workflows: Annotated[
         bool, typer.Option("--with-workflows", help="Also remove the workflows only this endpoint triggers.")
     ] = False,

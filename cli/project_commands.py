@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from epctl.cli.app import ExitCode, VersionOption, app, get_state, load_project_version
+from epctl.cli.completion import complete_endpoint_ids
 from epctl.cli.output import (
     ProblemFormat,
     count_problems,
@@ -27,6 +29,7 @@ from epctl.runtime.scaffold import create_project
 from epctl.runtime.usage import find_usage
 from epctl.schemas.loader import read_project
 from epctl.schemas.models import Endpoint
+from epctl.schemas.problems import Place
 from epctl.schemas.project import DEVELOP, Project
 from epctl.schemas.routing import (
     METHODS,
@@ -88,15 +91,72 @@ def describe_access(endpoint: Endpoint) -> str:
     return f"{access} + api key" if endpoint.api_key else access
 
 
+class AccessFilter(StrEnum):
+    PUBLIC = "public"
+    AUTHENTICATED = "authenticated"
+    GROUPS = "groups"
+
+
+class RouteSort(StrEnum):
+    MATCH = "match"
+    ROUTE = "route"
+    ID = "id"
+    FILE = "file"
+
+
+def select_routes(
+    project: Project,
+    text: str | None,
+    method: str | None,
+    access: str | None,
+    sort: RouteSort,
+) -> list[tuple[Endpoint, bool, Place]]:
+    """Return (endpoint, enabled, where declared) of the routes that pass the filters, in `sort` order
+    (match order by default: enabled routes as the router tries them, then the disabled ones)."""
+    needle = text.lower() if text else None
+    rows = []
+    for _, _, endpoint, enabled in project.router.entries():
+        if needle and needle not in endpoint.id.lower() and needle not in endpoint.route.lower():
+            continue
+        if method and endpoint.method != method.upper():
+            continue
+        if access and endpoint.access != access:
+            continue
+        rows.append((endpoint, enabled, project.declarations.place("endpoint", endpoint.id)))
+    if sort is RouteSort.ROUTE:
+        rows.sort(key=lambda row: (row[0].route, row[0].method))
+    elif sort is RouteSort.ID:
+        rows.sort(key=lambda row: row[0].id)
+    elif sort is RouteSort.FILE:
+        rows.sort(key=lambda row: (row[2].file, row[2].line or 0))
+    return rows
+
+
+def check_method_option(value: str | None) -> str | None:
+    if value is not None and value.upper() not in METHODS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(METHODS)}")
+    return value.upper() if value else None
+
+
 @app.command("routes")
 def routes_command(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     version: VersionOption = DEVELOP,
+    text: Annotated[
+        str | None, typer.Option("--filter", help="Only routes whose id or path holds TEXT (any case).")
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", "-m", help="Only this method.", callback=check_method_option)
+    ] = None,
+    access: Annotated[AccessFilter | None, typer.Option("--access", "-a", help="Only this access.")] = None,
+    sort: Annotated[
+        RouteSort, typer.Option("--sort", help="match (the router's order), route, id or file.")
+    ] = RouteSort.MATCH,
 ) -> None:
-    """Print the route table in match order (disabled endpoints last)."""
+    """Print the route table in match order (disabled endpoints last), filtered and sorted at will."""
     project = load_project_version(ctx, version)
-    rows = [(endpoint, enabled) for _, _, endpoint, enabled in project.router.entries()]
+    rows = select_routes(project, text, method, access, sort)
     if as_json:
         print_json(
             [
@@ -109,15 +169,17 @@ def routes_command(
                     "api_key": e.api_key,
                     "reply": describe_reply(e),
                     "enabled": enabled,
+                    "file": place.file,
+                    "line": place.line,
                 }
-                for e, enabled in rows
+                for e, enabled, place in rows
             ]
         )
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("METHOD", "ROUTE", "ENDPOINT", "ACCESS", "REPLY", "ENABLED"):
         table.add_column(column, overflow="fold")
-    for endpoint, enabled in rows:
+    for endpoint, enabled, _ in rows:
         table.add_row(
             endpoint.method,
             escape(endpoint.route),
@@ -228,25 +290,51 @@ def match_command(
 @app.command("usage")
 def usage_command(
     ctx: typer.Context,
-    endpoint_id: Annotated[str, typer.Argument(metavar="ENDPOINT_ID", help="Endpoint id.")],
+    endpoint_id: Annotated[
+        str, typer.Argument(metavar="ENDPOINT_ID", help="Endpoint id.", autocompletion=complete_endpoint_ids)
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the workflows and pages linked to an endpoint."""
     project = load_version(get_state(ctx).project_dir, DEVELOP)
     usage = find_usage(project, endpoint_id)
     endpoint = project.endpoint(endpoint_id)
     assert endpoint is not None
-    place = project.declarations.place("endpoint", endpoint_id)
+    where = project.declarations
+    place = where.place("endpoint", endpoint_id)
+    if as_json:
+        print_json(
+            {
+                "endpoint": {
+                    "id": endpoint_id,
+                    "method": endpoint.method,
+                    "route": endpoint.route,
+                    "file": place.file,
+                    "line": place.line,
+                },
+                "workflows": [
+                    {"name": w.name, "handler": w.handler, **_file_line(where.place("workflow", w.name))}
+                    for w in usage.workflows
+                ],
+                "pages": [{"name": page, "via": hows} for page, hows in usage.pages.items()],
+            }
+        )
+        return
     stdout.print(
         f"[bold]{escape(endpoint_id)}[/]  {endpoint.method} {escape(endpoint.route)}  "
         f"[dim]{escape(format_place(place))}[/]"
     )
     stdout.print("workflows:" if usage.workflows else "workflows: none")
     for workflow in usage.workflows:
-        where = format_place(project.declarations.place("workflow", workflow.name))
-        stdout.print(f"  {escape(workflow.name)}  {escape(workflow.handler)}  [dim]{escape(where)}[/]")
+        at = format_place(where.place("workflow", workflow.name))
+        stdout.print(f"  {escape(workflow.name)}  {escape(workflow.handler)}  [dim]{escape(at)}[/]")
     stdout.print("pages:" if usage.pages else "pages: none")
     for page, hows in usage.pages.items():
         stdout.print(f"  {escape(page)}  [dim]via {escape(', '.join(hows))}[/]")
+
+
+def _file_line(place: Place) -> dict[str, str | int | None]:
+    return {"file": place.file, "line": place.line}
 
 
 @app.command("init")

@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from epctl.cli.app import app, get_state
+from epctl.cli.completion import complete_environments, complete_versions
 from epctl.cli.output import ProblemFormat, count_problems, print_problems, stderr, stdout
 from epctl.schemas.loader import load_project
 from epctl.schemas.problems import ProjectError
@@ -20,8 +21,16 @@ if TYPE_CHECKING:
 @app.command("serve")
 def serve_command(
     ctx: typer.Context,
-    version: Annotated[str | None, typer.Option("--version", "-V", help="Serve a frozen version.")] = None,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Serve an environment's version.")] = None,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", "-V", help="Serve a frozen version.", autocompletion=complete_versions),
+    ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env", "-e", help="Serve an environment's version.", autocompletion=complete_environments
+        ),
+    ] = None,
     serve_all: Annotated[
         bool, typer.Option("--all", help="Develop plus every environment, by Host.")
     ] = False,

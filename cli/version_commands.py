@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from epctl.cli.app import ExitCode, app, get_state
+from epctl.cli.completion import complete_environments, complete_versions, complete_versions_or_develop
 from epctl.cli.output import print_json, print_table, stderr, stdout
 from epctl.runtime.diff import Change, diff_contents
 from epctl.runtime.version_store import (
@@ -23,6 +24,9 @@ from epctl.runtime.version_store import (
 from epctl.schemas.version_file import check_version_name, read_version_document
 
 NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="Version name, e.g. v1.2.0.")]
+VersionArgument = Annotated[
+    str, typer.Argument(metavar="NAME", help="A version's name.", autocompletion=complete_versions)
+]
 
 
 @app.command("snapshot")
@@ -45,7 +49,7 @@ def versions_command(
     action: Annotated[
         str | None, typer.Argument(metavar="[show]", help="`show NAME` prints one version.")
     ] = None,
-    name: Annotated[str | None, typer.Argument(metavar="[NAME]")] = None,
+    name: Annotated[str | None, typer.Argument(metavar="[NAME]", autocompletion=complete_versions)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List versions (name, created, digest, endpoints), or `versions show NAME` for one."""
@@ -127,8 +131,18 @@ def describe_change(change: Change) -> str:
 @app.command("diff")
 def diff_command(
     ctx: typer.Context,
-    a: Annotated[str, typer.Argument(metavar="A", help="A version name, or develop.")],
-    b: Annotated[str, typer.Argument(metavar="B", help="A version name, or develop.")],
+    a: Annotated[
+        str,
+        typer.Argument(
+            metavar="A", help="A version name, or develop.", autocompletion=complete_versions_or_develop
+        ),
+    ],
+    b: Annotated[
+        str,
+        typer.Argument(
+            metavar="B", help="A version name, or develop.", autocompletion=complete_versions_or_develop
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """What changed from A to B, and which changes widen access; exit 0 equal, 1 different."""
@@ -181,8 +195,14 @@ def report_verification(root: Path) -> bool:
 @app.command("promote")
 def promote_command(
     ctx: typer.Context,
-    version: Annotated[str, typer.Argument(metavar="VERSION", help="The version to point at.")],
-    env: Annotated[str, typer.Option("--env", "-e", help="The environment to move.")],
+    version: Annotated[
+        str,
+        typer.Argument(metavar="VERSION", help="The version to point at.", autocompletion=complete_versions),
+    ],
+    env: Annotated[
+        str,
+        typer.Option("--env", "-e", help="The environment to move.", autocompletion=complete_environments),
+    ],
 ) -> None:
     """Point an environment at a version in epctl.toml, keeping the file's comments."""
     previous = promote_version(get_state(ctx).project_dir, version, env)
@@ -193,7 +213,7 @@ def promote_command(
 @app.command("restore")
 def restore_command(
     ctx: typer.Context,
-    name: NameArgument,
+    name: VersionArgument,
     force: Annotated[bool, typer.Option("--force", help="Overwrite differing files after a backup.")] = False,
 ) -> None:
     """Copy a version back into develop (Losant's copy-to-develop)."""
