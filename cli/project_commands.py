@@ -24,6 +24,7 @@ from epctl.cli.output import (
     stderr,
     stdout,
 )
+from epctl.cli.progress import progress_after
 from epctl.cli.sarif import ReportPaths
 from epctl.runtime.scaffold import create_project
 from epctl.runtime.usage import find_usage
@@ -61,8 +62,9 @@ def validate_command(
 
 def report_validation(root: Path, version: str, format: ProblemFormat, *, strict: bool) -> bool:
     """Validate a version of the project in `root`, print the report; return whether it passed."""
-    project, found = read_project(root) if version == DEVELOP else read_version(root, version)
-    partition = partition_problems(project, found)
+    with progress_after(f"Validating {version}"):
+        project, found = read_project(root) if version == DEVELOP else read_version(root, version)
+        partition = partition_problems(project, found)
     problems = partition.reported
     summary: dict[str, Any] = {
         **count_problems(problems),

@@ -13,6 +13,7 @@ from rich.table import Table
 from epctl.cli.app import ExitCode, app, get_state
 from epctl.cli.completion import complete_environments, complete_versions, complete_versions_or_develop
 from epctl.cli.output import print_json, print_table, stderr, stdout
+from epctl.cli.progress import progress_after
 from epctl.runtime.diff import Change, diff_contents
 from epctl.runtime.version_store import (
     describe_versions,
@@ -36,7 +37,8 @@ def snapshot_command(
     description: Annotated[str, typer.Option("--description", "-d", help="What this version is.")] = "",
 ) -> None:
     """Validate develop and freeze it into versions/NAME.toml (never overwrites)."""
-    frozen = freeze_version(get_state(ctx).project_dir, name, description)
+    with progress_after(f"Freezing develop as {name}"):
+        frozen = freeze_version(get_state(ctx).project_dir, name, description)
     stderr.print(
         f"[green]Froze develop as {escape(name)}[/]: versions/{escape(name)}.toml "
         f"({frozen.endpoints} endpoints, {frozen.digest[:19]}…)"
@@ -147,7 +149,8 @@ def diff_command(
 ) -> None:
     """What changed from A to B, and which changes widen access; exit 0 equal, 1 different."""
     root = get_state(ctx).project_dir
-    result = diff_contents(read_content(root, a), read_content(root, b))
+    with progress_after(f"Comparing {a} and {b}"):
+        result = diff_contents(read_content(root, a), read_content(root, b))
     if as_json:
         print_json(
             {
