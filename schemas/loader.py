@@ -28,6 +28,7 @@ from epctl.schemas.models import (
     Endpoint,
     Environment,
     Layout,
+    Lint,
     Page,
     ProjectInfo,
     Settings,
@@ -56,6 +57,7 @@ CONFIG_SECTIONS: dict[str, type[Table]] = {
     "auth": Auth,
     "api_key": ApiKey,
     "environments": Environment,
+    "lint": Lint,
 }
 # pydantic's names for expected types, in the words of TOML.
 TOML_TYPE_NAMES = {
@@ -388,6 +390,10 @@ class ProjectReader:
             auth = self.validate(Auth, config["auth"], file, "auth", None)
             if isinstance(auth, Auth):
                 self.draft.auth = auth
+        if "lint" in config:
+            lint = self.validate(Lint, config["lint"], file, "lint", None)
+            if isinstance(lint, Lint):
+                self.draft.lint = lint
         for key, table in self.each_table(config, "api_key", file):
             api_key = self.validate(ApiKey, table, file, key, table.get("name"))
             if isinstance(api_key, ApiKey):
