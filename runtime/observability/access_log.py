@@ -1,0 +1,171 @@
+"""The access record of one request, its text and JSON lines, and the `epctl.access` logger.
+
+A record holds what the request was and how it ended; `to_fields` and `to_text` are the only ways it
+becomes text, and both redact credentials from the query. Lines go through the standard `logging`
+machinery (logger `epctl.access`, format set up by `logs.configure_logging`), so a deployment can
+route them like any other log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import unquote_plus
+
+ACCESS_LOGGER = "epctl.access"
+REDACTED = "[redacted]"
+# Query names whose values are credentials. epctl reads `authorization` (a user token) and `apikey`;
+# the others are what clients commonly send by mistake and must not land in a log either. Names are
+# compared percent-decoded and lowercased, since werkzeug decodes `?api%6Bey=` into `apikey`.
+CREDENTIAL_QUERY_NAMES = frozenset(
+    {"authorization", "apikey", "api_key", "access_token", "token", "password", "secret", "session"}
+)
+# A path is written at most this long: gunicorn lets a request line reach 4 KiB and werkzeug's server
+# more, and one caller must not make every log line that size.
+MAX_LOGGED_PATH = 2048
+
+
+class Outcome(StrEnum):
+    """Why a request did not end with a reply of its endpoint; each has its own metric counter."""
+
+    NOT_FOUND = "not-found"
+    METHOD_NOT_ALLOWED = "method-not-allowed"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    WORKFLOW_ERROR = "workflow-error"
+    BODY_TOO_LARGE = "body-too-large"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """What one request was and how it ended.
+
+    `time` is when it arrived (seconds since the epoch), `duration` how long it took (seconds).
+    `path` is the raw path without the query and `query` the raw query string: credentials in the
+    query are redacted when the record becomes text. `route` and `endpoint_id` are None when no
+    endpoint matched, `response_bytes` when the length is not known before the body is sent, `user`
+    (the token's `sub`) when nobody is signed in, `outcome` when the endpoint replied.
+    """
+
+    time: float
+    request_id: str
+    method: str
+    path: str
+    query: str
+    status: int
+    duration: float
+    route: str | None = None
+    endpoint_id: str | None = None
+    response_bytes: int | None = None
+    version: str | None = None
+    environment: str | None = None
+    user: str | None = None
+    outcome: Outcome | None = None
+
+    def to_fields(self) -> dict[str, str | int | float | None]:
+        """Return the fields of the JSON line, in a fixed order, credentials redacted."""
+        return {
+            "time": format_time(self.time),
+            "level": "INFO",
+            "logger": ACCESS_LOGGER,
+            "request_id": self.request_id,
+            "method": self.method,
+            "path": format_path(self.path, self.query),
+            "route": self.route,
+            "endpoint_id": self.endpoint_id,
+            "status": self.status,
+            "duration_ms": round(self.duration * 1000, 3),
+            "bytes": self.response_bytes,
+            "version": self.version,
+            "environment": self.environment,
+            "user": self.user,
+            "outcome": self.outcome.value if self.outcome is not None else None,
+        }
+
+    def to_text(self) -> str:
+        """Return the text line: time, request id, method, path, status, duration, bytes, then the
+        known ones of endpoint, route, version, environment, user, outcome as `name=value`."""
+        parts = [
+            format_time(self.time),
+            escape_text(self.request_id),
+            escape_text(self.method),
+            format_path(self.path, self.query),
+            str(self.status),
+            f"{self.duration * 1000:.1f}ms",
+            f"{self.response_bytes}B" if self.response_bytes is not None else "-",
+        ]
+        for name, value in (
+            ("endpoint", self.endpoint_id),
+            ("route", self.route),
+            ("version", self.version),
+            ("env", self.environment),
+            ("user", self.user),
+            ("outcome", self.outcome),
+        ):
+            if value is not None:
+                parts.append(f"{name}={escape_text(value)}")
+        return " ".join(parts)
+
+    def __str__(self) -> str:
+        # A record is logged as the message itself: any formatter that only calls getMessage() still
+        # writes a redacted line.
+        return self.to_text()
+
+
+def format_time(seconds: float) -> str:
+    """Return `seconds` since the epoch as UTC ISO 8601 with milliseconds: `2026-11-23T09:15:02.041Z`."""
+    # Rounded to the nearest millisecond in integers: `int((s - int(s)) * 1000)` turns .041 into 40.
+    whole, millis = divmod(round(seconds * 1000), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+
+
+def format_path(path: str, query: str) -> str:
+    """Return `path?query` as it can be logged: credential values redacted, at most 2048 characters,
+    and anything but printable non-space ASCII percent-encoded."""
+    text = path + "?" + redact_query(query) if query else path
+    if len(text) > MAX_LOGGED_PATH:
+        text = text[:MAX_LOGGED_PATH] + "..."
+    return escape_text(text)
+
+
+def redact_query(query: str) -> str:
+    """Return the query string with the value of every credential parameter replaced by `[redacted]`."""
+    parts = query.split("&")
+    changed = False
+    for index, part in enumerate(parts):
+        name, sep, _ = part.partition("=")
+        if sep and unquote_plus(name).strip().lower() in CREDENTIAL_QUERY_NAMES:
+            parts[index] = f"{name}={REDACTED}"
+            changed = True
+    return "&".join(parts) if changed else query
+
+
+def escape_text(value: str) -> str:
+    """Return `value` with every character that is not printable ASCII, and every space, as `%XX`
+    (UTF-8 bytes): a log line stays one line, and a terminal shows it without interpreting escapes."""
+    if value.isascii() and value.isprintable() and " " not in value:
+        return value
+    return "".join(
+        char
+        if char.isascii() and char.isprintable() and char != " "
+        else "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+        for char in value
+    )
+
+
+class AccessLog:
+    """Writes access records to the `epctl.access` logger, one INFO record each."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.logger = logger or logging.getLogger(ACCESS_LOGGER)
+
+    def write(self, record: AccessRecord) -> None:
+        """Log `record` (its message is the record itself; `logs` formats it as text or JSON)."""
+        logger = self.logger
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        # makeRecord + handle is what `logger.info` does, minus finding the caller's file and line:
+        # the same for every access line, and the costliest step of the call.
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, record, (), None))
