@@ -28,13 +28,12 @@ MAX_LOGGED_PATH = 2048
 
 
 class Outcome(StrEnum):
-    """Why a request did not end with a reply of its endpoint; each has its own metric counter."""
+    """Why a request was answered without running its endpoint; each has its own metric counter."""
 
     NOT_FOUND = "not-found"
     METHOD_NOT_ALLOWED = "method-not-allowed"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
-    WORKFLOW_ERROR = "workflow-error"
     BODY_TOO_LARGE = "body-too-large"
 
 
@@ -46,7 +45,8 @@ class AccessRecord:
     `path` is the raw path without the query and `query` the raw query string: credentials in the
     query are redacted when the record becomes text. `route` and `endpoint_id` are None when no
     endpoint matched, `response_bytes` when the length is not known before the body is sent, `user`
-    (the token's `sub`) when nobody is signed in, `outcome` when the endpoint replied.
+    (the token's `sub`) when nobody is signed in, `outcome` when the endpoint ran.
+    `workflow_errors` counts the workflows that raised (a request may still be answered by another).
     """
 
     time: float
@@ -63,6 +63,7 @@ class AccessRecord:
     environment: str | None = None
     user: str | None = None
     outcome: Outcome | None = None
+    workflow_errors: int = 0
 
     def to_fields(self) -> dict[str, str | int | float | None]:
         """Return the fields of the JSON line, in a fixed order, credentials redacted."""
@@ -82,11 +83,13 @@ class AccessRecord:
             "environment": self.environment,
             "user": self.user,
             "outcome": self.outcome.value if self.outcome is not None else None,
+            "workflow_errors": self.workflow_errors,
         }
 
     def to_text(self) -> str:
         """Return the text line: time, request id, method, path, status, duration, bytes, then the
-        known ones of endpoint, route, version, environment, user, outcome as `name=value`."""
+        known ones of endpoint, route, version, environment, user, outcome, workflow errors as
+        `name=value`."""
         parts = [
             format_time(self.time),
             escape_text(self.request_id),
@@ -106,6 +109,8 @@ class AccessRecord:
         ):
             if value is not None:
                 parts.append(f"{name}={escape_text(value)}")
+        if self.workflow_errors:
+            parts.append(f"workflow_errors={self.workflow_errors}")
         return " ".join(parts)
 
     def __str__(self) -> str:

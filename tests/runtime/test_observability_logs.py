@@ -91,6 +91,7 @@ def test_json_fields_of_an_access_record() -> None:
         "environment": "production",
         "user": "ada",
         "outcome": None,
+        "workflow_errors": 0,
     }
 
 
@@ -99,6 +100,10 @@ def test_text_line_of_an_access_record() -> None:
         "2026-11-23T09:15:02.041Z req-1 GET /devices/42 200 12.3ms 512B endpoint=device "
         "route=/devices/{id} version=v1.0.0 env=production user=ada"
     )
+
+
+def test_text_line_counts_workflow_errors() -> None:
+    assert make_record(status=500, workflow_errors=2).to_text().endswith(" user=ada workflow_errors=2")
 
 
 def test_text_line_leaves_out_what_is_unknown() -> None:
