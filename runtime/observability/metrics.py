@@ -67,12 +67,16 @@ class MetricsDirectory:
         multiprocess.mark_process_dead(pid, str(self.path))  # type: ignore[no-untyped-call]  # unannotated upstream
 
     def remove(self) -> None:
-        """Delete the directory when it was created here, else only the metric files in it."""
+        """Delete the directory, metric files and all, when it was created here (a server stopping).
+
+        A directory the user named is left as it is: the next start empties it.
+        """
+        if not self.owned:
+            return
         clear_metric_files(self.path)
-        if self.owned:
-            # Something else put there stays, and so does the directory: never delete what is not ours.
-            with contextlib.suppress(OSError):
-                self.path.rmdir()
+        # Anything else put there stays, and so does the directory: never delete what is not ours.
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
 
 
 def prepare_metrics_directory(environ: MutableMapping[str, str] | None = None) -> MetricsDirectory:
