@@ -29,12 +29,7 @@ from epctl.runtime.observability.admin import (
     start_admin_server,
 )
 from epctl.runtime.observability.context import RequestContextFilter
-from epctl.runtime.observability.logs import (
-    LogFormat,
-    choose_log_format,
-    configure_logging,
-    make_formatter,
-)
+from epctl.runtime.observability.logs import LogFormat, choose_log_format, configure_logging, make_formatter
 from epctl.runtime.observability.metrics import MetricsDirectory, create_registry, served_versions
 
 if TYPE_CHECKING:

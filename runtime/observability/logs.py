@@ -1,8 +1,9 @@
 """The log format of `epctl serve`: text on a terminal, JSON lines otherwise, for every epctl logger.
 
-`configure_logging` gives the `epctl` logger (and so `epctl.runtime`, `epctl.access` and any other
-below it) one handler on one stream with one formatter, and the `RequestContextFilter`, so a workflow
-traceback carries the request id and endpoint id of the request that raised it.
+`configure_logging` gives the `epctl` logger (and so `epctl.runtime` and any other below it) one
+handler on one stream with one formatter, and the `RequestContextFilter`, so a workflow traceback
+carries the request id and endpoint id of the request that raised it. Access lines are written by
+`access_log.AccessLog` in the same format, to the same stream.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Literal, TextIO
+from typing import TextIO
 
-from epctl.runtime.observability.access_log import AccessRecord, format_time
+# LogFormat is defined beside the access record that also needs it; re-exported: this is where it is used.
+from epctl.runtime.observability.access_log import LOG_FORMATS as LOG_FORMATS
+from epctl.runtime.observability.access_log import LogFormat as LogFormat
+from epctl.runtime.observability.access_log import format_time
 from epctl.runtime.observability.context import RequestContextFilter
 
-LogFormat = Literal["text", "json"]
-LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 EPCTL_LOGGER = "epctl"
 
 _encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
@@ -44,13 +46,10 @@ def parse_log_format(value: str) -> LogFormat:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line. An access record becomes its own fields (`AccessRecord.to_fields`);
-    any other record has time, level, logger, message, request id, endpoint id and, when it carries
-    one, the traceback as `exception`."""
+    """One JSON object per line: time, level, logger, message, request id, endpoint id and, when the
+    record carries one, the traceback as `exception`."""
 
     def format(self, record: logging.LogRecord) -> str:
-        if isinstance(record.msg, AccessRecord):
-            return _encode(record.msg.to_fields())
         fields: dict[str, object] = {
             "time": format_time(record.created),
             "level": record.levelname,
@@ -69,12 +68,9 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`time LEVEL logger [request id endpoint id]: message` and the traceback below it; an access
-    record is its own line (`AccessRecord.to_text`)."""
+    """`time LEVEL logger [request id endpoint id]: message` and the traceback below it."""
 
     def format(self, record: logging.LogRecord) -> str:
-        if isinstance(record.msg, AccessRecord):
-            return record.msg.to_text()
         text = super().format(record)
         head = f"{format_time(record.created)} {record.levelname} {record.name}"
         request_id = getattr(record, "request_id", None)

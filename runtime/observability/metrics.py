@@ -94,7 +94,8 @@ def prepare_metrics_directory(environ: MutableMapping[str, str] | None = None) -
     named = environ.get(MULTIPROCESS_ENV)
     try:
         if named:
-            path, owned = Path(named), False
+            # Absolute: a worker that changes directory (gunicorn's --chdir) must find the same one.
+            path, owned = Path(named).resolve(), False
             path.mkdir(parents=True, exist_ok=True)
             clear_metric_files(path)
         else:

@@ -8,6 +8,7 @@ An app served without observability is not wrapped at all, and its `note_*` call
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -28,9 +29,12 @@ if TYPE_CHECKING:
 
     ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 
+log = logging.getLogger("epctl.runtime")
+
 # Where the request id is left in the environ, for the app to hand to workflows and templates.
 REQUEST_ID_KEY = "epctl.request_id"
 _REQUEST_ID_LOWER = REQUEST_ID_HEADER.lower()
+_REQUEST_ID_LENGTH = len(REQUEST_ID_HEADER)
 
 
 class ObservedApp:
@@ -54,6 +58,14 @@ class ObservedApp:
         self.access_log = access_log
         self.metrics = metrics
         self.tracing = tracing
+        self.metrics_failed = False
+
+    def report_metrics_failure(self) -> None:
+        """Log a failure to count a request (a full disk under the metrics directory), the first time:
+        the request was served, and every request failing alike must not flood the log."""
+        if not self.metrics_failed:
+            self.metrics_failed = True
+            log.exception("counting a request in the metrics failed; later failures are not logged")
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         arrived = time.time()
@@ -70,7 +82,10 @@ class ObservedApp:
         def start(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            if not any(name.lower() == _REQUEST_ID_LOWER for name, _ in headers):
+            for name, _ in headers:
+                if len(name) == _REQUEST_ID_LENGTH and name.lower() == _REQUEST_ID_LOWER:
+                    break  # the app sent one itself
+            else:
                 headers.append((REQUEST_ID_HEADER, request_id))
             reply.status = status
             reply.headers = headers
@@ -141,6 +156,12 @@ class _Reply:
         status = int(status_line[:3]) if status_line[:3].isdigit() else 500
         method = str(environ.get("REQUEST_METHOD", ""))
         try:
+            if self.span is not None:
+                self.span.finish(
+                    method=method, status=status, route=context.route, endpoint_id=context.endpoint_id
+                )
+            if observed.metrics is None and observed.access_log is None:
+                return
             record = AccessRecord(
                 time=self.arrived,
                 request_id=context.request_id,
@@ -159,13 +180,12 @@ class _Reply:
                 workflow_errors=context.workflow_errors,
             )
             if observed.metrics is not None:
-                observed.metrics.observe(record)
+                try:
+                    observed.metrics.observe(record)
+                except Exception:
+                    observed.report_metrics_failure()
             if observed.access_log is not None:
                 observed.access_log.write(record)
-            if self.span is not None:
-                self.span.finish(
-                    method=method, status=status, route=context.route, endpoint_id=context.endpoint_id
-                )
         finally:
             unbind_request(self.token)
 

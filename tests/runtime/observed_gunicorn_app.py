@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 from epctl.runtime.observability.access_log import AccessLog, Outcome
 from epctl.runtime.observability.context import note_endpoint, note_outcome, note_workflow_error
+from epctl.runtime.observability.logs import parse_log_format
 from epctl.runtime.observability.metrics import Metrics
 from epctl.runtime.observability.middleware import ObservedApp
 
@@ -50,4 +51,6 @@ def answer(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
 def create_app() -> ObservedApp:
     """The observed app, built in the worker that calls it (its metrics announce its version there)."""
     metrics = Metrics("v-test", "sha256:test", "e2e")
-    return ObservedApp(answer, version="v-test", environment="e2e", access_log=AccessLog(), metrics=metrics)
+    log_format = parse_log_format(os.environ.get("EPCTL_LOG_FORMAT", "json"))
+    access_log = AccessLog(log_format)
+    return ObservedApp(answer, version="v-test", environment="e2e", access_log=access_log, metrics=metrics)

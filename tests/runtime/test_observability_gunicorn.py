@@ -151,10 +151,25 @@ def test_two_workers_one_scrape_one_json_line_per_request(served: Served) -> Non
     info = frozenset({"version": "v-test", "digest": "sha256:test", "environment": "e2e"}.items())
     assert samples[("epctl_version_info", info)] == 1
 
+    # A reload (SIGHUP) replaces both workers: the counts of the old ones stay summed, the listener stays.
+    booted = served.log_path.read_text().count("Booting worker")
+    served.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + START_SECONDS
+    while served.log_path.read_text().count("Worker exiting") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert served.log_path.read_text().count("Booting worker") == booted + 2
+    assert fetch(served.url + "/pid")[0] == 200
+    samples = scrape(served.admin)
+    assert (
+        samples[(requests, frozenset({"endpoint": "pid", "method": "GET", "status_class": "2xx"}.items()))]
+        == 11
+    )
+    assert samples[("epctl_version_info", info)] == 1
+
     assert stop(served.process) == 0
     lines = [json.loads(line) for line in served.log_lines()]  # every line is JSON
     access = [line for line in lines if line["logger"] == "epctl.access"]
-    assert len(access) == 14  # one per request: gunicorn's own access line is off
+    assert len(access) == 15  # one per request: gunicorn's own access line is off
     assert {line["request_id"] for line in access} >= {"e2e-404", "e2e-boom"}
     (not_found,) = [line for line in access if line["request_id"] == "e2e-404"]
     assert not_found["path"] == "/nope?apikey=[redacted]"
@@ -183,6 +198,21 @@ def test_a_bad_admin_port_stops_gunicorn_with_a_message(tmp_path: Path) -> None:
         stop(process)
     assert 'EPCTL_ADMIN_PORT must be a port number from 0 to 65535, not "nine"' in log_path.read_text()
     assert "Traceback" not in log_path.read_text()
+
+
+def test_a_bad_log_format_stops_gunicorn_with_a_message(tmp_path: Path) -> None:
+    """Checked when gunicorn reads the configuration module: importing it is enough to see."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import epctl.runtime.observability.gunicorn_config"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "EPCTL_LOG_FORMAT": "xml"},
+        timeout=START_SECONDS,
+    )
+    assert (result.returncode, result.stderr) == (
+        1,
+        'EPCTL_LOG_FORMAT: log format must be "text" or "json", not "xml"\n',
+    )
 
 
 def test_without_an_admin_port_there_is_no_listener_and_no_metrics_directory(tmp_path: Path) -> None:

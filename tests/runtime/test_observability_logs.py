@@ -170,16 +170,37 @@ def test_parse_log_format() -> None:
     assert str(caught.value) == 'log format must be "text" or "json", not "xml"'
 
 
-@pytest.mark.usefixtures("restore_epctl_logger")
-def test_json_access_line_through_logging() -> None:
+def test_access_log_writes_one_json_line_per_record() -> None:
     stream = io.StringIO()
-    assert configure_logging("json", stream) == "json"
-    AccessLog().write(make_record(query="apikey=k"))
-    lines = stream.getvalue().splitlines()
-    assert len(lines) == 1
-    fields = json.loads(lines[0])
-    assert fields["path"] == "/devices/42?apikey=[redacted]"
-    assert fields["endpoint_id"] == "device"
+    access = AccessLog("json", stream)
+    access.write(make_record(query="apikey=k"))
+    access.write(make_record(request_id="req-2"))
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first == make_record(query="apikey=k").to_fields()
+    assert first["path"] == "/devices/42?apikey=[redacted]"
+    assert second["request_id"] == "req-2"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"route": None, "endpoint_id": None, "response_bytes": None, "user": None, "version": None},
+        {"user": 'quote" back\\slash \u00e9 \U0001f600 \x00 ctl', "request_id": 'a"b'},
+        {"outcome": Outcome.BODY_TOO_LARGE, "status": 413, "workflow_errors": 3, "duration": 12.5},
+        {"duration": 1e-9, "query": "authorization=t&x=\u00e9"},
+    ],
+)
+def test_the_json_line_is_exactly_the_fields(changes: dict[str, object]) -> None:
+    record = make_record(**changes)
+    assert json.loads(record.to_json()) == record.to_fields()
+    assert record.to_json().isascii()
+
+
+def test_a_stream_that_fails_loses_the_line_quietly() -> None:
+    closed = io.StringIO()
+    closed.close()
+    AccessLog("json", closed).write(make_record())  # no exception: the request was served
 
 
 @pytest.mark.usefixtures("restore_epctl_logger")
@@ -212,7 +233,7 @@ def test_text_format_of_errors_and_access_lines() -> None:
     _, token = bind_request("req-8")
     try:
         logging.getLogger("epctl.runtime").error("no reply")
-        AccessLog().write(make_record(request_id="req-8", status=500))
+        AccessLog("text", stream).write(make_record(request_id="req-8", status=500))
     finally:
         unbind_request(token)
     logging.getLogger("epctl.runtime").info("outside")
@@ -227,6 +248,6 @@ def test_configuring_twice_writes_each_line_once() -> None:
     first, second = io.StringIO(), io.StringIO()
     configure_logging("json", first)
     configure_logging("json", second)
-    AccessLog().write(make_record())
+    logging.getLogger("epctl.runtime").warning("once")
     assert first.getvalue() == ""
     assert len(second.getvalue().splitlines()) == 1

@@ -62,14 +62,13 @@ def device_app(environ: dict[str, Any], start_response: StartResponse) -> Iterab
     return [body]
 
 
-def observed(app: Any, **options: Any) -> Client:
-    return Client(
-        ObservedApp(app, version="v1.0.0", environment="production", access_log=AccessLog(), **options)
-    )
+def observed(app: Any, stream: io.StringIO) -> Client:
+    access_log = AccessLog("json", stream)
+    return Client(ObservedApp(app, version="v1.0.0", environment="production", access_log=access_log))
 
 
 def test_one_access_line_per_request_with_what_the_app_noted(log_stream: io.StringIO) -> None:
-    response = observed(device_app).get(
+    response = observed(device_app, log_stream).get(
         "/devices/7?apikey=sample-mobile-key", headers={"X-Request-ID": "abc-1"}
     )
     assert response.headers["X-Request-ID"] == "abc-1"
@@ -102,7 +101,7 @@ def test_one_access_line_per_request_with_what_the_app_noted(log_stream: io.Stri
 
 
 def test_a_new_request_id_is_sent_back_when_none_was_given(log_stream: io.StringIO) -> None:
-    response = observed(device_app).get("/nope")
+    response = observed(device_app, log_stream).get("/nope")
     request_id = response.headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
     (access,) = lines(log_stream)
@@ -128,7 +127,7 @@ def test_a_streamed_reply_is_logged_when_it_ends(log_stream: io.StringIO) -> Non
         yield b"abc"
         yield b"defg"
 
-    app = ObservedApp(streaming, access_log=AccessLog())
+    app = ObservedApp(streaming, access_log=AccessLog("json", log_stream))
     body = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/s"}, lambda status, headers, exc_info=None: None)
     assert lines(log_stream) == []  # nothing yet: the body is still to be sent
     assert b"".join(body) == b"abcdefg"
@@ -143,7 +142,7 @@ def test_an_app_that_raises_is_logged_as_500(log_stream: io.StringIO) -> None:
         raise RuntimeError("bug")
 
     with pytest.raises(RuntimeError):
-        Client(ObservedApp(broken, access_log=AccessLog())).get("/x")
+        Client(ObservedApp(broken, access_log=AccessLog("json", log_stream))).get("/x")
     (access,) = lines(log_stream)
     assert access["status"] == 500
     assert current_request() is None
@@ -169,7 +168,8 @@ def test_notes_outside_a_request_do_nothing() -> None:
 def test_the_sample_app_observed(sample: Path, sample_token: MintToken, log_stream: io.StringIO) -> None:
     """The real app, wrapped: request id back, credentials in the query never in the line."""
     token = sample_token("ann", ["admins"])
-    client = Client(ObservedApp(create_app(sample), version="develop", access_log=AccessLog()))
+    access_log = AccessLog("json", log_stream)
+    client = Client(ObservedApp(create_app(sample), version="develop", access_log=access_log))
     response = client.get(f"/api/me?authorization={token}", headers={"X-Request-ID": "me-1"})
     assert (response.status_code, response.headers["X-Request-ID"]) == (200, "me-1")
     (access,) = lines(log_stream)
