@@ -19,7 +19,6 @@ from epctl.runtime.observability.context import RequestContext, bind_request, un
 from epctl.runtime.observability.request_ids import REQUEST_ID_HEADER, read_request_id
 
 if TYPE_CHECKING:
-    from contextvars import Token
     from types import TracebackType
 
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -77,7 +76,7 @@ class ObservedApp:
         if self.tracing is not None:
             context.tracing = self.tracing
             span = self.tracing.start_request(environ)
-        reply = _Reply(self, environ, context, token, span, arrived, started)
+        reply = _Reply(self, environ, context, span, arrived, started)
 
         def start(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
@@ -96,6 +95,12 @@ class ObservedApp:
         except BaseException:
             reply.finish("500", None)
             raise
+        finally:
+            # The request's context (and span) is current while the app runs, which is when workflows
+            # log and start spans of their own; a streamed body may be sent and closed elsewhere.
+            unbind_request(token)
+            if span is not None:
+                span.leave()
         length = reply.content_length()
         if length is not None:
             # The common case, a buffered reply: done now, and the body goes out untouched.
@@ -117,7 +122,6 @@ class _Reply:
         "span",
         "started",
         "status",
-        "token",
     )
 
     def __init__(
@@ -125,7 +129,6 @@ class _Reply:
         observed: ObservedApp,
         environ: WSGIEnvironment,
         context: RequestContext,
-        token: Token[RequestContext | None],
         span: RequestSpan | None,
         arrived: float,
         started: float,
@@ -133,7 +136,6 @@ class _Reply:
         self.observed = observed
         self.environ = environ
         self.context = context
-        self.token = token
         self.span = span
         self.arrived = arrived
         self.started = started
@@ -148,46 +150,43 @@ class _Reply:
         return None
 
     def finish(self, status_line: str, response_bytes: int | None) -> None:
-        """Write the access line, count the request and end its span, once."""
+        """End the request's span, count the request and write its access line, once."""
         if self.finished:
             return
         self.finished = True
         observed, context, environ = self.observed, self.context, self.environ
         status = int(status_line[:3]) if status_line[:3].isdigit() else 500
         method = str(environ.get("REQUEST_METHOD", ""))
-        try:
-            if self.span is not None:
-                self.span.finish(
-                    method=method, status=status, route=context.route, endpoint_id=context.endpoint_id
-                )
-            if observed.metrics is None and observed.access_log is None:
-                return
-            record = AccessRecord(
-                time=self.arrived,
-                request_id=context.request_id,
-                method=method,
-                path=read_path(environ),
-                query=str(environ.get("QUERY_STRING", "")),
-                status=status,
-                duration=time.perf_counter() - self.started,
-                route=context.route,
-                endpoint_id=context.endpoint_id,
-                response_bytes=response_bytes,
-                version=observed.version,
-                environment=observed.environment,
-                user=context.user,
-                outcome=context.outcome,
-                workflow_errors=context.workflow_errors,
+        if self.span is not None:
+            self.span.finish(
+                method=method, status=status, route=context.route, endpoint_id=context.endpoint_id
             )
-            if observed.metrics is not None:
-                try:
-                    observed.metrics.observe(record)
-                except Exception:
-                    observed.report_metrics_failure()
-            if observed.access_log is not None:
-                observed.access_log.write(record)
-        finally:
-            unbind_request(self.token)
+        if observed.metrics is None and observed.access_log is None:
+            return
+        record = AccessRecord(
+            time=self.arrived,
+            request_id=context.request_id,
+            method=method,
+            path=read_path(environ),
+            query=str(environ.get("QUERY_STRING", "")),
+            status=status,
+            duration=time.perf_counter() - self.started,
+            route=context.route,
+            endpoint_id=context.endpoint_id,
+            response_bytes=response_bytes,
+            version=observed.version,
+            environment=observed.environment,
+            user=context.user,
+            outcome=context.outcome,
+            workflow_errors=context.workflow_errors,
+        )
+        if observed.metrics is not None:
+            try:
+                observed.metrics.observe(record)
+            except Exception:
+                observed.report_metrics_failure()
+        if observed.access_log is not None:
+            observed.access_log.write(record)
 
 
 class _CountedBody:

@@ -53,11 +53,14 @@ _getter = EnvironGetter()
 
 
 class OtelRequestSpan:
-    """The server span of one request, current from its start until `finish`."""
+    """The server span of one request, current from its start until `leave`, ended by `finish`."""
 
     def __init__(self, span: trace.Span, token: Token[Context]) -> None:
         self.span = span
         self.token = token
+
+    def leave(self) -> None:
+        otel_context.detach(self.token)
 
     def finish(self, *, method: str, status: int, route: str | None, endpoint_id: str | None) -> None:
         span = self.span
@@ -71,7 +74,6 @@ class OtelRequestSpan:
             # Server spans are errors for 5xx only: a 4xx is the client's mistake, not the server's.
             span.set_status(Status(StatusCode.ERROR))
         span.end()
-        otel_context.detach(self.token)
 
 
 class OtelTracing:

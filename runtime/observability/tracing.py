@@ -36,8 +36,11 @@ _NO_SPAN: AbstractContextManager[None] = contextlib.nullcontext()
 class RequestSpan(Protocol):
     """The span of one request, started before routing and ended with the reply."""
 
+    def leave(self) -> None:
+        """Stop the span being current: the app returned (a streamed body may still be sending)."""
+
     def finish(self, *, method: str, status: int, route: str | None, endpoint_id: str | None) -> None:
-        """Name the span by its route, set the status and endpoint id, end it, and stop it being current."""
+        """Name the span by its route, set the status and endpoint id, and end it."""
 
 
 class Tracing(Protocol):

@@ -123,7 +123,7 @@ def test_two_workers_one_scrape_one_json_line_per_request(served: Served) -> Non
 
     # Two slow requests at once: each worker holds one, so both workers serve.
     with ThreadPoolExecutor(2) as pool:
-        slow = list(pool.map(lambda _: fetch(served.url + "/slow?seconds=0.5"), range(2)))
+        slow = list(pool.map(lambda _: fetch(served.url + "/slow?seconds=1"), range(2)))
     pids = {json.loads(body)["pid"] for _, _, body in slow}
     assert len(pids) == 2, slow
     for _ in range(10):
@@ -155,9 +155,13 @@ def test_two_workers_one_scrape_one_json_line_per_request(served: Served) -> Non
     booted = served.log_path.read_text().count("Booting worker")
     served.process.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + START_SECONDS
-    while served.log_path.read_text().count("Worker exiting") < 2 and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        text = served.log_path.read_text()
+        if text.count("Booting worker") == booted + 2 and text.count("Worker exiting") == 2:
+            break
         time.sleep(0.05)
-    assert served.log_path.read_text().count("Booting worker") == booted + 2
+    else:
+        raise AssertionError(f"gunicorn did not replace its two workers:\n{served.log_path.read_text()}")
     assert fetch(served.url + "/pid")[0] == 200
     samples = scrape(served.admin)
     assert (

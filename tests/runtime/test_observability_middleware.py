@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,21 @@ def test_a_streamed_reply_is_logged_when_it_ends(log_stream: io.StringIO) -> Non
     (access,) = lines(log_stream)
     assert (access["status"], access["bytes"], access["path"]) == (200, 7, "/s")
     assert current_request() is None
+
+
+def test_a_streamed_reply_closed_from_another_thread_is_logged_too(log_stream: io.StringIO) -> None:
+    def streaming(environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"abc"
+
+    app = ObservedApp(streaming, access_log=AccessLog("json", log_stream))
+    body = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/s"}, lambda status, headers, exc_info=None: None)
+    assert b"".join(body) == b"abc"
+    closer = threading.Thread(target=body.close)  # type: ignore[attr-defined]  # a WSGI body's close
+    closer.start()
+    closer.join(timeout=10)
+    (access,) = lines(log_stream)
+    assert (access["status"], access["bytes"]) == (200, 3)
 
 
 def test_an_app_that_raises_is_logged_as_500(log_stream: io.StringIO) -> None:
