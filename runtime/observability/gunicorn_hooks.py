@@ -48,10 +48,13 @@ class EpctlGunicornLogger(Logger):  # type: ignore[misc]  # gunicorn has no type
         super().setup(cfg)
         log_format = self.log_format or choose_log_format(sys.stderr)
         formatter = make_formatter(log_format)
+        stream = sys.stderr
         for handler in self.error_log.handlers:
             handler.setFormatter(formatter)
             handler.addFilter(RequestContextFilter())
-        configure_logging(log_format, sys.stderr)
+            stream = getattr(handler, "stream", None) or stream
+        # epctl's own records (workflow tracebacks) go where gunicorn's go: stderr, or --error-logfile.
+        configure_logging(log_format, stream)
 
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
         pass
