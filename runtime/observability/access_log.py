@@ -101,7 +101,7 @@ class AccessRecord:
             f'"request_id":{_json_string(self.request_id)},"method":{_json_string(self.method)},'
             f'"path":{_json_string(format_path(self.path, self.query))},"route":{_json_string(self.route)},'
             f'"endpoint_id":{_json_string(self.endpoint_id)},"status":{int(self.status)},'
-            f'"duration_ms":{round(self.duration * 1000, 3)!r},"bytes":{_json_int(self.response_bytes)},'
+            f'"duration_ms":{self.duration * 1000:.3f},"bytes":{_json_int(self.response_bytes)},'
             f'"version":{_json_string(self.version)},"environment":{_json_string(self.environment)},'
             f'"user":{_json_string(self.user)},"outcome":{_json_string(self.outcome)},'
             f'"workflow_errors":{int(self.workflow_errors)}}}'

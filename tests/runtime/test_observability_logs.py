@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import random
 import re
 from collections.abc import Iterator
 
@@ -195,6 +196,15 @@ def test_the_json_line_is_exactly_the_fields(changes: dict[str, object]) -> None
     record = make_record(**changes)
     assert json.loads(record.to_json()) == record.to_fields()
     assert record.to_json().isascii()
+
+
+def test_the_json_duration_is_the_rounded_one_for_any_duration() -> None:
+    rng = random.Random(7)
+    durations = [rng.uniform(0, 0.01) for _ in range(2000)] + [rng.uniform(0, 40) for _ in range(2000)]
+    durations += [0.0, 0.0005, 0.0015, 0.0025, 1e-7, 123456.0005]
+    for duration in durations:
+        record = make_record(duration=duration)
+        assert json.loads(record.to_json())["duration_ms"] == record.to_fields()["duration_ms"], duration
 
 
 def test_a_stream_that_fails_loses_the_line_quietly() -> None:
