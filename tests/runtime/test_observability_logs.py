@@ -8,6 +8,7 @@ import logging
 import random
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -205,6 +206,18 @@ def test_the_json_duration_is_the_rounded_one_for_any_duration() -> None:
     for duration in durations:
         record = make_record(duration=duration)
         assert json.loads(record.to_json())["duration_ms"] == record.to_fields()["duration_ms"], duration
+
+
+def test_a_file_gets_whole_lines_after_what_was_written_before(tmp_path: Path) -> None:
+    path = tmp_path / "access.log"
+    with path.open("w", encoding="utf-8") as stream:
+        stream.write("written before\n")  # still in the stream's buffer
+        access = AccessLog("text", stream)
+        access.write(make_record(user="\u00e9mile"))
+        access.write(make_record(request_id="req-2"))
+    before, first, second = path.read_text(encoding="utf-8").splitlines()
+    assert before == "written before"
+    assert first.endswith(" user=%C3%A9mile") and " req-2 " in second
 
 
 def test_a_stream_that_fails_loses_the_line_quietly() -> None:
