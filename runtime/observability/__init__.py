@@ -1,10 +1,14 @@
 """epctl.runtime.observability: what a server reports about the requests it serves.
 
-Each module holds one building block, and nothing here is imported by the request path unless it is
-switched on: `request_ids` (the `X-Request-ID` kept or made), `context` (the request id and endpoint
-id of the request being served, for every log record), `access_log` (one record per request and its
-text and JSON lines), `logs` (the log format and handler of the `epctl` loggers), `metrics`
-(Prometheus, gunicorn's workers summed), `admin` (the admin listener: metrics, liveness, readiness),
-`gunicorn_hooks` and `gunicorn_config` (the same under gunicorn), `tracing` (OpenTelemetry spans with
-the `otel` extra).
+One building block per module, and nothing here runs on the request path unless switched on:
+- `middleware.ObservedApp` wraps an app: per request a request id (sent back as `X-Request-ID`), one
+  access line, the metrics and the span; the app adds what only it knows with `context.note_*`.
+- `request_ids`: the caller's `X-Request-ID` kept when safe, else a new one.
+- `context`: the request being served, read by log records (request id, endpoint id).
+- `access_log`: the access record, its text and JSON lines, and the writer of those lines.
+- `logs`: the log format (text on a terminal, JSON otherwise) of every `epctl` logger.
+- `metrics`: Prometheus metrics, summed over gunicorn's workers (multiprocess mode).
+- `admin`: the admin listener: `/metrics`, `/livez`, `/readyz` on a port of their own.
+- `gunicorn_hooks`, `gunicorn_config`: the same under gunicorn (hooks; a `-c python:` module).
+- `tracing` (and `otel`, its OpenTelemetry side): spans with the `otel` extra.
 """
