@@ -23,6 +23,7 @@ from uuid import UUID
 from werkzeug.wrappers import Response
 
 from epctl.runtime.access import Gatekeeper, read_credentials
+from epctl.runtime.contracts import Contracts
 from epctl.runtime.render import Renderer, make_context
 from epctl.runtime.replies import BodyReply, Cookies, PageReply, RedirectReply
 from epctl.runtime.request import BadBodyError, EndpointInfo, Request
@@ -104,6 +105,7 @@ class EpctlApp:
         self.gatekeeper = Gatekeeper(project)
         self.renderer = Renderer(project)
         self.handlers: dict[str, list[Handler]] = load_handlers(project)
+        self.contracts = Contracts(project)  # request/response schemas, compiled once
         self.endpoints: dict[str, EndpointInfo] = {
             endpoint.id: EndpointInfo(endpoint.id, endpoint.route, MappingProxyType(dict(endpoint.tags)))
             for endpoint in project.endpoints
@@ -188,13 +190,22 @@ class EpctlApp:
         request.user = verdict.user
         if not verdict.allowed:
             return self.reply_unauthorized(request, endpoint, verdict.status)
+        # >>> contracts hook 1 of 2: a query or body failing the endpoint's request_schema is 400, before
+        # any workflow runs (runtime/contracts.py).
+        refused = self.contracts.check_request(endpoint.id, request)
+        if refused is not None:
+            return refused
+        # <<< contracts hook 1
         handlers = self.handlers.get(endpoint.id, [])
         if handlers:
             try:
                 request.body  # noqa: B018 (read now: a body that does not parse is 400 before any workflow)
             except BadBodyError:
                 return error_response(400, "Bad request")
-        return self.run_workflows(endpoint, handlers, request)
+        response = self.run_workflows(endpoint, handlers, request)
+        # >>> contracts hook 2 of 2: a 2xx reply failing the endpoint's response_schema is logged, and
+        # replaced by a 500 when the settings enforce response schemas (runtime/contracts.py).
+        return self.contracts.check_response(endpoint.id, request, response)
 
     def reply_unauthorized(self, request: Request, endpoint: Endpoint, status: int) -> Response:
         reply = endpoint.unauthorized_reply or self.settings.unauthorized_reply

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from epctl.schemas.models import ApiKey, Component, Endpoint, Layout, Page, Table, Workflow
+from epctl.schemas.models import ApiKey, Auth, Component, Endpoint, Layout, Page, Settings, Table, Workflow
 
 ChangeKind = Literal["added", "removed", "changed"]
 # Tables a version holds, with the key that identifies one of them.
@@ -63,8 +63,12 @@ def diff_contents(before: dict[str, Any], after: dict[str, Any]) -> VersionDiff:
             fields = diff_fields(old[name], new[name])
             if fields:
                 changes.append(Change(section, name, "changed", fields))
-    for section in ("settings", "auth"):
-        fields = diff_fields(before.get(section, {}), after.get(section, {}))
+    for section, settings_model in (("settings", Settings), ("auth", Auth)):
+        # With defaults filled in, a key added to the settings later is no change to older versions.
+        fields = diff_fields(
+            with_defaults(settings_model, before.get(section, {})),
+            with_defaults(settings_model, after.get(section, {})),
+        )
         if fields:
             changes.append(Change(section, section, "changed", fields))
     old_files = {**before.get("files", {})}

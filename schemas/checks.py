@@ -13,6 +13,7 @@ import jinja2
 from jinja2 import meta, nodes
 
 from epctl.schemas.handler_files import find_missing_imports, module_files
+from epctl.schemas.json_schemas import check_schemas
 from epctl.schemas.models import CONTENT_BLOCK, Endpoint, Page, Reply, Templated, route_of
 from epctl.schemas.problems import Code, Place, Problem, Severity, did_you_mean
 from epctl.schemas.project import Declarations, Project
@@ -33,7 +34,7 @@ def check_project(project: Project, invalid_ids: set[tuple[str, str]] | None = N
     checker.check_templates()
     checker.check_workflows()
     checker.check_api_keys()
-    return checker.problems
+    return checker.problems + check_schemas(project)
 
 
 def build_router(

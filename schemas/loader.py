@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from epctl.schemas.checks import ANY_NAME, build_router, check_project
 from epctl.schemas.handler_files import WORKFLOWS_FOLDER
+from epctl.schemas.json_schemas import resolve_schema_files
 from epctl.schemas.models import (
     NAME_RULE,
     TABLES_BY_FOLDER,
@@ -519,6 +520,10 @@ class ProjectReader:
                 return
             table = table.model_copy(update={"handler": f"{resolved}:{table.handler_function}"})
         if isinstance(table, Endpoint):
+            # JSON Schema files are linked files like templates: project-relative, their text frozen.
+            table = resolve_schema_files(
+                table, lambda path, subkey: resolve(path, file, f"{key}.{subkey}", name)
+            )
             project.endpoints.append(table)
         elif isinstance(table, Page):
             project.pages[name] = table
@@ -545,8 +550,8 @@ class ProjectReader:
         if not target.is_relative_to(self.root):
             self.add(
                 Code.PATH_ESCAPE,
-                f'"{relative}" points outside the project folder; keep templates and '
-                "handlers inside the project",
+                f'"{relative}" points outside the project folder; keep templates, handlers '
+                "and schemas inside the project",
                 file,
                 key,
                 id,

@@ -10,7 +10,15 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from epctl.schemas.problems import Code
@@ -45,6 +53,57 @@ def check_route(path: str) -> str:
 
 
 RoutePath = Annotated[str, AfterValidator(check_route)]
+
+
+# The two parts of a request a `request_schema` table can name (README "Request and response schemas").
+RequestPart = Literal["body", "query"]
+REQUEST_PARTS: tuple[RequestPart, ...] = ("body", "query")
+
+
+def check_schema_source(value: Any) -> Any:
+    """Return `value` when it can name a JSON Schema: a file path (a string) or an inline table.
+
+    Only the shape is checked here; whether the schema is valid is `validate`'s check across files.
+    """
+    if isinstance(value, str | dict):
+        return value
+    raise PydanticCustomError(
+        str(Code.INVALID_TYPE),
+        "a schema is the path of a JSON Schema file (a string) or an inline table, not {kind}",
+        {"kind": _toml_kind(value)},
+    )
+
+
+def check_request_schema_source(value: Any) -> Any:
+    """Return `value` when it names a request schema: one schema, or a table with a `body` and/or a
+    `query` key naming one schema per part. Raise the problem otherwise."""
+    check_schema_source(value)
+    if isinstance(value, dict) and any(part in value for part in REQUEST_PARTS):
+        for key, part in value.items():
+            if key not in REQUEST_PARTS:
+                raise PydanticCustomError(
+                    str(Code.UNKNOWN_KEY),
+                    'a request_schema table with "body" or "query" holds only those two keys, not "{key}"; '
+                    "an inline schema goes under one of them",
+                    {"key": key},
+                )
+            if not isinstance(part, str | dict):
+                raise PydanticCustomError(
+                    str(Code.INVALID_TYPE),
+                    '"{key}" is the path of a JSON Schema file (a string) or an inline table, not {kind}',
+                    {"key": key, "kind": _toml_kind(part)},
+                )
+    return value
+
+
+def _toml_kind(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", list: "an array"}
+    return names.get(type(value), "a date or time")
+
+
+# A JSON Schema: the path of a `.json` file relative to the TOML file that names it, or an inline table.
+SchemaSource = Annotated[str | dict[str, Any], BeforeValidator(check_schema_source)]
+RequestSchemaSource = Annotated[str | dict[str, Any], BeforeValidator(check_request_schema_source)]
 
 
 def route_of(path: str) -> Route:
@@ -110,6 +169,8 @@ class Settings(Table):
     globals: dict[str, Any] = Field(default_factory=dict)
     not_found_reply: Reply | None = None
     unauthorized_reply: Reply | None = None
+    # A reply that fails its endpoint's response_schema is always logged; answered 500 only when true.
+    enforce_response_schema: bool = False
 
 
 class Auth(Table):
@@ -146,6 +207,8 @@ class Endpoint(Table):
     api_key: bool = False
     reply: Reply | None = None
     unauthorized_reply: Reply | None = None
+    request_schema: RequestSchemaSource | None = None
+    response_schema: SchemaSource | None = None
 
     def __repr__(self) -> str:
         # Reads like werkzeug's Rule repr, so logs and test failures name the route at a glance.

@@ -51,6 +51,7 @@ class Code(StrEnum):
     TEMPLATE_SYNTAX = "template-syntax"
     HANDLER_SYNTAX = "handler-syntax"
     UNKNOWN_MODULE = "unknown-module"
+    INVALID_SCHEMA = "invalid-schema"
     # found when a version is built to be served
     HANDLER_ERROR = "handler-error"
     SERVE_ERROR = "serve-error"
