@@ -78,6 +78,7 @@ def dump_project(project: Project) -> dict[str, Any]:
         "layout": [dump(p) for p in project.layouts.values()],
         "component": [dump(p) for p in project.components.values()],
         "workflow": [dump(w) for w in project.workflows.values()],
+        "case": [dump(c) for c in project.cases.values()],
         "files": _normalize_newlines(project.files),
         "table_files": _normalize_newlines(project.table_files),
     }

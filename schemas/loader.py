@@ -25,6 +25,7 @@ from epctl.schemas.models import (
     VERSION_NAME_RULE,
     ApiKey,
     Auth,
+    Case,
     Component,
     Endpoint,
     Environment,
@@ -292,7 +293,8 @@ class ProjectReader:
             value = error.get("input")
             if kind == "extra_forbidden":
                 owner = _model_at(model, loc[:-1])
-                choices = list(owner.model_fields) if owner else []
+                # The keys users write: a field's alias where it has one (`json` for `json_body`).
+                choices = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
                 hint = SECRET_HINTS.get(name)
                 message = f'unknown key "{name}"' + (
                     f"; {hint}" if hint else did_you_mean(name, choices, list_all=True)
@@ -533,6 +535,8 @@ class ProjectReader:
             project.components[name] = table
         elif isinstance(table, Workflow):
             project.workflows[name] = table
+        elif isinstance(table, Case):
+            project.cases[name] = table
 
     def read_code_file(self, path: Path) -> None:
         """Read a Python file of the workflows folder into the project's files, if not read yet."""

@@ -45,6 +45,7 @@ class Code(StrEnum):
     UNKNOWN_LAYOUT = "unknown-layout"
     UNKNOWN_COMPONENT = "unknown-component"
     UNKNOWN_ENDPOINT = "unknown-endpoint"
+    UNKNOWN_API_KEY = "unknown-api-key"
     UNKNOWN_HANDLER = "unknown-handler"
     MISSING_GROUPS = "missing-groups"
     LAYOUT_SLOT = "layout-slot"
