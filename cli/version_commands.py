@@ -178,9 +178,13 @@ def promote_command(
     ctx: typer.Context,
     version: Annotated[str, typer.Argument(metavar="VERSION", help="The version to point at.")],
     env: Annotated[str, typer.Option("--env", "-e", help="The environment to move.")],
+    no_test: Annotated[
+        bool, typer.Option("--no-test", help="Promote without running the version's request cases first.")
+    ] = False,
 ) -> None:
-    """Point an environment at a version in epctl.toml, keeping the file's comments."""
-    previous = promote_version(get_state(ctx).project_dir, version, env)
+    """Run the version's request cases, then point an environment at it in epctl.toml, keeping the
+    file's comments."""
+    previous = promote_version(get_state(ctx).project_dir, version, env, test=not no_test)
     was = f" (was {escape(previous)})" if previous else " (new environment)"
     stderr.print(f"[green]{escape(env)} → {escape(version)}[/]{was}")
 
