@@ -4,7 +4,8 @@ that version's app through werkzeug's test client, and its reply checked against
 The app is the one `serve` would build, with two stand-ins so that no secret is ever needed in a file:
 a case's `user` gets a token minted with the project secret (a random one when its variable is unset,
 set for the run only), and a case's `api_key` names an `[[api_key]]` whose scope a random key of the
-run's own is given. Cases run in declaration order against one app, as one client would.
+run's own is given. Cases run in declaration order against one app; no cookie carries over from one
+case to the next.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def run_cases(project: Project) -> CaseReport:
         name: secrets.token_urlsafe(24) for name in {c.api_key for c in project.cases.values()} if name
     }
     with project_secret(project):
-        client = Client(build_app(with_test_keys(project, test_keys)))
+        # No cookie jar: every case is its own request, whatever the cases before it were answered.
+        client = Client(build_app(with_test_keys(project, test_keys)), use_cookies=False)
         results = tuple(run_case(client, project, case, test_keys) for case in project.cases.values())
     return CaseReport(project.name, project.version, results)
 

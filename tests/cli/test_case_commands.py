@@ -233,6 +233,25 @@ def test_credentials_the_case_sets_itself_are_kept(runner: CliRunner, sample: Pa
     assert result.exit_code == 0, result.output
 
 
+def test_cookies_do_not_carry_over_from_one_case_to_the_next(
+    runner: CliRunner, write_project: WriteProject
+) -> None:
+    root = write_project(
+        {
+            "endpoints/e.toml": '[[endpoint]]\nid = "c"\nmethod = "GET"\nroute = "/c"\n',
+            "workflows/w.toml": '[[workflow]]\nname = "c"\nhandler = "w.py:c"\nendpoints = ["c"]\n',
+            "workflows/w.py": "from epctl.runtime.replies import reply\n\n\n"
+            "def c(request):\n    return reply({'seen': 'seen' in request.cookies}, cookies={'seen': '1'})\n",
+            "tests/c.toml": "".join(
+                f'[[case]]\nname = "{n}"\npath = "/c"\nexpect = {{ json = {{ seen = false }} }}\n'
+                for n in "ab"
+            ),
+        }
+    )
+    result = run(runner, root, "test")
+    assert result.exit_code == 0, result.output
+
+
 def test_promote_runs_the_version_cases_and_refuses_a_failure(runner: CliRunner, project: Path) -> None:
     (project / "epctl.toml").write_text('[project]\nname = "t"\n[environments.production]\nversion = "v1"\n')
     assert run(runner, project, "snapshot", "v1").exit_code == 0
