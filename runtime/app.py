@@ -41,6 +41,7 @@ from epctl.runtime.answers import (
     set_header,
     text_answer,
 )
+from epctl.runtime.contracts import Contracts
 from epctl.runtime.render import Renderer, make_context
 from epctl.runtime.replies import BodyReply, PageReply, RedirectReply
 from epctl.runtime.request import BadBodyError, EndpointInfo, Request
@@ -140,6 +141,7 @@ class EpctlApp:
         self.settings = project.settings
         self.gatekeeper = Gatekeeper(project)
         self.renderer = Renderer(project)
+        self.contracts = Contracts(project)  # request/response schemas, compiled once
         handlers = load_handlers(project)
         self.plans: dict[str, EndpointPlan] = {
             endpoint.id: EndpointPlan(endpoint, handlers.get(endpoint.id, []))
@@ -273,13 +275,20 @@ class EpctlApp:
         request.user = verdict.user
         if not verdict.allowed:
             return self.reply_unauthorized(request, endpoint, verdict.status)
+        # A query or body failing the endpoint's request_schema is 400, before any workflow runs.
+        refused = self.contracts.check_request(endpoint.id, request)
+        if refused is not None:
+            return refused
         handlers = plan.handlers
         if handlers:
             try:
                 request.body  # noqa: B018 (read now: a body that does not parse is 400 before any workflow)
             except BadBodyError:
                 return error_answer(400, "Bad request")
-        return self.run_workflows(endpoint, handlers, request)
+        answer = self.run_workflows(endpoint, handlers, request)
+        # A 2xx reply failing the endpoint's response_schema is logged, and replaced by a 500 when the
+        # settings enforce response schemas.
+        return self.contracts.check_response(endpoint.id, request, answer)
 
     def reply_unauthorized(self, request: Request, endpoint: Endpoint, status: int) -> Answer:
         reply = endpoint.unauthorized_reply or self.settings.unauthorized_reply
