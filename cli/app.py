@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from typer._click.core import Context as ClickContext
 
 from epctl.cli.output import ProblemFormat, count_problems, print_problems, stderr, stdout
-from epctl.schemas.loader import find_project_dir
-from epctl.schemas.problems import EpctlError, ProjectError
+from epctl.schemas.loader import find_project_dir, project_root
+from epctl.schemas.problems import EpctlError, ProjectError, UsageError
 from epctl.schemas.project import DEVELOP, Project
 from epctl.schemas.version_file import load_version
 
@@ -26,8 +26,24 @@ class ExitCode(IntEnum):
     """Every exit status epctl uses, in one place."""
 
     OK = 0
-    PROBLEMS = 1  # validation problems, a difference found, a check that failed
-    USAGE = 2  # bad command line (click uses 2 as well)
+    # A verdict (validation problems, a difference found, a check that failed), or a command without
+    # a verdict that could not do its work.
+    PROBLEMS = 1
+    # Bad command line (click uses 2 as well), a name that does not exist (a version, an environment),
+    # or a command with a verdict that could not reach one.
+    USAGE = 2
+
+
+# Commands whose exit status is a verdict (0 clean or equal, 1 problems or different): for them, not
+# being able to run (no project, a version that does not load) must not read as a verdict, so it is 2.
+VERDICT_COMMANDS = frozenset({"validate", "diff", "verify", "match"})
+
+
+def exit_code_of(err: EpctlError, command: str | None) -> ExitCode:
+    """Return the exit status of a command that failed with `err`."""
+    if isinstance(err, UsageError) or command in VERDICT_COMMANDS:
+        return ExitCode.USAGE
+    return ExitCode.PROBLEMS
 
 
 class EpctlGroup(TyperGroup):
@@ -42,10 +58,10 @@ class EpctlGroup(TyperGroup):
             return super().invoke(ctx)
         except ProjectError as err:
             print_problems(err.problems, ProblemFormat.TEXT, count_problems(err.problems))
-            raise typer.Exit(ExitCode.PROBLEMS) from None
+            raise typer.Exit(exit_code_of(err, ctx.invoked_subcommand)) from None
         except EpctlError as err:
             stderr.print(f"[red]Error:[/] {escape(str(err))}")
-            raise typer.Exit(ExitCode.PROBLEMS) from None
+            raise typer.Exit(exit_code_of(err, ctx.invoked_subcommand)) from None
 
 
 app = typer.Typer(
@@ -65,8 +81,9 @@ class State:
 
     @property
     def project_dir(self) -> Path:
+        """Return the project folder; raise ProjectNotFoundError when it holds no epctl.toml."""
         if self.project_option is not None:
-            return self.project_option.resolve()
+            return project_root(self.project_option)
         return find_project_dir(Path.cwd())
 
 

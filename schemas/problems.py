@@ -128,6 +128,11 @@ class EpctlError(Exception):
     """Base of every error epctl raises on purpose; the CLI shows its message without a traceback."""
 
 
+class UsageError(EpctlError):
+    """A request that names something that does not exist or cannot be named so (a missing version,
+    an unknown environment): the caller's mistake, which the CLI reports as bad usage."""
+
+
 def raise_on_errors(problems: list[Problem]) -> None:
     """Raise ProjectError carrying all `problems` when any of them is an error."""
     if any(p.severity is Severity.ERROR for p in problems):

@@ -30,7 +30,7 @@ from epctl.schemas.models import (
     VERSION_NAME_PATTERN,
     VERSION_NAME_RULE,
 )
-from epctl.schemas.problems import Code, EpctlError, Problem, ProjectError, raise_on_errors
+from epctl.schemas.problems import Code, EpctlError, Problem, ProjectError, UsageError, raise_on_errors
 from epctl.schemas.project import DEVELOP, Project
 
 FORMAT = 1
@@ -48,8 +48,12 @@ class VersionError(EpctlError):
     """A version that cannot be found, named, or trusted."""
 
 
-class VersionNotFoundError(VersionError):
-    pass
+class VersionNotFoundError(VersionError, UsageError):
+    """No version of that name in versions/."""
+
+
+class VersionNameError(VersionError, UsageError):
+    """A name no version can have (develop, a leading dot, too long, other characters)."""
 
 
 class VersionIntegrityError(VersionError):
@@ -59,14 +63,14 @@ class VersionIntegrityError(VersionError):
 def check_version_name(name: str) -> None:
     """Raise VersionError unless `name` can name a frozen version."""
     if name == DEVELOP:
-        raise VersionError('"develop" is the live, editable version; choose another name (e.g. v1.0.0)')
+        raise VersionNameError('"develop" is the live, editable version; choose another name (e.g. v1.0.0)')
     if len(name) > MAX_NAME_LENGTH:
-        raise VersionError(
+        raise VersionNameError(
             f'"{name[:24]}…" is not a valid version name: it has {len(name)} characters, and a version '
             f"name has at most {MAX_NAME_LENGTH}"
         )
     if not NAME_PATTERN.fullmatch(name):
-        raise VersionError(f'"{name}" is not a valid version name: use {VERSION_NAME_RULE}')
+        raise VersionNameError(f'"{name}" is not a valid version name: use {VERSION_NAME_RULE}')
 
 
 def version_path(root: Path, name: str) -> Path:
