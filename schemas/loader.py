@@ -46,6 +46,7 @@ from epctl.schemas.problems import (
     raise_on_errors,
 )
 from epctl.schemas.project import Project, ProjectDraft
+from epctl.schemas.project_files import ProjectFileError, read_project_text
 
 CONFIG_FILE = "epctl.toml"
 VERSIONS_FOLDER = "versions"
@@ -320,7 +321,10 @@ class ProjectReader:
         """Return the TOML document at `path`, or None after recording why it cannot be read."""
         file = path.relative_to(self.root).as_posix()
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_project_text(self.root, path)
+        except ProjectFileError as err:
+            self.add(err.code, str(err), file)
+            return None
         except UnicodeDecodeError as err:
             self.add(
                 Code.ENCODING, f"not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8", file
@@ -542,7 +546,10 @@ class ProjectReader:
         if project_path in self.draft.files:
             return project_path
         try:
-            self.draft.files[project_path] = target.read_text(encoding="utf-8")
+            self.draft.files[project_path] = read_project_text(self.root, target)
+        except ProjectFileError as err:
+            self.add(err.code, str(err), file, key, id)
+            return None
         except FileNotFoundError:
             self.add(
                 Code.MISSING_FILE, f'file "{relative}" not found (looked for {project_path})', file, key, id

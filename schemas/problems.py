@@ -29,6 +29,8 @@ class Code(StrEnum):
     UNREADABLE_FILE = "unreadable-file"
     MISSING_FILE = "missing-file"
     PATH_ESCAPE = "path-escape"
+    NOT_A_FILE = "not-a-file"
+    FILE_TOO_LARGE = "file-too-large"
     # one table on its own
     UNKNOWN_KEY = "unknown-key"
     MISSING_KEY = "missing-key"

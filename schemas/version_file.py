@@ -32,6 +32,7 @@ from epctl.schemas.models import (
 )
 from epctl.schemas.problems import Code, EpctlError, Problem, ProjectError, UsageError, raise_on_errors
 from epctl.schemas.project import DEVELOP, Project
+from epctl.schemas.project_files import read_project_text
 
 FORMAT = 1
 NAME_PATTERN = re.compile(VERSION_NAME_PATTERN)
@@ -94,11 +95,18 @@ def read_version_text(root: Path, name: str) -> tuple[Path, str]:
     """Return the path and text of version `name`; raise VersionNotFoundError when there is none."""
     path = version_path(root, name)
     try:
-        return path, path.read_text(encoding="utf-8")
+        return path, read_project_text(root, path)
     except FileNotFoundError:
         raise VersionNotFoundError(
             f'no version "{name}" (looked for {VERSIONS_FOLDER}/{name}.toml); `epctl versions` lists them'
         ) from None
+    except UnicodeDecodeError as err:
+        raise VersionError(
+            f"{VERSIONS_FOLDER}/{name}.toml is not UTF-8 text ({err.reason} at byte {err.start}): it was "
+            "damaged after `epctl snapshot`; restore it from git"
+        ) from None
+    except OSError as err:
+        raise VersionError(f"cannot read {VERSIONS_FOLDER}/{name}.toml: {err.strerror}") from None
 
 
 def parse_version(reader: ProjectReader, file: str, text: str) -> dict[str, Any]:
