@@ -178,9 +178,12 @@ def promote_command(
     ctx: typer.Context,
     version: Annotated[str, typer.Argument(metavar="VERSION", help="The version to point at.")],
     env: Annotated[str, typer.Option("--env", "-e", help="The environment to move.")],
+    create: Annotated[
+        bool, typer.Option("--create", help="Add the environment when epctl.toml does not declare it.")
+    ] = False,
 ) -> None:
     """Point an environment at a version in epctl.toml, keeping the file's comments."""
-    previous = promote_version(get_state(ctx).project_dir, version, env)
+    previous = promote_version(get_state(ctx).project_dir, version, env, create=create)
     was = f" (was {escape(previous)})" if previous else " (new environment)"
     stderr.print(f"[green]{escape(env)} → {escape(version)}[/]{was}")
 

@@ -7,12 +7,9 @@ complete file and never a half-written one; `epctl.toml` is rewritten through a 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,10 +20,19 @@ import tomli_w
 import tomlkit
 from pydantic import BaseModel
 
+from epctl.runtime.project_writes import (
+    check_write_target,
+    project_lock,
+    remove_stale_temporaries,
+    rewrite,
+    write_exclusive,
+    write_replace,
+)
 from epctl.schemas.loader import CONFIG_FILE, VERSIONS_FOLDER, list_table_files, load_project
-from epctl.schemas.models import TABLES_BY_FOLDER, ApiKey, Auth, Settings
-from epctl.schemas.problems import EpctlError, ProjectError
+from epctl.schemas.models import NAME_PATTERN, NAME_RULE, TABLES_BY_FOLDER, ApiKey, Auth, Settings
+from epctl.schemas.problems import EpctlError, ProjectError, UsageError
 from epctl.schemas.project import DEVELOP, Project
+from epctl.schemas.project_files import read_project_text
 from epctl.schemas.version_file import (
     CONTENT_KEYS,
     FORMAT,
@@ -35,13 +41,24 @@ from epctl.schemas.version_file import (
     check_version_name,
     compute_digest,
     read_version_document,
+    read_version_text,
     verify_document,
     version_path,
 )
 
+ENVIRONMENT_NAME = re.compile(NAME_PATTERN)
+
 
 class VersionExistsError(VersionError):
     """A snapshot under a name that is taken: versions are never overwritten."""
+
+
+class UnknownEnvironmentError(UsageError):
+    """`promote --env NAME` naming an environment epctl.toml does not declare."""
+
+
+class InvalidEnvironmentNameError(UsageError):
+    """An environment name outside the name rule."""
 
 
 class RestoreConflictError(EpctlError):
@@ -139,22 +156,26 @@ def freeze_version(root: Path, name: str, description: str = "") -> VersionInfo:
     Raises VersionError for a bad or taken name, ProjectError when develop has errors. Nothing is
     written unless the whole version is.
     """
-    path = version_path(root, name)
+    relative = version_path(root, name).relative_to(root).as_posix()
+    path = check_write_target(root, relative)
     if path.exists():
         raise VersionExistsError(
-            f'version "{name}" already exists ({VERSIONS_FOLDER}/{name}.toml); versions '
-            "are never overwritten: choose a new name"
+            f'version "{name}" already exists ({relative}); versions are never overwritten: choose a new name'
         )
     project = load_project(root)
     created = datetime.now(UTC)
     text, digest = render_version(project, name, description, created)
-    write_exclusive(
-        path,
-        text,
-        taken=lambda: VersionExistsError(
-            f'version "{name}" was just created by another snapshot; versions are never overwritten'
-        ),
-    )
+    with project_lock(root):
+        path = check_write_target(root, relative)  # versions/ may have been made just now
+        path.parent.mkdir(exist_ok=True)
+        remove_stale_temporaries(path.parent)
+        write_exclusive(
+            path,
+            text,
+            taken=lambda: VersionExistsError(
+                f'version "{name}" was just created by another snapshot; versions are never overwritten'
+            ),
+        )
     return VersionInfo(
         name,
         created.isoformat(timespec="seconds"),
@@ -163,44 +184,6 @@ def freeze_version(root: Path, name: str, description: str = "") -> VersionInfo:
         len(project.endpoints),
         verified=True,
     )
-
-
-def write_exclusive(path: Path, text: str, *, taken: Callable[[], Exception]) -> None:
-    """Write `text` to `path` only if `path` does not exist, atomically; raise `taken()` if it does."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _temporary_beside(path, text) as temporary:
-        try:
-            os.link(temporary, path)  # atomic, and fails if the name is taken: an exclusive claim
-        except FileExistsError:
-            raise taken() from None
-
-
-def write_replace(path: Path, text: str) -> None:
-    """Replace `path` with `text` atomically: readers see the old file or the new, never a mix."""
-    with _temporary_beside(path, text) as temporary:
-        os.replace(temporary, path)
-
-
-@contextlib.contextmanager
-def _temporary_beside(path: Path, text: str) -> Iterator[Path]:
-    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temporary = Path(name)
-    try:
-        # mkstemp makes the file private (0600); give it the mode a plain write would have.
-        os.chmod(descriptor, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_current_umask())
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        yield temporary
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def list_version_names(root: Path) -> list[str]:
@@ -212,10 +195,9 @@ def describe_versions(root: Path) -> list[VersionInfo]:
     """Return every version with its header and whether its digest verifies, oldest first."""
     infos = []
     for name in list_version_names(root):
-        path = version_path(root, name)
         try:
-            document = tomli.loads(path.read_text(encoding="utf-8"))
-        except (tomli.TOMLDecodeError, UnicodeDecodeError) as err:
+            document = tomli.loads(read_version_text(root, name)[1])
+        except (tomli.TOMLDecodeError, EpctlError) as err:
             infos.append(VersionInfo(name, "", "", "", 0, False, f"not readable TOML: {err}"))
             continue
         problem = ""
@@ -248,27 +230,51 @@ def read_content(root: Path, name: str) -> dict[str, Any]:
     return {key: value for key, value in document.items() if key not in HEADER_KEYS}
 
 
-def promote_version(root: Path, version: str, env: str) -> str | None:
+def check_environment_name(name: str) -> None:
+    """Raise InvalidEnvironmentNameError unless `name` can name an environment."""
+    if not ENVIRONMENT_NAME.fullmatch(name):
+        raise InvalidEnvironmentNameError(f"{name!r} is not a valid environment name: use {NAME_RULE}")
+
+
+def promote_version(root: Path, version: str, env: str, *, create: bool = False) -> str | None:
     """Point environment `env` at `version` in epctl.toml, keeping its comments and layout.
 
     Returns the version it pointed at before (None for a new environment). Raises VersionError when
-    the version does not exist or does not verify.
+    the version does not exist or does not verify, UnknownEnvironmentError for an environment
+    epctl.toml does not declare unless `create`, and the errors of `rewrite` and `project_lock`.
+    The file is rewritten under the project lock and re-read just before its rename, so an edit
+    saved meanwhile is kept.
     """
     check_version_name(version)
+    check_environment_name(env)
     read_version_document(root, version)  # refuses unknown and tampered versions
-    path = root / CONFIG_FILE
-    document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    environments = document.setdefault("environments", tomlkit.table(is_super_table=True))
-    previous = None
-    if env in environments:
-        previous = environments[env].get("version")
-        environments[env]["version"] = version
-    else:
-        table = tomlkit.table()
-        table["version"] = version
-        environments[env] = table
-    write_replace(path, tomlkit.dumps(document))
-    return None if previous is None else str(previous)
+    path = check_write_target(root, CONFIG_FILE)
+    previous: list[str | None] = []
+
+    def point(text: str) -> str:
+        document = tomlkit.parse(text)
+        environments = document.setdefault("environments", tomlkit.table(is_super_table=True))
+        previous.clear()
+        if env in environments:
+            pointer = environments[env].get("version")
+            previous.append(None if pointer is None else str(pointer))
+            environments[env]["version"] = version
+        elif not create:
+            known = ", ".join(sorted(environments)) or "none yet"
+            raise UnknownEnvironmentError(
+                f'no environment "{env}" in {CONFIG_FILE} (known: {known}); check the name, or pass '
+                "--create to add it"
+            )
+        else:
+            previous.append(None)
+            table = tomlkit.table()
+            table["version"] = version
+            environments[env] = table
+        return tomlkit.dumps(document)
+
+    with project_lock(root):
+        rewrite(path, lambda: read_project_text(root, path), point)
+    return previous[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,8 @@ from epctl.schemas.routing import Method, Route, RouteSyntaxError, parse_route
 # One rule for every name a user gives: endpoint ids, table names, API key names, versions.
 MAX_NAME_LENGTH = 128
 NAME_RULE = f"1-{MAX_NAME_LENGTH} characters of A-Z a-z 0-9 . _ -"
-Name = Annotated[str, StringConstraints(pattern=rf"^[A-Za-z0-9._-]{{1,{MAX_NAME_LENGTH}}}$")]
+NAME_PATTERN = rf"^[A-Za-z0-9._-]{{1,{MAX_NAME_LENGTH}}}$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 # A version name is also a file name under versions/: a leading dot would hide it.
 VERSION_NAME_RULE = f"{NAME_RULE}, not starting with a dot"
 VERSION_NAME_PATTERN = rf"^[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{MAX_NAME_LENGTH - 1}}}$"

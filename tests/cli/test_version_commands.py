@@ -145,3 +145,17 @@ def test_snapshot_of_a_name_over_the_limit_names_the_limit_and_writes_nothing(
     assert sorted(p.name for p in (sample / "versions").iterdir()) == before
     assert run(runner, sample, "snapshot", "v" * 128).exit_code == 0
     assert run(runner, sample, "validate").exit_code == 0
+
+
+def test_promote_to_an_unknown_environment_is_refused_unless_create(runner: CliRunner, sample: Path) -> None:
+    before = (sample / "epctl.toml").read_text()
+    refused = run(runner, sample, "promote", "v1.0.0", "--env", "qa")
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == (
+        'Error: no environment "qa" in epctl.toml (known: production); check the name, or pass --create '
+        "to add it"
+    )
+    assert (sample / "epctl.toml").read_text() == before
+    created = run(runner, sample, "promote", "v1.0.0", "--env", "qa", "--create")
+    assert created.exit_code == 0, created.output
+    assert created.stderr.strip() == "qa → v1.0.0 (new environment)"
