@@ -28,8 +28,14 @@ from epctl.runtime.project_writes import (
     write_exclusive,
     write_replace,
 )
-from epctl.schemas.loader import CONFIG_FILE, VERSIONS_FOLDER, list_table_files, load_project
-from epctl.schemas.models import NAME_PATTERN, NAME_RULE, TABLES_BY_FOLDER, ApiKey, Auth, Settings
+from epctl.schemas.loader import (
+    CONFIG_FILE,
+    ENVIRONMENT_NAME,
+    VERSIONS_FOLDER,
+    list_table_files,
+    load_project,
+)
+from epctl.schemas.models import NAME_RULE, TABLES_BY_FOLDER, ApiKey, Auth, Settings
 from epctl.schemas.problems import EpctlError, ProjectError, UsageError
 from epctl.schemas.project import DEVELOP, Project
 from epctl.schemas.project_files import read_project_text
@@ -45,8 +51,6 @@ from epctl.schemas.version_file import (
     verify_document,
     version_path,
 )
-
-ENVIRONMENT_NAME = re.compile(NAME_PATTERN)
 
 
 class VersionExistsError(VersionError):

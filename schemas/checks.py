@@ -7,13 +7,14 @@ Every check returns problems; none raises for what a user wrote.
 from __future__ import annotations
 
 import ast
-from collections.abc import Container, Iterable
+import functools
+from collections.abc import Callable, Container, Iterable
 
 import jinja2
 from jinja2 import meta, nodes
 
 from epctl.schemas.models import CONTENT_BLOCK, Endpoint, Page, Reply, Templated, route_of
-from epctl.schemas.problems import Code, Place, Problem, Severity, did_you_mean
+from epctl.schemas.problems import Code, Place, Problem, Severity, Suggester, WorkBudget, did_you_mean
 from epctl.schemas.project import Declarations, Project
 from epctl.schemas.routing import RouteConflictError, Router
 
@@ -71,6 +72,8 @@ class _Checker:
         self.project = project
         self.invalid = invalid_ids
         self.problems: list[Problem] = []
+        self.budget = WorkBudget()
+        self.suggesters: dict[str, Suggester] = {}
 
     def add(
         self,
@@ -89,12 +92,21 @@ class _Checker:
         return name in declared or (kind, name) in invalid or (kind, ANY_NAME) in invalid
 
     def suggest(self, kind: str, name: str, declared: Iterable[str]) -> str:
-        """Return a did-you-mean among declared names, counting declared-but-invalid tables too."""
-        return did_you_mean(name, [*declared, *(n for k, n in self.invalid if k == kind)])
+        """Return a did-you-mean among declared names, counting declared-but-invalid tables too.
 
-    def check_reply(self, reply: Reply | None, label: str, place: Place) -> None:
+        `declared` is read once per kind: one suggester per kind serves the whole run, within one
+        work budget, so thousands of unknown references stay linear.
+        """
+        suggester = self.suggesters.get(kind)
+        if suggester is None:
+            invalid = sorted(n for k, n in self.invalid if k == kind and n != ANY_NAME)
+            suggester = self.suggesters[kind] = Suggester([*declared, *invalid], self.budget)
+        return did_you_mean(name, suggester)
+
+    def check_reply(self, reply: Reply | None, label: str, place: Callable[[], Place]) -> None:
         """Report a page reply naming a page that is not declared; `label` names the reply in the
-        message (`reply`, `settings.not_found_reply`), `place` is where its `page` key is."""
+        message (`reply`, `settings.not_found_reply`), `place()` is where its `page` key is (found only
+        when there is a problem: finding lines costs a scan of the file)."""
         if reply is None or reply.type != "page" or reply.page is None:
             return
         if not self.known("page", reply.page, self.project.pages):
@@ -103,7 +115,7 @@ class _Checker:
                     Code.UNKNOWN_PAGE,
                     f'{label} names page "{reply.page}", which is not declared in pages/'
                     + self.suggest("page", reply.page, self.project.pages),
-                    place,
+                    place(),
                 )
             )
 
@@ -112,13 +124,19 @@ class _Checker:
         where = self.project.declarations
         for reply_key in ("not_found_reply", "unauthorized_reply"):
             label = f"settings.{reply_key}"
-            self.check_reply(getattr(settings, reply_key), label, where.locate("epctl.toml", f"{label}.page"))
+            self.check_reply(
+                getattr(settings, reply_key),
+                label,
+                functools.partial(where.locate, "epctl.toml", f"{label}.page"),
+            )
         triggered = {e for w in self.project.workflows.values() for e in w.endpoints}
         for endpoint in self.project.endpoints:
             eid = endpoint.id
             for reply_key in ("reply", "unauthorized_reply"):
                 self.check_reply(
-                    getattr(endpoint, reply_key), reply_key, where.place("endpoint", eid, f"{reply_key}.page")
+                    getattr(endpoint, reply_key),
+                    reply_key,
+                    functools.partial(where.place, "endpoint", eid, f"{reply_key}.page"),
                 )
             if endpoint.access == "groups" and not endpoint.groups:
                 self.add(

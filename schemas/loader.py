@@ -7,6 +7,7 @@ reference checked, so one `epctl validate` run lists everything a user has to fi
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from epctl.schemas.checks import ANY_NAME, build_router, check_project
 from epctl.schemas.models import (
+    NAME_PATTERN,
     NAME_RULE,
     TABLES_BY_FOLDER,
     VERSION_NAME_RULE,
@@ -42,6 +44,7 @@ from epctl.schemas.problems import (
     Problem,
     ProjectError,
     Severity,
+    WorkBudget,
     did_you_mean,
     raise_on_errors,
 )
@@ -98,6 +101,7 @@ class Source(Protocol):
         ...
 
 
+ENVIRONMENT_NAME = re.compile(NAME_PATTERN)
 # `id = "x"` or `name = "x"` at the start of a line: what a broken file probably declares.
 _DECLARED_NAME = re.compile(r"""^[ \t]*(?:id|name)[ \t]*=[ \t]*["']([^"'\n]+)["']""", re.MULTILINE)
 
@@ -260,6 +264,7 @@ class ProjectReader:
         # reported again as unknown, so one typo gives one problem, not a cascade.
         self.invalid_ids: set[tuple[str, str]] = set()
         self.draft = ProjectDraft(root=root)
+        self.budget = WorkBudget()  # the "did you mean" work of one read
 
     # -- problems -----------------------------------------------------------------------------
     def add(
@@ -272,9 +277,10 @@ class ProjectReader:
         line: int | None = None,
         severity: Severity = Severity.ERROR,
     ) -> None:
-        place = self.draft.declarations.locate(file, key, id)
         if line is not None:
             place = Place(file=file, line=line, key=key or None, id=id)
+        else:
+            place = self.draft.declarations.locate(file, key, id)
         self.problems.append(Problem(severity, code, message, place))
 
     def add_validation(
@@ -291,7 +297,7 @@ class ProjectReader:
                 choices = list(owner.model_fields) if owner else []
                 hint = SECRET_HINTS.get(name)
                 message = f'unknown key "{name}"' + (
-                    f"; {hint}" if hint else did_you_mean(name, choices, list_all=True)
+                    f"; {hint}" if hint else did_you_mean(name, choices, list_all=True, budget=self.budget)
                 )
                 self.add(Code.UNKNOWN_KEY, message, file, key, id)
             elif kind == "missing":
@@ -372,7 +378,9 @@ class ProjectReader:
         for name in document:
             if name not in known:
                 where = CONFIG_FILE if file == CONFIG_FILE else f"{file.split('/')[0]}/ files"
-                message = f'unknown table "{name}" in {where}' + did_you_mean(name, known, list_all=True)
+                message = f'unknown table "{name}" in {where}' + did_you_mean(
+                    name, known, list_all=True, budget=self.budget
+                )
                 self.add(Code.UNKNOWN_KEY, message, file, name)
 
     def read_config(self, config: dict[str, Any], file: str) -> None:
@@ -388,6 +396,7 @@ class ProjectReader:
             auth = self.validate(Auth, config["auth"], file, "auth", None)
             if isinstance(auth, Auth):
                 self.draft.auth = auth
+        hashes: dict[str, tuple[str, str]] = {}  # sha256 -> (name, key path) of the first key with it
         for key, table in self.each_table(config, "api_key", file):
             api_key = self.validate(ApiKey, table, file, key, table.get("name"))
             if isinstance(api_key, ApiKey):
@@ -399,7 +408,23 @@ class ProjectReader:
                         f"{key}.name",
                         api_key.name,
                     )
+                first = hashes.setdefault(api_key.sha256, (api_key.name, key))
+                if first[1] != key:
+                    self.add_duplicate_hash(file, key, api_key.name, *first)
                 self.draft.api_keys.append(api_key)
+
+    def add_duplicate_hash(self, file: str, key: str, name: str, first_name: str, first_key: str) -> None:
+        """Report an API key whose sha256 an earlier key has: the one key would get both scopes."""
+        first = self.draft.declarations.locate(file, f"{first_key}.sha256", first_name)
+        self.problems.append(
+            Problem.error(
+                Code.DUPLICATE_API_KEY,
+                f'API key "{name}" has the same sha256 as API key "{first_name}" ({file}:{first.line}): '
+                "one key would be allowed the endpoints of both; give each caller its own key",
+                self.draft.declarations.locate(file, f"{key}.sha256", name),
+                (first,),
+            )
+        )
 
     def read_environments(self, config: dict[str, Any], file: str) -> None:
         """Read [environments.NAME]: develop's pointers at versions (never frozen into a version)."""
@@ -414,6 +439,16 @@ class ProjectReader:
             environments = {}
         for name, table in environments.items():
             key = f"environments.{name}"
+            if not ENVIRONMENT_NAME.fullmatch(name):
+                # json.dumps shows a newline or an empty name as the user would have to write it.
+                self.add(
+                    Code.INVALID_VALUE,
+                    f"environment name {json.dumps(name)} is not valid: use {NAME_RULE}",
+                    file,
+                    key,
+                    name,
+                )
+                continue
             environment = self.validate(Environment, table, file, key, name)
             if isinstance(environment, Environment):
                 self.draft.environments[name] = environment
