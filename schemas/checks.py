@@ -14,12 +14,35 @@ import jinja2
 from jinja2 import meta, nodes
 
 from epctl.schemas.models import CONTENT_BLOCK, Endpoint, Page, Reply, Templated, route_of
+from epctl.schemas.positions import find_failing_line
 from epctl.schemas.problems import Code, Place, Problem, Severity, Suggester, WorkBudget, did_you_mean
 from epctl.schemas.project import Declarations, Project
 from epctl.schemas.routing import RouteConflictError, Router
 
+TOO_DEEP_FOR_JINJA = "expressions or blocks nested too deeply for the template parser; split them up"
+TOO_DEEP_FOR_PYTHON = "expressions nested too deeply for Python's parser; split them up"
 ANY_NAME = "*"  # in `invalid_ids`: any name of that kind may exist (its file did not parse)
 _PARSER = jinja2.Environment()
+
+
+def _too_deep_for_jinja(source: str) -> bool:
+    try:
+        _PARSER.parse(source)
+    except RecursionError:
+        return True
+    except jinja2.TemplateSyntaxError:
+        return False
+    return False
+
+
+def _too_deep_for_python(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (RecursionError, MemoryError):
+        return True
+    except SyntaxError:
+        return False
+    return False
 
 
 def check_project(project: Project, invalid_ids: set[tuple[str, str]] | None = None) -> list[Problem]:
@@ -219,7 +242,12 @@ class _Checker:
     def parse_template(self, kind: str, name: str, table: Templated) -> nodes.Template | None:
         source = self.project.template_source(table)
         try:
-            return _PARSER.parse(source)
+            try:
+                return _PARSER.parse(source)
+            except RecursionError:
+                raise jinja2.TemplateSyntaxError(
+                    TOO_DEEP_FOR_JINJA, find_failing_line(source, _too_deep_for_jinja)
+                ) from None
         except jinja2.TemplateSyntaxError as err:
             if table.template is not None:
                 place = Place(file=table.template, line=err.lineno, id=name)
@@ -271,8 +299,15 @@ class _Checker:
                     )
 
     def parse_handler(self, name: str, path: str) -> ast.Module | None:
+        source = self.project.files[path]
         try:
-            return ast.parse(self.project.files[path], filename=path)
+            try:
+                return ast.parse(source, filename=path)
+            except (RecursionError, MemoryError):
+                # CPython's parser runs out of stack on deep nesting (a MemoryError, not memory).
+                too_deep = SyntaxError(TOO_DEEP_FOR_PYTHON)
+                too_deep.lineno = find_failing_line(source, _too_deep_for_python)
+                raise too_deep from None
         except SyntaxError as err:
             self.problems.append(
                 Problem.error(

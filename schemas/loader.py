@@ -36,7 +36,7 @@ from epctl.schemas.models import (
     Templated,
     Workflow,
 )
-from epctl.schemas.positions import KeyLines
+from epctl.schemas.positions import KeyLines, find_failing_line
 from epctl.schemas.problems import (
     Code,
     EpctlError,
@@ -242,7 +242,8 @@ def _unwrap(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """Return how TOML names the type of `value`: `a string`, `an array`, `a table`, ..."""
     names = {
         bool: "a boolean",
         int: "an integer",
@@ -317,7 +318,7 @@ class ProjectReader:
                 expected = error["msg"].removeprefix("Input should be ").rstrip(".")
                 expected = TOML_TYPE_NAMES.get(expected, expected)
                 self.add(
-                    Code.INVALID_TYPE, f'"{name}" must be {expected}, not {_describe(value)}', file, key, id
+                    Code.INVALID_TYPE, f'"{name}" must be {expected}, not {describe(value)}', file, key, id
                 )
             else:
                 self.add(Code.INVALID_VALUE, f'"{name}": {error["msg"]}', file, key, id)
@@ -350,6 +351,16 @@ class ProjectReader:
             message = getattr(err, "msg", str(err))
             line = getattr(err, "lineno", None)
             self.add(Code.TOML_SYNTAX, f"TOML syntax error: {message}", file, line=line)
+            return None
+        except RecursionError:
+            # tomli refuses arrays and inline tables nested over 400 levels, without a line.
+            line = find_failing_line(text, _nests_too_deeply)
+            self.add(
+                Code.TOML_SYNTAX,
+                f"TOML syntax error: arrays or inline tables nested more than {MAX_TOML_DEPTH} levels deep",
+                file,
+                line=line,
+            )
             return None
 
     def read(self, source: Source) -> ProjectDraft:
@@ -489,7 +500,7 @@ class ProjectReader:
                 yield key, table
             else:
                 self.add(
-                    Code.INVALID_TYPE, f'each "{name}" must be a table, not {_describe(table)}', file, key
+                    Code.INVALID_TYPE, f'each "{name}" must be a table, not {describe(table)}', file, key
                 )
 
     def validate(self, model: type[Table], table: Any, file: str, key: str, id: str | None) -> Table | None:
@@ -497,7 +508,7 @@ class ProjectReader:
             self.add(Code.MISSING_KEY, f"missing required table [{key}]", file, key, id)
             return None
         if not isinstance(table, dict):
-            self.add(Code.INVALID_TYPE, f'"{key}" must be a table, not {_describe(table)}', file, key, id)
+            self.add(Code.INVALID_TYPE, f'"{key}" must be a table, not {describe(table)}', file, key, id)
             return None
         try:
             return model.model_validate(table)
@@ -594,6 +605,20 @@ class ProjectReader:
             self.add(Code.UNREADABLE_FILE, f'cannot read "{relative}": {err}', file, key, id)
             return None
         return project_path
+
+
+MAX_TOML_DEPTH = 400  # tomli's limit on nested arrays and inline tables
+
+
+def _nests_too_deeply(text: str) -> bool:
+    """Return True when tomli gives up on `text` for its nesting (other errors do not count)."""
+    try:
+        tomli.loads(text)
+    except RecursionError:
+        return True
+    except tomli.TOMLDecodeError:
+        return False
+    return False
 
 
 def table_name(table: Table) -> str:

@@ -10,6 +10,7 @@ so a clean 10,000-endpoint project never pays for it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import tomli
 
@@ -134,6 +135,26 @@ def scan_key_lines(text: str) -> dict[str, int]:
             newline = text.find("\n", pos)
             pos = n if newline == -1 else newline + 1
     return lines
+
+
+def find_failing_line(text: str, fails: Callable[[str], bool]) -> int:
+    """Return the first line N of `text` such that `fails(the text up to and with line N)`.
+
+    For errors that carry no line (a parser's RecursionError on deep nesting): `fails` must be
+    monotonic (a prefix fails, so does every longer one) and true for the whole text. Bisection calls
+    it about log2(lines) times, so finding the line stays near-linear in the text's length.
+    """
+    ends = [match.end() for match in re.finditer("\n", text)]
+    if not ends or ends[-1] != len(text):
+        ends.append(len(text))
+    low, high = 0, len(ends) - 1
+    while low < high:
+        middle = (low + high) // 2
+        if fails(text[: ends[middle]]):
+            high = middle
+        else:
+            low = middle + 1
+    return low + 1
 
 
 class KeyLines:

@@ -120,7 +120,7 @@ def sort_problems(problems: list[Problem]) -> list[Problem]:
 # How many names one suggestion compares the word with, and how many comparisons one run may make:
 # "did you mean" is a courtesy, and a file of 2,000 unknown references must not make it quadratic.
 CANDIDATES_PER_WORD = 100
-COMPARISONS_PER_RUN = 50_000
+COMPARISONS_PER_RUN = 20_000
 
 
 @dataclass(slots=True)
@@ -133,6 +133,7 @@ class WorkBudget:
     def take(self, amount: int) -> bool:
         """Spend `amount` and return True, or return False when less than that is left."""
         if amount > self.left:
+            self.left = 0  # spent: later words are not even looked up
             return False
         self.left -= amount
         self.spent += amount

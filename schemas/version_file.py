@@ -21,6 +21,7 @@ from epctl.schemas.loader import (
     VERSIONS_FOLDER,
     Document,
     ProjectReader,
+    describe,
     load_project,
     read_source,
 )
@@ -148,19 +149,28 @@ class VersionSource:
         self.text = text
 
     def documents(self, reader: ProjectReader) -> Iterator[Document]:
-        """Yield the version's one document; raise ProjectError when it is not TOML,
-        VersionIntegrityError on a digest mismatch, VersionError for a format this epctl cannot read."""
+        """Yield the version's one document, or nothing when it is not TOML (the reader has the
+        problem). Raises VersionIntegrityError on a digest mismatch, VersionError for a format this
+        epctl cannot read or a file holding another version than its name says."""
         file = self.path.relative_to(reader.root).as_posix()
-        document = parse_version(reader, file, self.text)
+        document = reader.parse_text(file, self.text)
+        if document is None:
+            return
+        verify_document(file, document)
         if document.get("format") != FORMAT:
             raise VersionError(
                 f"{file} has format {document.get('format')!r}; this epctl reads format {FORMAT}"
             )
-        files = document.get("files", {})
+        if document.get("name") != self.name:
+            raise VersionError(
+                f"{file} holds version {document.get('name')!r}, not {self.name!r}: a version file keeps "
+                "the name it was frozen under; restore it from git"
+            )
+        files = read_sources(reader, file, document, "files")
         draft = reader.draft
         draft.version = self.name
         draft.version_file = self.path
-        draft.table_files.update(document.get("table_files", {}))
+        draft.table_files.update(read_sources(reader, file, document, "table_files"))
 
         def resolve(relative: str, where: str, key: str, id: str) -> str | None:
             if relative in files:
@@ -170,6 +180,34 @@ class VersionSource:
             return None
 
         yield Document(file, document, VERSION_KEYS, VERSION_TABLES, resolve, config=True)
+
+
+def read_sources(reader: ProjectReader, file: str, document: dict[str, Any], key: str) -> dict[str, str]:
+    """Return the `[files]` or `[table_files]` table of a version document: path -> text.
+
+    A table of another shape (a hand-made version) is reported to `reader`, never a traceback.
+    """
+    table = document.get(key, {})
+    if not isinstance(table, dict):
+        reader.add(
+            Code.INVALID_TYPE,
+            f'"{key}" must be a table of "path" = """text""", not {describe(table)}',
+            file,
+            key,
+        )
+        return {}
+    sources = {}
+    for path, text in table.items():
+        if isinstance(text, str):
+            sources[path] = text
+        else:
+            reader.add(
+                Code.INVALID_TYPE,
+                f'{key} "{path}" must be a string (the file\'s text), not {describe(text)}',
+                file,
+                f"{key}.{path}",
+            )
+    return sources
 
 
 def read_version(root: Path, name: str) -> tuple[Project, list[Problem]]:
