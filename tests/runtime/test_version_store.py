@@ -111,6 +111,10 @@ def test_version_file_is_reviewable_toml_with_sources_and_digest(sample: Path) -
         ("v1/../../x", "is not a valid version name"),
         ("", "is not a valid version name"),
         ("x" * 256, "is not a valid version name"),
+        # versions and verify skip hidden files, and 246-255 characters overflowed the file name limit
+        (".hidden", r'"\.hidden" is not a valid version name: use .*, not starting with a dot'),
+        ("x" * 246, "it has 246 characters, and a version name has at most 128"),
+        ("x" * 255, "it has 255 characters, and a version name has at most 128"),
     ],
 )
 def test_bad_version_names_are_refused(sample: Path, name: str, message: str) -> None:
@@ -314,3 +318,21 @@ def test_an_environment_serves_its_version_under_its_root(sample: Path, secret: 
     assert "v1.0.0 · rendered" in client.get("/farm/").text
     assert client.get("/farm/api/devices", headers=API_KEY).status_code == 200
     assert client.get("/").status_code == 404
+
+
+def test_diff_flags_another_secret_a_dropped_issuer_and_replaced_or_added_key_hashes(sample: Path) -> None:
+    before = read_content(sample, "develop")
+    config = sample / "epctl.toml"
+    text = config.read_text()
+    text = text.replace('secret_env = "EPCTL_SECRET"', 'secret_env = "OTHER_SECRET"')
+    text = text.replace('issuer = "smart-farm"\n', "")
+    text = text.replace("7158cc5bb3cd849bc28105ea52ce733d393e8aad6d7a718351efaa639684ad89", "b" * 64)
+    text += f'\n[[api_key]]\nname = "partner"\nsha256 = "{"c" * 64}"\nendpoints = ["api-devices"]\n'
+    config.write_text(text)
+    result = diff_contents(before, read_content(sample, "develop"))
+    assert result.access_widened == [
+        "auth: secret_env EPCTL_SECRET → OTHER_SECRET (tokens signed with another secret are accepted)",
+        "auth: issuer smart-farm removed (tokens of any issuer are accepted)",
+        "API key mobile-app: hash replaced (another key is accepted)",
+        "API key partner: new key",
+    ]
