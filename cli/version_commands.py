@@ -13,12 +13,12 @@ from rich.table import Table
 from epctl.cli.app import ExitCode, app, get_state
 from epctl.cli.output import print_json, print_table, stderr, stdout
 from epctl.runtime.diff import Change, diff_contents
+from epctl.runtime.restore import restore_version
 from epctl.runtime.version_store import (
     describe_versions,
     freeze_version,
     promote_version,
     read_content,
-    restore_version,
 )
 from epctl.schemas.version_file import check_version_name, read_version_document
 
@@ -196,9 +196,24 @@ def restore_command(
 ) -> None:
     """Copy a version back into develop (Losant's copy-to-develop)."""
     plan, backup = restore_version(get_state(ctx).project_dir, name, force=force)
+    replaced = len(plan.changed) + len(plan.remove)
     if backup:
-        stderr.print(f"Saved develop first as [bold]{escape(backup)}[/]")
+        stderr.print(
+            f"Copied the {count(replaced, 'develop file')} it replaces into [bold]{escape(backup)}/[/]"
+        )
+    written = len(plan.changed) + len(plan.created)
     stderr.print(
-        f"[green]Restored {escape(name)} into develop[/]: {len(plan.write)} files written"
+        f"[green]Restored {escape(name)} into develop[/]: {count(written, 'file')} written"
         + (f", {len(plan.remove)} removed" if plan.remove else "")
+        + (" (develop already matched it)" if not written and not plan.remove else "")
     )
+    if plan.kept:
+        stderr.print(
+            f"Kept {count(len(plan.kept), 'develop file')} the version does not have: "
+            f"{escape(', '.join(plan.kept))}"
+        )
+
+
+def count(number: int, noun: str) -> str:
+    """Return "1 file", "2 files"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -8,7 +8,6 @@ complete file and never a half-written one; `epctl.toml` is rewritten through a 
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,23 +19,22 @@ import tomli_w
 import tomlkit
 from pydantic import BaseModel
 
+from epctl.runtime.config_text import strip_local_sections
 from epctl.runtime.project_writes import (
     check_write_target,
     project_lock,
     remove_stale_temporaries,
     rewrite,
     write_exclusive,
-    write_replace,
 )
 from epctl.schemas.loader import (
     CONFIG_FILE,
     ENVIRONMENT_NAME,
     VERSIONS_FOLDER,
-    list_table_files,
     load_project,
 )
-from epctl.schemas.models import NAME_RULE, TABLES_BY_FOLDER, ApiKey, Auth, Settings
-from epctl.schemas.problems import EpctlError, ProjectError, UsageError
+from epctl.schemas.models import NAME_RULE
+from epctl.schemas.problems import EpctlError, UsageError
 from epctl.schemas.project import DEVELOP, Project
 from epctl.schemas.project_files import read_project_text
 from epctl.schemas.version_file import (
@@ -63,10 +61,6 @@ class UnknownEnvironmentError(UsageError):
 
 class InvalidEnvironmentNameError(UsageError):
     """An environment name outside the name rule."""
-
-
-class RestoreConflictError(EpctlError):
-    """`restore` would overwrite or remove develop files that differ from the version."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +94,17 @@ def dump_project(project: Project) -> dict[str, Any]:
         "component": [dump(p) for p in project.components.values()],
         "workflow": [dump(w) for w in project.workflows.values()],
         "files": _normalize_newlines(project.files),
-        "table_files": _normalize_newlines(project.table_files),
+        "table_files": _normalize_newlines({**project.table_files, **_config_text(project)}),
     }
+
+
+def _config_text(project: Project) -> dict[str, str]:
+    """Return {"epctl.toml": its text without local sections} for develop, so that `restore` gives
+    the file back as written; nothing for a frozen version (its table files already hold it)."""
+    config = project.declarations.texts.get(CONFIG_FILE)
+    if project.version != DEVELOP or config is None:
+        return {}
+    return {CONFIG_FILE: strip_local_sections(config.text)}
 
 
 def _normalize_newlines(files: Mapping[str, str]) -> dict[str, str]:
@@ -279,99 +282,3 @@ def promote_version(root: Path, version: str, env: str, *, create: bool = False)
     with project_lock(root):
         rewrite(path, lambda: read_project_text(root, path), point)
     return previous[0]
-
-
-@dataclass(frozen=True, slots=True)
-class RestorePlan:
-    content: dict[str, Any]  # the version's frozen content
-    write: dict[str, str]  # project path -> text the version holds
-    differing: list[str]  # develop files that exist with other content
-    remove: list[str]  # develop TOML table files the version does not have
-
-
-def plan_restore(root: Path, name: str) -> RestorePlan:
-    """Return what restoring version `name` into develop would write, overwrite and remove."""
-    content = read_content(root, name)
-    write = {**content["files"], **content["table_files"]}
-    differing = []
-    for relative, text in sorted(write.items()):
-        target = root / relative
-        # A version file is data: even one whose digest checks out must not write outside the project.
-        if not target.resolve().is_relative_to(root.resolve()):
-            raise VersionError(
-                f'version "{name}" holds a file outside the project ("{relative}"); nothing was restored'
-            )
-        if target.exists() and target.read_text(encoding="utf-8") != text:
-            differing.append(relative)
-    remove = []
-    for folder in TABLES_BY_FOLDER:
-        for path in list_table_files(root, folder):
-            relative = path.relative_to(root).as_posix()
-            if relative not in content["table_files"]:
-                remove.append(relative)
-    return RestorePlan(content, write, differing, remove)
-
-
-def restore_version(root: Path, name: str, *, force: bool = False) -> tuple[RestorePlan, str | None]:
-    """Copy version `name` back into develop (Losant's copy-to-develop).
-
-    Without `force`, raises RestoreConflictError when develop files would be overwritten or removed.
-    With it, develop is first saved as version `develop-backup-<time>` (or, when develop does not
-    validate, its files are copied to `.epctl/backups/<time>/`). Returns the plan and the backup name.
-    """
-    check_version_name(name)
-    plan = plan_restore(root, name)
-    backup = None
-    if plan.differing or plan.remove:
-        if not force:
-            listed = ", ".join([*plan.differing, *(f"{p} (removed)" for p in plan.remove)][:8])
-            raise RestoreConflictError(
-                f"restoring {name} would change develop files that differ from it: {listed}; "
-                "rerun with --force to save develop as a backup version first"
-            )
-        backup = back_up_develop(root, [*plan.differing, *plan.remove])
-    for relative, text in plan.write.items():
-        target = root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_replace(target, text)
-    for relative in plan.remove:
-        (root / relative).unlink()
-    restore_config(root, plan.content)
-    return plan, backup
-
-
-def back_up_develop(root: Path, changed: list[str]) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    name = f"develop-backup-{stamp}"
-    try:
-        freeze_version(root, name, description="develop before `epctl restore --force`")
-        return name
-    except ProjectError:
-        folder = root / ".epctl" / "backups" / stamp
-        for relative in [*changed, CONFIG_FILE]:
-            target = folder / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(root / relative, target)
-        return folder.relative_to(root).as_posix()
-
-
-def restore_config(root: Path, content: dict[str, Any]) -> None:
-    """Write a version's settings, auth and API keys into epctl.toml; environments stay as they are."""
-    path = root / CONFIG_FILE
-    document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    current = document.unwrap()
-    # Compare meanings, not text: a section that already says the same (defaults left out, comments
-    # in) is left exactly as the user wrote it.
-    for key, model in (("settings", Settings), ("auth", Auth)):
-        if model.model_validate(current.get(key, {})) != model.model_validate(content[key]):
-            document[key] = content[key]
-    keys_now = [ApiKey.model_validate(k) for k in current.get("api_key", [])]
-    if keys_now != [ApiKey.model_validate(k) for k in content["api_key"]]:
-        if content["api_key"]:
-            array = tomlkit.aot()
-            for api_key in content["api_key"]:
-                array.append(tomlkit.item(api_key))
-            document["api_key"] = array
-        elif "api_key" in document:
-            del document["api_key"]
-    write_replace(path, tomlkit.dumps(document))

@@ -53,6 +53,9 @@ from epctl.schemas.project_files import ProjectFileError, read_project_text
 
 CONFIG_FILE = "epctl.toml"
 VERSIONS_FOLDER = "versions"
+# Sections of epctl.toml that belong to this checkout, not to a version: where versions are served
+# and which signers are trusted. Never frozen, never rolled back by a restore.
+LOCAL_SECTIONS = ("environments", "trusted_key")
 CONFIG_SECTIONS: dict[str, type[Table]] = {
     "project": ProjectInfo,
     "settings": Settings,

@@ -13,11 +13,13 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from epctl.schemas.loader import (
+    CONFIG_FILE,
     CONFIG_SECTIONS,
+    LOCAL_SECTIONS,
     VERSIONS_FOLDER,
     Document,
     ProjectReader,
@@ -40,10 +42,48 @@ NAME_PATTERN = re.compile(VERSION_NAME_PATTERN)
 # The keys of a version file, in the order they are written. The header describes the version; the
 # config and tables are develop's, frozen; the contents are the sources they use.
 HEADER_KEYS = ("format", "name", "description", "created", "digest")
-CONFIG_KEYS = tuple(key for key in CONFIG_SECTIONS if key != "environments")
+CONFIG_KEYS = tuple(key for key in CONFIG_SECTIONS if key not in LOCAL_SECTIONS)
 VERSION_TABLES = {kind: model for tables in TABLES_BY_FOLDER.values() for kind, model in tables.items()}
 CONTENT_KEYS = ("files", "table_files")
 VERSION_KEYS = (*HEADER_KEYS, *CONFIG_KEYS, *VERSION_TABLES, *CONTENT_KEYS)
+
+
+# The files a version can own, by folder and suffix: `restore` writes nothing else, so a version file
+# made by hand cannot plant `conftest.py`, `.github/workflows/...`, `.git/hooks/...` or `.ci/run`.
+# Each folder takes only what epctl reads from it; Python only where handlers live.
+TEMPLATE_SUFFIXES = frozenset(
+    {".html", ".htm", ".xml", ".svg", ".json", ".txt", ".md", ".css", ".js", ".csv"}
+)
+ASSET_SUFFIXES = frozenset(
+    {".css", ".js", ".mjs", ".map", ".json", ".txt", ".xml", ".svg", ".html", ".md", ".csv", ".webmanifest"}
+    | {".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".ico", ".woff", ".woff2", ".ttf", ".otf", ".pdf"}
+)
+OWNED_SUFFIXES: dict[str, frozenset[str]] = {
+    "endpoints": frozenset({".toml"}),
+    "pages": frozenset({".toml"}) | TEMPLATE_SUFFIXES,
+    "workflows": frozenset({".toml", ".py"}),
+    "static": ASSET_SUFFIXES,
+    "tests": frozenset({".toml", ".json", ".txt", ".xml", ".html"}),
+}
+
+
+def can_own(path: str) -> bool:
+    """Return whether a version may hold, and `restore` write, the project file `path`.
+
+    `epctl.toml`, or a file under one of OWNED_SUFFIXES' folders with a suffix listed for it, by a
+    plain relative path: no `..`, no empty or hidden parts, no backslashes.
+    """
+    if path == CONFIG_FILE:
+        return True
+    parts = path.split("/")
+    if (
+        len(parts) < 2
+        or "\\" in path
+        or any(part in ("", ".", "..") or part.startswith(".") for part in parts)
+    ):
+        return False
+    suffixes = OWNED_SUFFIXES.get(parts[0])
+    return suffixes is not None and PurePosixPath(parts[-1]).suffix.lower() in suffixes
 
 
 class VersionError(EpctlError):

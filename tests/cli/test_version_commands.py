@@ -119,7 +119,12 @@ def test_restore_refuses_then_forces_with_a_backup(runner: CliRunner, sample: Pa
     assert "rerun with --force" in refused.stderr
     forced = run(runner, sample, "restore", "v1", "--force")
     assert forced.exit_code == 0, forced.output
-    assert "Saved develop first as develop-backup-" in forced.stderr
+    [backup] = (sample / ".epctl" / "backups").iterdir()
+    assert forced.stderr.splitlines() == [
+        f"Copied the 1 develop file it replaces into .epctl/backups/{backup.name}/",
+        "Restored v1 into develop: 1 file written",
+    ]
+    assert (backup / "pages" / "templates" / "home.html").read_text() == "edited\n"
     assert home.read_text() == original
 
 

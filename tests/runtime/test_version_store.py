@@ -16,14 +16,13 @@ from werkzeug.test import Client
 from epctl.runtime import create_app
 from epctl.runtime.diff import diff_contents
 from epctl.runtime.hosts import build_host_app, host_name
+from epctl.runtime.restore import ForgedVersionError, RestoreConflictError, restore_version
 from epctl.runtime.version_store import (
-    RestoreConflictError,
     VersionExistsError,
     format_sources,
     freeze_version,
     promote_version,
     read_content,
-    restore_version,
 )
 from epctl.schemas.problems import ProjectError
 from epctl.schemas.version_file import (
@@ -268,8 +267,9 @@ def test_restore_gives_back_develop_file_for_file(sample: Path) -> None:
     assert (sample / "pages" / "templates" / "home.html").read_text() == "changed\n"
 
     _, backup = restore_version(sample, "v1", force=True)
-    assert backup is not None and backup.startswith("develop-backup-")
-    assert "changed" in (sample / "versions" / f"{backup}.toml").read_text()
+    assert backup is not None and backup.startswith(".epctl/backups/")
+    assert (sample / backup / "pages" / "templates" / "home.html").read_text() == "changed\n"
+    assert (sample / backup / "endpoints" / "extra.toml").exists()
     for path, data in originals.items():
         assert path.read_bytes() == data, path
     assert not (sample / "endpoints" / "extra.toml").exists()
@@ -278,7 +278,7 @@ def test_restore_gives_back_develop_file_for_file(sample: Path) -> None:
 def test_restore_into_matching_develop_needs_no_force(sample: Path) -> None:
     freeze_version(sample, "v1")
     plan, backup = restore_version(sample, "v1")
-    assert (plan.differing, plan.remove, backup) == ([], [], None)
+    assert (plan.changed, plan.created, plan.remove, backup) == ([], [], [], None)
 
 
 @pytest.mark.parametrize(
@@ -306,7 +306,7 @@ def test_restore_never_writes_outside_the_project(sample: Path, tmp_path: Path) 
     document["files"]["../outside.txt"] = "pwned"
     document["digest"] = compute_digest(document)
     path.write_text(tomli_w.dumps(document))
-    with pytest.raises(VersionError, match=r'holds a file outside the project \("\.\./outside\.txt"\)'):
+    with pytest.raises(ForgedVersionError, match=r"holds files no version can own: \.\./outside\.txt\."):
         restore_version(sample, "v1", force=True)
     assert not (tmp_path / "outside.txt").exists()
 
