@@ -30,12 +30,17 @@ def snapshot_command(
     ctx: typer.Context,
     name: NameArgument,
     description: Annotated[str, typer.Option("--description", "-d", help="What this version is.")] = "",
+    sign: Annotated[
+        Path | None,
+        typer.Option("--sign", metavar="KEY", help="Sign with this Ed25519 private key (PKCS#8 PEM file)."),
+    ] = None,
 ) -> None:
     """Validate develop and freeze it into versions/NAME.toml (never overwrites)."""
-    frozen = freeze_version(get_state(ctx).project_dir, name, description)
+    frozen = freeze_version(get_state(ctx).project_dir, name, description, sign=sign)
+    signed = f", {frozen.signature}" if sign is not None else ""
     stderr.print(
         f"[green]Froze develop as {escape(name)}[/]: versions/{escape(name)}.toml "
-        f"({frozen.endpoints} endpoints, {frozen.digest[:19]}…)"
+        f"({frozen.endpoints} endpoints, {frozen.digest[:19]}…{escape(signed)})"
     )
 
 
@@ -68,6 +73,7 @@ def versions_command(
                     "digest": i.digest,
                     "endpoints": i.endpoints,
                     "verified": i.verified,
+                    "signature": i.signature,
                 }
                 for i in infos
             ]
@@ -160,11 +166,13 @@ def diff_command(
 
 @app.command("verify")
 def verify_command(ctx: typer.Context) -> None:
-    """Check every version's digest; exit 1 naming any that does not match."""
+    """Check every version's digest and signature; exit 1 naming any that fails."""
     infos = describe_versions(get_state(ctx).project_dir)
     for info in infos:
         if info.verified:
-            stderr.print(f"[green]ok[/]      {escape(info.name)}  {info.digest[:19]}…")
+            stderr.print(
+                f"[green]ok[/]      {escape(info.name)}  {info.digest[:19]}…  {escape(info.signature)}"
+            )
         else:
             stderr.print(f"[red]FAILED[/]  {escape(info.name)}: {escape(info.problem)}")
     failed = [i for i in infos if not i.verified]

@@ -23,12 +23,18 @@ from pathlib import Path
 
 from epctl.runtime.config_text import compose_config, merge_config
 from epctl.runtime.project_writes import STATE_FOLDER, check_write_target, project_lock, write_replace
-from epctl.runtime.version_store import read_content
 from epctl.schemas.loader import CONFIG_FILE, list_table_files
 from epctl.schemas.models import TABLES_BY_FOLDER
 from epctl.schemas.problems import EpctlError
 from epctl.schemas.project_files import read_project_text
-from epctl.schemas.version_file import OWNED_SUFFIXES, VersionError, can_own, check_version_name
+from epctl.schemas.version_file import (
+    HEADER_KEYS,
+    OWNED_SUFFIXES,
+    VersionError,
+    can_own,
+    check_version_name,
+    read_trusted_document,
+)
 
 BACKUPS_FOLDER = f"{STATE_FOLDER}/backups"
 LISTED = 20  # files named in one message; the rest are counted
@@ -57,12 +63,14 @@ class RestorePlan:
 def plan_restore(root: Path, name: str) -> RestorePlan:
     """Return what restoring version `name` would write, replace, remove and keep; write nothing.
 
-    Raises VersionError for a missing or tampered version, ForgedVersionError for one naming files a
+    Raises VersionError for a missing or tampered version (UntrustedVersionError for one no trusted
+    key signed, where epctl.toml lists any), ForgedVersionError for one naming files a
     version cannot own, WriteRefusedError for a target outside the project or not a regular file,
     ConfigTextError when develop's epctl.toml is not TOML.
     """
     check_version_name(name)
-    content = read_content(root, name)
+    document = read_trusted_document(root, name)
+    content = {key: value for key, value in document.items() if key not in HEADER_KEYS}
     sources: dict[str, str] = {**content["files"], **content["table_files"]}
     unowned = sorted(path for path in sources if not can_own(path))
     if unowned:

@@ -12,12 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli
 import tomli_w
 import tomlkit
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from epctl.runtime.config_text import strip_local_sections
 from epctl.runtime.project_writes import (
@@ -32,18 +35,22 @@ from epctl.schemas.loader import (
     ENVIRONMENT_NAME,
     VERSIONS_FOLDER,
     load_project,
+    load_trusted_keys,
 )
 from epctl.schemas.models import NAME_RULE
 from epctl.schemas.problems import EpctlError, UsageError
 from epctl.schemas.project import DEVELOP, Project
 from epctl.schemas.project_files import read_project_text
+from epctl.schemas.signing import SIGNATURE_KEY, check_signature, load_private_key, sign_digest
 from epctl.schemas.version_file import (
     CONTENT_KEYS,
     FORMAT,
     HEADER_KEYS,
     VersionError,
+    check_trusted,
     check_version_name,
     compute_digest,
+    read_trusted_document,
     read_version_document,
     read_version_text,
     verify_document,
@@ -70,8 +77,9 @@ class VersionInfo:
     description: str
     digest: str
     endpoints: int
-    verified: bool
+    verified: bool  # the digest matches, and the signature is one this checkout accepts
     problem: str = ""
+    signature: str = ""  # "unsigned", "signed by release", "bad signature: ...", ...
 
 
 def dump_project(project: Project) -> dict[str, Any]:
@@ -139,8 +147,10 @@ def format_sources(table: str, files: dict[str, str]) -> str:
     return "".join(parts)
 
 
-def render_version(project: Project, name: str, description: str, created: datetime) -> tuple[str, str]:
-    """Return the text of version file `name` for `project` and its digest."""
+def render_version(
+    project: Project, name: str, description: str, created: datetime, key: Ed25519PrivateKey | None = None
+) -> tuple[str, str]:
+    """Return the text of version file `name` for `project` and its digest, signed with `key` if given."""
     header = {
         "format": FORMAT,
         "name": name,
@@ -150,18 +160,20 @@ def render_version(project: Project, name: str, description: str, created: datet
     content = dump_project(project)
     digest = compute_digest({**header, **content})
     tables = {key: value for key, value in content.items() if key not in CONTENT_KEYS}
-    text = tomli_w.dumps({**header, "digest": digest, **tables}, multiline_strings=True)
+    signature = {SIGNATURE_KEY: sign_digest(key, digest)} if key is not None else {}
+    text = tomli_w.dumps({**header, "digest": digest, **signature, **tables}, multiline_strings=True)
     text += "".join(format_sources(key, content[key]) for key in CONTENT_KEYS)
     # Read the text back before anything is written: a version that would not verify is never made.
     verify_document(f"{VERSIONS_FOLDER}/{name}.toml", tomli.loads(text))
     return text, digest
 
 
-def freeze_version(root: Path, name: str, description: str = "") -> VersionInfo:
+def freeze_version(root: Path, name: str, description: str = "", *, sign: Path | None = None) -> VersionInfo:
     """Validate develop and freeze it into `versions/NAME.toml`; return what was frozen.
 
-    Raises VersionError for a bad or taken name, ProjectError when develop has errors. Nothing is
-    written unless the whole version is.
+    With `sign`, the digest is signed with the Ed25519 private key in that PEM file. Raises
+    VersionError for a bad or taken name, ProjectError when develop has errors, SigningKeyError for a
+    key that cannot sign. Nothing is written unless the whole version is.
     """
     relative = version_path(root, name).relative_to(root).as_posix()
     path = check_write_target(root, relative)
@@ -169,9 +181,10 @@ def freeze_version(root: Path, name: str, description: str = "") -> VersionInfo:
         raise VersionExistsError(
             f'version "{name}" already exists ({relative}); versions are never overwritten: choose a new name'
         )
+    key = load_private_key(sign, root) if sign is not None else None
     project = load_project(root)
     created = datetime.now(UTC)
-    text, digest = render_version(project, name, description, created)
+    text, digest = render_version(project, name, description, created, key)
     with project_lock(root):
         path = check_write_target(root, relative)  # versions/ may have been made just now
         path.parent.mkdir(exist_ok=True)
@@ -183,6 +196,9 @@ def freeze_version(root: Path, name: str, description: str = "") -> VersionInfo:
                 f'version "{name}" was just created by another snapshot; versions are never overwritten'
             ),
         )
+    signature = "unsigned"
+    if key is not None:
+        signature = check_signature(tomli.loads(text), load_trusted_keys(root)).detail
     return VersionInfo(
         name,
         created.isoformat(timespec="seconds"),
@@ -190,6 +206,7 @@ def freeze_version(root: Path, name: str, description: str = "") -> VersionInfo:
         digest,
         len(project.endpoints),
         verified=True,
+        signature=signature,
     )
 
 
@@ -199,28 +216,38 @@ def list_version_names(root: Path) -> list[str]:
 
 
 def describe_versions(root: Path) -> list[VersionInfo]:
-    """Return every version with its header and whether its digest verifies, oldest first."""
+    """Return every version with its header and whether it verifies, oldest first: its digest, and
+    its signature (where epctl.toml lists trusted keys, an unsigned version does not verify).
+
+    Raises ProjectError when epctl.toml cannot say which keys it trusts.
+    """
+    trusted = load_trusted_keys(root)
     infos = []
     for name in list_version_names(root):
         try:
             document = tomli.loads(read_version_text(root, name)[1])
-        except (tomli.TOMLDecodeError, EpctlError) as err:
-            infos.append(VersionInfo(name, "", "", "", 0, False, f"not readable TOML: {err}"))
+        except (tomli.TOMLDecodeError, EpctlError, RecursionError) as err:
+            reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+            infos.append(VersionInfo(name, "", "", "", 0, False, f"not readable TOML: {reason}"))
             continue
         problem = ""
+        signature = ""
         try:
             verify_document(f"{VERSIONS_FOLDER}/{name}.toml", document)  # parsed once, checked here
+            signature = check_trusted(name, document, trusted).detail
         except VersionError as err:
             problem = str(err)
+        endpoints = document.get("endpoint")
         infos.append(
             VersionInfo(
                 name=name,
                 created=str(document.get("created", "")),
                 description=str(document.get("description", "")),
                 digest=str(document.get("digest", "")),
-                endpoints=len(document.get("endpoint", [])),
+                endpoints=len(endpoints) if isinstance(endpoints, list) else 0,
                 verified=not problem,
                 problem=problem,
+                signature=signature,
             )
         )
     return sorted(infos, key=lambda info: (info.created, info.name))
@@ -247,14 +274,15 @@ def promote_version(root: Path, version: str, env: str, *, create: bool = False)
     """Point environment `env` at `version` in epctl.toml, keeping its comments and layout.
 
     Returns the version it pointed at before (None for a new environment). Raises VersionError when
-    the version does not exist or does not verify, UnknownEnvironmentError for an environment
-    epctl.toml does not declare unless `create`, and the errors of `rewrite` and `project_lock`.
+    the version does not exist, does not verify, or is not signed by a key epctl.toml trusts;
+    UnknownEnvironmentError for an environment epctl.toml does not declare unless `create`; and the
+    errors of `rewrite` and `project_lock`.
     The file is rewritten under the project lock and re-read just before its rename, so an edit
     saved meanwhile is kept.
     """
     check_version_name(version)
     check_environment_name(env)
-    read_version_document(root, version)  # refuses unknown and tampered versions
+    read_trusted_document(root, version)  # refuses unknown, tampered and (under trust) unsigned ones
     path = check_write_target(root, CONFIG_FILE)
     previous: list[str | None] = []
 

@@ -34,6 +34,7 @@ from epctl.schemas.models import (
     Settings,
     Table,
     Templated,
+    TrustedKey,
     Workflow,
 )
 from epctl.schemas.positions import KeyLines, find_failing_line
@@ -62,6 +63,7 @@ CONFIG_SECTIONS: dict[str, type[Table]] = {
     "auth": Auth,
     "api_key": ApiKey,
     "environments": Environment,
+    "trusted_key": TrustedKey,
 }
 # pydantic's names for expected types, in the words of TOML.
 TOML_TYPE_NAMES = {
@@ -187,6 +189,25 @@ def load_environments(project_dir: str | Path) -> dict[str, Environment]:
     return environments
 
 
+def read_trusted_keys(project_dir: str | Path) -> tuple[list[TrustedKey], list[Problem]]:
+    """Return the [[trusted_key]] tables of `epctl.toml` and the problems of reading them (a file that
+    is not TOML, an invalid key), reading nothing else."""
+    root = project_root(project_dir)
+    reader = ProjectReader(root)
+    config = reader.parse(root / CONFIG_FILE)
+    if config is not None:
+        reader.read_trusted_keys(config, CONFIG_FILE)
+    return reader.trusted_keys, reader.problems
+
+
+def load_trusted_keys(project_dir: str | Path) -> tuple[TrustedKey, ...]:
+    """Return the keys whose signatures this checkout trusts; raise ProjectError when epctl.toml
+    cannot say (not TOML, an invalid [[trusted_key]]): an unknown trust list never means "none"."""
+    keys, problems = read_trusted_keys(project_dir)
+    raise_on_errors(problems)
+    return tuple(keys)
+
+
 class FolderSource:
     """Develop: `epctl.toml`, then every TOML file of the table folders, sources read from disk."""
 
@@ -268,6 +289,7 @@ class ProjectReader:
         # reported again as unknown, so one typo gives one problem, not a cascade.
         self.invalid_ids: set[tuple[str, str]] = set()
         self.draft = ProjectDraft(root=root)
+        self.trusted_keys: list[TrustedKey] = []  # local to this checkout: kept beside the draft
         self.budget = WorkBudget()  # the "did you mean" work of one read
 
     # -- problems -----------------------------------------------------------------------------
@@ -374,6 +396,7 @@ class ProjectReader:
                 self.read_config(document.data, document.file)
             if document.environments:
                 self.read_environments(document.data, document.file)
+                self.read_trusted_keys(document.data, document.file)
             if document.resolve is not None:
                 self.read_tables(document.file, document.data, document.tables, document.resolve)
         return self.draft
@@ -467,6 +490,17 @@ class ProjectReader:
             if isinstance(environment, Environment):
                 self.draft.environments[name] = environment
                 self.check_environment_version(name, environment, file, key)
+
+    def read_trusted_keys(self, config: dict[str, Any], file: str) -> None:
+        """Read [[trusted_key]]: the signers whose versions this checkout serves (never frozen)."""
+        for key, table in self.each_table(config, "trusted_key", file):
+            trusted = self.validate(TrustedKey, table, file, key, table.get("name"))
+            if not isinstance(trusted, TrustedKey):
+                continue
+            if any(k.name == trusted.name for k in self.trusted_keys):
+                message = f'trusted key name "{trusted.name}" is used twice'
+                self.add(Code.DUPLICATE_NAME, message, file, f"{key}.name", trusted.name)
+            self.trusted_keys.append(trusted)
 
     def check_environment_version(self, name: str, environment: Environment, file: str, key: str) -> None:
         if not (self.root / VERSIONS_FOLDER / f"{environment.version}.toml").is_file():

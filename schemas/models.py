@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from epctl.schemas.problems import Code
 from epctl.schemas.routing import Method, Route, RouteSyntaxError, parse_route
+from epctl.schemas.signing import parse_public_key
 
 # One rule for every name a user gives: endpoint ids, table names, API key names, versions.
 MAX_NAME_LENGTH = 128
@@ -126,6 +127,19 @@ class ApiKey(Table):
     name: Name
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     endpoints: list[str] = Field(default_factory=lambda: ["*"])
+
+
+def check_public_key(text: str) -> str:
+    """Return `text` when it holds an Ed25519 public key; raise ValueError saying what is accepted."""
+    parse_public_key(text)
+    return text
+
+
+class TrustedKey(Table):
+    """A signer whose versions this checkout serves, promotes and restores (see `signing`)."""
+
+    name: Name
+    public_key: Annotated[str, AfterValidator(check_public_key)]
 
 
 class Environment(Table):

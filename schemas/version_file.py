@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -25,6 +25,7 @@ from epctl.schemas.loader import (
     ProjectReader,
     describe,
     load_project,
+    load_trusted_keys,
     read_source,
 )
 from epctl.schemas.models import (
@@ -32,16 +33,20 @@ from epctl.schemas.models import (
     TABLES_BY_FOLDER,
     VERSION_NAME_PATTERN,
     VERSION_NAME_RULE,
+    TrustedKey,
 )
 from epctl.schemas.problems import Code, EpctlError, Problem, ProjectError, UsageError, raise_on_errors
 from epctl.schemas.project import DEVELOP, Project
 from epctl.schemas.project_files import read_project_text
+from epctl.schemas.signing import SIGNATURE_KEY, SignatureStatus, check_signature
 
 FORMAT = 1
 NAME_PATTERN = re.compile(VERSION_NAME_PATTERN)
 # The keys of a version file, in the order they are written. The header describes the version; the
 # config and tables are develop's, frozen; the contents are the sources they use.
-HEADER_KEYS = ("format", "name", "description", "created", "digest")
+HEADER_KEYS = ("format", "name", "description", "created", "digest", SIGNATURE_KEY)
+# Keys the digest does not cover: itself, and the signature made over it.
+UNDIGESTED_KEYS = ("digest", SIGNATURE_KEY)
 CONFIG_KEYS = tuple(key for key in CONFIG_SECTIONS if key not in LOCAL_SECTIONS)
 VERSION_TABLES = {kind: model for tables in TABLES_BY_FOLDER.values() for kind, model in tables.items()}
 CONTENT_KEYS = ("files", "table_files")
@@ -98,6 +103,10 @@ class VersionNameError(VersionError, UsageError):
     """A name no version can have (develop, a leading dot, too long, other characters)."""
 
 
+class UntrustedVersionError(VersionError):
+    """A version that is not signed by a key epctl.toml trusts, where it lists any."""
+
+
 class VersionIntegrityError(VersionError):
     """A version file whose digest does not match its content: edited by hand or damaged."""
 
@@ -121,12 +130,13 @@ def version_path(root: Path, name: str) -> Path:
 
 
 def compute_digest(document: dict[str, Any]) -> str:
-    """Return `sha256:<hex>` of the canonical JSON of everything in `document` but the digest itself.
+    """Return `sha256:<hex>` of the canonical JSON of everything in `document` but the digest itself
+    and the signature over it.
 
     JSON with sorted keys is canonical for what TOML can hold (strings, numbers, booleans, arrays,
     tables), so the same content always hashes the same however the file was formatted.
     """
-    content = {key: value for key, value in document.items() if key != "digest"}
+    content = {key: value for key, value in document.items() if key not in UNDIGESTED_KEYS}
     # default=str: TOML dates and times (allowed in `globals`) hash as their ISO text.
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -180,13 +190,47 @@ def verify_document(file: str, document: dict[str, Any]) -> None:
         )
 
 
+def check_trusted(name: str, document: dict[str, Any], trusted: Sequence[TrustedKey]) -> SignatureStatus:
+    """Return the signature status of a verified version document when one of `trusted` signed it,
+    or when `trusted` is empty and the document has no bad signature.
+
+    Raises UntrustedVersionError for a bad signature, and when `trusted` lists keys and none of them
+    signed the version.
+    """
+    status = check_signature(document, trusted)
+    if status.ok or (not trusted and status.state != "bad"):
+        return status  # a bad signature is a sign of tampering, trusted keys listed or not
+    if status.state == "unsigned":
+        reason = (
+            f"it is unsigned, and {CONFIG_FILE} lists trusted keys ([[trusted_key]]), so only versions "
+            "signed by one of them are served, promoted or restored; freeze one with "
+            "`epctl snapshot NAME --sign KEY`"
+        )
+    elif status.state == "bad":
+        reason = f"{status.detail}: it was changed after it was signed; restore it from git"
+    else:
+        reason = f"it is {status.detail} of {CONFIG_FILE}; add that signer's public key if you trust it"
+    raise UntrustedVersionError(f'version "{name}" is refused: {reason}')
+
+
+def read_trusted_document(root: Path, name: str) -> dict[str, Any]:
+    """Return the verified document of version `name`, refused unless a trusted key signed it where
+    epctl.toml lists any: what promote and restore act on. Raises UntrustedVersionError, and what
+    `read_version_document` and `load_trusted_keys` raise."""
+    document = read_version_document(root, name)
+    check_trusted(name, document, load_trusted_keys(root))
+    return document
+
+
 class VersionSource:
     """A frozen version: one document holding the config, every table and every source it uses."""
 
-    def __init__(self, name: str, path: Path, text: str) -> None:
+    def __init__(self, name: str, path: Path, text: str, trusted: Sequence[TrustedKey] | None = None) -> None:
         self.name = name
         self.path = path
         self.text = text
+        # None: signatures are not checked (validate); keys or none: as `check_trusted` says
+        self.trusted = trusted
 
     def documents(self, reader: ProjectReader) -> Iterator[Document]:
         """Yield the version's one document, or nothing when it is not TOML (the reader has the
@@ -197,6 +241,8 @@ class VersionSource:
         if document is None:
             return
         verify_document(file, document)
+        if self.trusted is not None and (self.trusted or SIGNATURE_KEY in document):
+            check_trusted(self.name, document, self.trusted)
         if document.get("format") != FORMAT:
             raise VersionError(
                 f"{file} has format {document.get('format')!r}; this epctl reads format {FORMAT}"
@@ -263,10 +309,13 @@ def read_version(root: Path, name: str) -> tuple[Project, list[Problem]]:
 def load_version(root: Path, name: str) -> Project:
     """Return version `name` of the project in `root` ("develop" loads the project folder).
 
-    Raises VersionError subclasses, or ProjectError when its content has errors.
+    Raises VersionError subclasses (UntrustedVersionError for a version no trusted key signed, where
+    epctl.toml lists any), or ProjectError when its content or epctl.toml's [[trusted_key]] has errors.
     """
     if name == DEVELOP:
         return load_project(root)
-    project, problems = read_version(root, name)
+    path, text = read_version_text(root, name)
+    trusted = load_trusted_keys(root)
+    project, problems = read_source(ProjectReader(root), VersionSource(name, path, text, trusted))
     raise_on_errors(problems)
     return project

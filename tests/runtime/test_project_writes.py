@@ -128,16 +128,19 @@ def test_snapshot_never_writes_through_a_versions_symlink(sample: Path, tmp_path
     assert sorted(os.listdir(elsewhere)) == ["v1.0.0.toml"]
 
 
-def test_promote_never_writes_through_a_symlinked_config(sample: Path, tmp_path: Path) -> None:
-    outside = tmp_path / "outside.toml"
-    outside.write_text((sample / "epctl.toml").read_text())
-    (sample / "epctl.toml").unlink()
-    (sample / "epctl.toml").symlink_to(outside)
+def test_promote_never_writes_through_a_symlinked_config(sample: Path) -> None:
+    """Even a symlink to a file inside the project: the rename would replace the link, not the file."""
+    real = sample / "config" / "real.toml"
+    real.parent.mkdir()
+    (sample / "epctl.toml").rename(real)
+    (sample / "epctl.toml").symlink_to(real)
+    before = real.read_text()
     with pytest.raises(WriteRefusedError) as raised:
         promote_version(sample, "v1.0.0", "production")
     assert str(raised.value) == (
         "not-a-file: epctl.toml is a symlink; epctl writes only regular files; nothing was written"
     )
+    assert real.read_text() == before
 
 
 @pytest.mark.timeout(30)
