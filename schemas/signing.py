@@ -7,8 +7,8 @@ sha256. `epctl snapshot --sign KEY` signs the digest with a PKCS#8 PEM private k
     signature = { public_key = "<base64 of the 32-byte key>", value = "<base64 of the 64-byte signature>" }
 
 A project that lists `[[trusted_key]]` tables in epctl.toml serves, promotes and restores only
-versions whose signature verifies with one of those keys. `cryptography` is imported only when a
-key is read or a signature checked: projects that sign nothing never load it.
+versions whose signature verifies with one of those keys. The `cryptography` names are imported in
+the functions that use them, so importing this module (as the models do) costs nothing.
 """
 
 from __future__ import annotations
