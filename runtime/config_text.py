@@ -26,7 +26,7 @@ def strip_local_sections(text: str) -> str:
 
     Raises ConfigTextError when the text is not TOML.
     """
-    document = _parse(text)
+    document = parse_config(text)
     if not any(key in document for key in LOCAL_SECTIONS):
         return text
     for key in LOCAL_SECTIONS:
@@ -44,8 +44,8 @@ def compose_config(frozen: str, develop: str) -> str:
     """
     if strip_local_sections(develop) == frozen:
         return develop
-    document = _parse(frozen)
-    local = _parse(develop)
+    document = parse_config(frozen)
+    local = parse_config(develop)
     for key in LOCAL_SECTIONS:
         if key in document:  # a version made by hand: its own pointers and keys never count
             del document[key]
@@ -57,7 +57,7 @@ def compose_config(frozen: str, develop: str) -> str:
 def merge_config(content: dict[str, Any], develop: str) -> str:
     """Return develop's epctl.toml with a version's settings, auth and API keys, for versions that do
     not hold epctl.toml's text. Sections that already mean the same are left exactly as written."""
-    document = _parse(develop)
+    document = parse_config(develop)
     current = document.unwrap()
     for key, model in (("settings", Settings), ("auth", Auth)):
         if model.model_validate(current.get(key, {})) != model.model_validate(content.get(key, {})):
@@ -75,11 +75,11 @@ def merge_config(content: dict[str, Any], develop: str) -> str:
     return tomlkit.dumps(document)
 
 
-def _parse(text: str) -> tomlkit.TOMLDocument:
+def parse_config(text: str) -> tomlkit.TOMLDocument:
+    """Return epctl.toml's text as a tomlkit document; raise ConfigTextError when it is not TOML."""
     try:
         return tomlkit.parse(text)
     except ParseError as err:
         raise ConfigTextError(
-            f"{CONFIG_FILE} is not valid TOML ({err}); fix it first, so that its [environments] and "
-            "[[trusted_key]] can be kept"
+            f"{CONFIG_FILE} is not valid TOML ({err}); fix it first (`epctl validate` shows where)"
         ) from None

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from epctl.runtime.config_text import strip_local_sections
+from epctl.runtime.config_text import ConfigTextError, parse_config, strip_local_sections
 from epctl.runtime.project_writes import (
     check_write_target,
     project_lock,
@@ -287,8 +287,12 @@ def promote_version(root: Path, version: str, env: str, *, create: bool = False)
     previous: list[str | None] = []
 
     def point(text: str) -> str:
-        document = tomlkit.parse(text)
+        document = parse_config(text)
         environments = document.setdefault("environments", tomlkit.table(is_super_table=True))
+        if not isinstance(environments, dict) or not isinstance(environments.get(env, {}), dict):
+            raise ConfigTextError(
+                f"{CONFIG_FILE}: [environments.{env}] is not a table; `epctl validate` shows what to fix"
+            )
         previous.clear()
         if env in environments:
             pointer = environments[env].get("version")

@@ -2,9 +2,11 @@
 
 A version is one self-contained TOML file, `versions/NAME.toml`. It holds the tables of develop as
 they were (paths made project-relative), the text of every template and handler they use under
-`[files]`, the text of develop's TOML table files under `[table_files]` (so `restore` gives back the
-files as written), and a sha256 digest of its canonical content. Everything a server needs is in the
-file: editing or deleting develop changes nothing, and a hand edit breaks the digest.
+`[files]`, the text of develop's TOML table files and of epctl.toml (without its local sections)
+under `[table_files]` (so `restore` gives back the files as written), a sha256 digest of its
+canonical content and, when frozen with `--sign`, an Ed25519 signature of that digest. Everything a
+server needs is in the file: editing or deleting develop changes nothing, and a hand edit breaks
+the digest (and, where epctl.toml trusts signers, the signature, which only a key holder can remake).
 """
 
 from __future__ import annotations

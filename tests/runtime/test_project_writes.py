@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from epctl.runtime.version_store import (
     list_version_names,
     promote_version,
 )
+from epctl.schemas.problems import EpctlError
 
 
 def test_promote_refuses_an_unknown_environment_naming_the_known_ones(sample: Path) -> None:
@@ -151,3 +153,20 @@ def test_a_held_lock_times_out_with_a_clear_error(sample: Path) -> None:
         "another epctl command is writing this project (.epctl/lock is locked for more than 0 s); "
         "wait for it to finish and try again"
     )
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("[project\n", "epctl.toml:1: TOML syntax error: Expected ']'"),
+        ('environments = "x"\n[project]\nname = "t"\n', "epctl.toml: [environments.production] is not a"),
+        ('[project]\nname = "t"\n[environments]\nproduction = "v1"\n', "[environments.production] is not a"),
+    ],
+)
+def test_promote_into_a_broken_config_is_an_error_not_a_traceback(
+    sample: Path, config: str, message: str
+) -> None:
+    (sample / "epctl.toml").write_text(config)
+    with pytest.raises(EpctlError, match=re.escape(message)):
+        promote_version(sample, "v1.0.0", "production", create=True)
+    assert (sample / "epctl.toml").read_text() == config
