@@ -49,7 +49,8 @@ def compose_config(frozen: str, develop: str) -> str:
     for key in LOCAL_SECTIONS:
         if key in document:  # a version made by hand: its own pointers and keys never count
             del document[key]
-        if key in local:
+    for key in list(local):  # in develop's order
+        if key in LOCAL_SECTIONS:
             document[key] = local[key]
     return tomlkit.dumps(document)
 
