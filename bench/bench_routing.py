@@ -2,7 +2,9 @@
 
 Run: `python bench/bench_routing.py [N]` (N routes for the large table, default 10,000). Prints, in one
 run, the build time for N routes and the mean match time at 10 and at N routes for both routers, with the
-ratio at-N / at-10. Targets for epctl: parse + add of 10,000 routes <= 0.1 s; ratio <= 1.5.
+ratio at-N / at-10; then one mixed-segment route matched against a normal request and adversarial ones
+(long runs of its separator, which take a backtracking regex cubic time). Targets for epctl: parse +
+add of 10,000 routes <= 0.1 s; ratio <= 1.5; the adversarial match linear in the segment's length.
 
 Other bench scripts can reuse `generate_routes` and `measure_router` (insert this folder in `sys.path`).
 """
@@ -147,6 +149,35 @@ def measure_werkzeug(routes: list[tuple[str, str]]) -> dict[str, float]:
     }
 
 
+_MIXED_ROUTE = "/r/{y}-{m}-{d}.csv"
+
+
+def measure_mixed() -> dict[str, float]:
+    """Time one mixed-segment route on a normal request and on adversarial ones.
+
+    Returns mean microseconds per match for 'normal' (`/r/2024-01-31.csv`), 'dashes_1300' (`/r/` and
+    1,300 dashes: seconds for the backtracking regex hapi uses) and 'dashes_100k' (100,000 dashes),
+    and 'regex_400_s': seconds that regex takes on 400 dashes, for reference.
+    """
+    table: RouteTable[str] = RouteTable()
+    table.add("GET", parse_route(_MIXED_ROUTE), _MIXED_ROUTE)
+    if table.match("GET", "/r/2024-01-31.csv").status != 200:
+        raise AssertionError(f"{_MIXED_ROUTE} does not match /r/2024-01-31.csv")
+    figures = {
+        name: _time_per_call(table.match, [("GET", path)]) * 1e6
+        for name, path in (
+            ("normal", "/r/2024-01-31.csv"),
+            ("dashes_1300", "/r/" + "-" * 1300),
+            ("dashes_100k", "/r/" + "-" * 100_000),
+        )
+    }
+    regex = re.compile(r"(.+)\-(.+)\-(.+)\.csv", re.DOTALL)
+    start = time.perf_counter()
+    regex.fullmatch("-" * 400)
+    figures["regex_400_s"] = time.perf_counter() - start
+    return figures
+
+
 def main(argv: list[str]) -> int:
     large = int(argv[1]) if len(argv) > 1 else 10_000
     print(f"Python {sys.version.split()[0]}; match times are the best of {_ROUNDS} rounds' means")
@@ -170,6 +201,12 @@ def main(argv: list[str]) -> int:
             f"{name:9} {big['build_s']:>10.3f} s {big['tree_s']:>7.3f} s {total:>7.3f} s"
             f" {small['match_us']:>8.2f} us {big['match_us']:>10.2f} us {ratio:>6.2f}"
         )
+    mixed = measure_mixed()
+    print(
+        f"mixed segment {_MIXED_ROUTE}, mean per match: normal {mixed['normal']:.2f} us,"
+        f" 1,300 dashes {mixed['dashes_1300']:.2f} us, 100,000 dashes {mixed['dashes_100k']:.1f} us"
+        f" (a backtracking regex: {mixed['regex_400_s']:.3f} s on 400 dashes, cubic in their number)"
+    )
     print("build = parse + add (epctl: conflict checks; werkzeug: Map(rules) + update());")
     print("tree = epctl's search tree, built at the first match of each method; ratio = match @N / match @10")
     return 0

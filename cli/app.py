@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
-import importlib.metadata
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     # typer bundles its own click; its Context is what a group's `invoke` receives.
     from typer._click.core import Context as ClickContext
 
-from epctl.cli.output import ProblemFormat, count_problems, print_problems, stderr, stdout
-from epctl.schemas.loader import find_project_dir, project_root
-from epctl.schemas.problems import EpctlError, ProjectError, UsageError
-from epctl.schemas.project import DEVELOP, Project
-from epctl.schemas.version_file import load_version
+    from epctl.schemas.project import Project
+
+# Only typer is imported when the CLI starts: `epctl --version` and `--help` answer at once. Each
+# command imports what it uses (pydantic through the loader, rich, Jinja, werkzeug, gunicorn) when it
+# runs; tests/test_imports.py keeps it that way.
+
+# The name of the editable version, `epctl.schemas.project.DEVELOP`, spelled out here because option
+# defaults are needed when the CLI starts; tests/test_imports.py checks the two agree.
+DEVELOP = "develop"
+
+
+class ProblemFormat(StrEnum):
+    """The formats of a validation report (`validate --format`)."""
+
+    TEXT = "text"
+    JSON = "json"
+    GITHUB = "github"
+    SARIF = "sarif"
 
 
 class ExitCode(IntEnum):
@@ -39,8 +50,10 @@ class ExitCode(IntEnum):
 VERDICT_COMMANDS = frozenset({"validate", "diff", "verify", "match"})
 
 
-def exit_code_of(err: EpctlError, command: str | None) -> ExitCode:
-    """Return the exit status of a command that failed with `err`."""
+def exit_code_of(err: Exception, command: str | None) -> ExitCode:
+    """Return the exit status of a command that failed with `err`, an error `report_error` printed."""
+    from epctl.schemas.problems import UsageError
+
     if isinstance(err, UsageError) or command in VERDICT_COMMANDS:
         return ExitCode.USAGE
     return ExitCode.PROBLEMS
@@ -56,12 +69,29 @@ class EpctlGroup(TyperGroup):
     def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
-        except ProjectError as err:
-            print_problems(err.problems, ProblemFormat.TEXT, count_problems(err.problems))
+        except Exception as err:
+            if not report_error(err):
+                raise
             raise typer.Exit(exit_code_of(err, ctx.invoked_subcommand)) from None
-        except EpctlError as err:
-            stderr.print(f"[red]Error:[/] {escape(str(err))}")
-            raise typer.Exit(exit_code_of(err, ctx.invoked_subcommand)) from None
+
+
+def report_error(err: Exception) -> bool:
+    """Print an EpctlError (a ProjectError as its problems) on stderr; return False for anything else.
+
+    Imported here, not at the top: an EpctlError means epctl.schemas is loaded already.
+    """
+    from rich.markup import escape
+
+    from epctl.cli.output import count_problems, print_problems, stderr
+    from epctl.schemas.problems import EpctlError, ProjectError
+
+    if isinstance(err, ProjectError):
+        print_problems(err.problems, ProblemFormat.TEXT, count_problems(err.problems))
+        return True
+    if isinstance(err, EpctlError):
+        stderr.print(f"[red]Error:[/] {escape(str(err))}")
+        return True
+    return False
 
 
 app = typer.Typer(
@@ -81,15 +111,21 @@ class State:
 
     @property
     def project_dir(self) -> Path:
-        """Return the project folder; raise ProjectNotFoundError when it holds no epctl.toml."""
+        """The project folder; raises ProjectNotFoundError when none holds epctl.toml."""
+        from epctl.schemas.loader import find_project_dir, project_root
+
         if self.project_option is not None:
             return project_root(self.project_option)
+
         return find_project_dir(Path.cwd())
 
 
 def print_version(value: bool) -> None:
     if value:
-        stdout.out(f"epctl {importlib.metadata.version('epctl')}", highlight=False)
+        import importlib.metadata
+
+        # Plain text: rich has nothing to add to one line, and importing it would double the time.
+        typer.echo(f"epctl {importlib.metadata.version('epctl')}")
         raise typer.Exit(ExitCode.OK)
 
 
@@ -117,6 +153,8 @@ def get_state(ctx: typer.Context) -> State:
 
 def load_project_version(ctx: typer.Context, version: str = DEVELOP) -> Project:
     """Return a version of the project (develop by default), with its router; raises on problems."""
+    from epctl.schemas.version_file import load_version
+
     return load_version(get_state(ctx).project_dir, version)
 
 

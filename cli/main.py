@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 # Importing the command modules registers their commands on the app.
-from epctl.cli import project_commands, serve_commands, version_commands  # noqa: F401
+from epctl.cli import (  # noqa: F401
+    contract_commands,
+    project_commands,
+    serve_commands,
+    users_commands,
+    version_commands,
+)
 from epctl.cli.app import app
 
 

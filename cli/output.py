@@ -1,5 +1,6 @@
 """How the CLI shows things: consoles, problem reports in every format, small formatting helpers.
 
+Imported by commands when they run, never when the CLI starts (rich is not needed for `--version`).
 Data goes to stdout, diagnostics to stderr. rich drops colour by itself when the stream is not a
 terminal or NO_COLOR is set; `soft_wrap` keeps long lines whole so piped output stays greppable.
 """
@@ -8,24 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from enum import StrEnum
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from epctl.cli.app import ProblemFormat
 from epctl.schemas.problems import Place, Problem, Severity
 
 stdout = Console(soft_wrap=True, highlight=False)
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
-
-
-class ProblemFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-    GITHUB = "github"
-    SARIF = "sarif"
 
 
 def print_table(table: Table) -> None:

@@ -5,40 +5,25 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from epctl.cli.app import ExitCode, VersionOption, app, get_state, load_project_version
-from epctl.cli.output import (
+from epctl.cli.app import (
+    DEVELOP,
+    ExitCode,
     ProblemFormat,
-    count_problems,
-    format_place,
-    print_json,
-    print_problems,
-    print_table,
-    stderr,
-    stdout,
+    VersionOption,
+    app,
+    get_state,
+    load_project_version,
 )
-from epctl.runtime.scaffold import create_project
-from epctl.runtime.usage import find_usage
-from epctl.schemas.loader import read_project
-from epctl.schemas.models import Endpoint
-from epctl.schemas.problems import sort_problems
-from epctl.schemas.project import DEVELOP, Project
-from epctl.schemas.routing import (
-    METHODS,
-    BadEncoding,
-    Disabled,
-    Matched,
-    MethodNotAllowed,
-    NotFound,
-    Outcome,
-    Preflight,
-)
-from epctl.schemas.version_file import load_version, read_version
+
+if TYPE_CHECKING:
+    from epctl.schemas.models import Endpoint
+    from epctl.schemas.project import Project
+
+# Each command imports what it uses when it runs (see cli/app.py): the CLI starts with typer alone.
 
 
 @app.command("validate")
@@ -51,6 +36,11 @@ def validate_command(
     version: VersionOption = DEVELOP,
 ) -> None:
     """Check every file of the project at once; exit 0 clean, 1 with problems, 2 on bad usage."""
+    from epctl.cli.output import count_problems, print_problems
+    from epctl.schemas.loader import read_project
+    from epctl.schemas.problems import sort_problems
+    from epctl.schemas.version_file import read_version
+
     root = get_state(ctx).project_dir
     project, problems = read_project(root) if version == DEVELOP else read_version(root, version)
     problems = sort_problems(problems)
@@ -86,6 +76,11 @@ def routes_command(
     version: VersionOption = DEVELOP,
 ) -> None:
     """Print the route table in match order (disabled endpoints last)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from epctl.cli.output import print_json, print_table
+
     project = load_project_version(ctx, version)
     rows = [(endpoint, enabled) for _, _, endpoint, enabled in project.router.entries()]
     if as_json:
@@ -123,6 +118,16 @@ def routes_command(
 def match_one(project: Project, method: str, path: str) -> dict[str, Any]:
     """Return what `match` prints for one request: the router's outcome, its reason, and why the
     winner beat the other routes that also matched."""
+    from epctl.schemas.routing import (
+        BadEncoding,
+        Disabled,
+        Matched,
+        MethodNotAllowed,
+        NotFound,
+        Outcome,
+        Preflight,
+    )
+
     outcome: Outcome[Endpoint] = project.router.match(method, path)
     endpoint: Endpoint | None = None
     params: dict[str, str] = {}
@@ -170,6 +175,11 @@ def match_command(
     version: VersionOption = DEVELOP,
 ) -> None:
     """Show which endpoint a request reaches, its params, and why that route won."""
+    from rich.markup import escape
+
+    from epctl.cli.output import print_json, stderr, stdout
+    from epctl.schemas.routing import METHODS
+
     project = load_project_version(ctx, version)
     if method == "-":
         for number, line in enumerate(sys.stdin, start=1):
@@ -222,6 +232,12 @@ def usage_command(
     endpoint_id: Annotated[str, typer.Argument(metavar="ENDPOINT_ID", help="Endpoint id.")],
 ) -> None:
     """List the workflows and pages linked to an endpoint."""
+    from rich.markup import escape
+
+    from epctl.cli.output import format_place, stdout
+    from epctl.runtime.usage import find_usage
+    from epctl.schemas.version_file import load_version
+
     project = load_version(get_state(ctx).project_dir, DEVELOP)
     usage = find_usage(project, endpoint_id)
     endpoint = project.endpoint(endpoint_id)
@@ -245,6 +261,11 @@ def init_command(
     directory: Annotated[Path, typer.Argument(help="Folder for the new project.")] = Path("."),
 ) -> None:
     """Create a new project with one page endpoint and one API endpoint."""
+    from rich.markup import escape
+
+    from epctl.cli.output import stderr
+    from epctl.runtime.scaffold import create_project
+
     written = create_project(directory)
     for path in written:
         stderr.print(f"  [green]created[/] {escape(str(path))}")

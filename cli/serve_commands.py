@@ -5,16 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
-from epctl.cli.app import app, get_state
-from epctl.cli.output import ProblemFormat, count_problems, print_problems, stderr, stdout
-from epctl.schemas.loader import load_project
-from epctl.schemas.problems import ProjectError
-from epctl.schemas.project import DEVELOP
+from epctl.cli.app import DEVELOP, ProblemFormat, app, get_state
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
+
+    from epctl.schemas.problems import ProjectError
 
 
 @app.command("serve")
@@ -29,12 +26,19 @@ def serve_command(
     port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8080,
     workers: Annotated[int, typer.Option(help="N > 1 runs N gunicorn worker processes.", min=1)] = 1,
     reload: Annotated[
-        bool, typer.Option("--reload/--no-reload", help="Rebuild develop when its files change.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--reload/--no-reload",
+            help="Rebuild develop when its files change (the default for develop in one process).",
+        ),
+    ] = None,
 ) -> None:
     """Serve develop (live, reloading), a frozen --version, an --env, or --all by Host."""
     # Imported here, not at the top: the app, werkzeug's server and gunicorn are only needed to serve,
     # and every other command (validate in CI above all) starts faster without them.
+    from rich.markup import escape
+
+    from epctl.cli.output import count_problems, print_problems, stderr
     from epctl.runtime.app import create_app
     from epctl.runtime.hosts import build_host_app
     from epctl.runtime.servers import serve_app, serve_develop, serve_gunicorn
@@ -42,6 +46,12 @@ def serve_command(
     if sum((version is not None, env is not None, serve_all)) > 1:
         raise typer.BadParameter(
             "choose one of --version, --env and --all", param_hint="--version/--env/--all"
+        )
+    if reload and (workers > 1 or version is not None or env is not None or serve_all):
+        raise typer.BadParameter(
+            "--reload serves develop in one process; with --workers, --version, --env or --all the "
+            "app is built once at start: restart the server to serve changes",
+            param_hint="--reload",
         )
     project_dir = get_state(ctx).project_dir
     url = f"http://{host}:{port}"
@@ -70,11 +80,18 @@ def serve_command(
             print_problems(err.problems, ProblemFormat.TEXT, count_problems(err.problems))
             stderr.print("[yellow]Still serving the last valid develop; fix the problems above to reload.[/]")
 
-        stderr.print(
-            f"Serving {escape(str(project_dir))} (develop) on {url}"
-            + (", reloading on changes" if reload else "")
+        reloading = reload is not False
+
+        def show_serving() -> None:
+            # Said only once the app is built: a project that cannot be served never claims to be.
+            stderr.print(
+                f"Serving {escape(str(project_dir))} (develop) on {url}"
+                + (", reloading on changes" if reloading else "")
+            )
+
+        serve_develop(
+            project_dir, host, port, reload=reloading, on_problems=show_problems, on_ready=show_serving
         )
-        serve_develop(project_dir, host, port, reload=reload, on_problems=show_problems)
         return
     if workers > 1:
         stderr.print(f"with {workers} gunicorn workers")
@@ -93,7 +110,9 @@ def token_command(
     ttl: Annotated[str, typer.Option(help="Lifetime: 45s, 30m, 1h, 7d.")] = "1h",
 ) -> None:
     """Mint a user token signed with the project secret; prints only the token."""
-    from epctl.runtime.tokens import mint_token, parse_ttl  # PyJWT: only this command needs it
+    from epctl.cli.output import stdout
+    from epctl.runtime.tokens import mint_token, parse_ttl
+    from epctl.schemas.loader import load_project
 
     project = load_project(get_state(ctx).project_dir)
     stdout.out(mint_token(project, sub, group or [], parse_ttl(ttl)), highlight=False)

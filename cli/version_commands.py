@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from epctl.cli.app import ExitCode, app, get_state
-from epctl.cli.output import print_json, print_table, stderr, stdout
-from epctl.runtime.diff import Change, diff_contents
-from epctl.runtime.restore import restore_version
-from epctl.runtime.version_store import (
-    describe_versions,
-    freeze_version,
-    promote_version,
-    read_content,
-)
-from epctl.schemas.version_file import check_version_name, read_version_document
+
+if TYPE_CHECKING:
+    from epctl.runtime.diff import Change
+
+# Each command imports what it uses when it runs (see cli/app.py): the CLI starts with typer alone.
 
 NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="Version name, e.g. v1.2.0.")]
 
@@ -36,6 +29,11 @@ def snapshot_command(
     ] = None,
 ) -> None:
     """Validate develop and freeze it into versions/NAME.toml (never overwrites)."""
+    from rich.markup import escape
+
+    from epctl.cli.output import stderr
+    from epctl.runtime.version_store import freeze_version
+
     frozen = freeze_version(get_state(ctx).project_dir, name, description, sign=sign)
     signed = f", {frozen.signature}" if sign is not None else ""
     stderr.print(
@@ -54,6 +52,12 @@ def versions_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List versions (name, created, digest, endpoints), or `versions show NAME` for one."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from epctl.cli.output import print_json, print_table, stderr
+    from epctl.runtime.version_store import describe_versions
+
     root = get_state(ctx).project_dir
     if action is not None:
         if action != "show" or name is None:
@@ -92,6 +96,11 @@ def versions_command(
 
 
 def show_version(root: Path, name: str, as_json: bool) -> None:
+    from rich.markup import escape
+
+    from epctl.cli.output import print_json, stdout
+    from epctl.schemas.version_file import check_version_name, read_version_document
+
     check_version_name(name)
     document = read_version_document(root, name)
     summary = {
@@ -138,6 +147,12 @@ def diff_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """What changed from A to B, and which changes widen access; exit 0 equal, 1 different."""
+    from rich.markup import escape
+
+    from epctl.cli.output import print_json, stderr, stdout
+    from epctl.runtime.diff import diff_contents
+    from epctl.runtime.version_store import read_content
+
     root = get_state(ctx).project_dir
     result = diff_contents(read_content(root, a), read_content(root, b))
     if as_json:
@@ -167,6 +182,11 @@ def diff_command(
 @app.command("verify")
 def verify_command(ctx: typer.Context) -> None:
     """Check every version's digest and signature; exit 1 naming any that fails."""
+    from rich.markup import escape
+
+    from epctl.cli.output import stderr
+    from epctl.runtime.version_store import describe_versions
+
     infos = describe_versions(get_state(ctx).project_dir)
     for info in infos:
         if info.verified:
@@ -191,6 +211,11 @@ def promote_command(
     ] = False,
 ) -> None:
     """Point an environment at a version in epctl.toml, keeping the file's comments."""
+    from rich.markup import escape
+
+    from epctl.cli.output import stderr
+    from epctl.runtime.version_store import promote_version
+
     previous = promote_version(get_state(ctx).project_dir, version, env, create=create)
     was = f" (was {escape(previous)})" if previous else " (new environment)"
     stderr.print(f"[green]{escape(env)} → {escape(version)}[/]{was}")
@@ -203,6 +228,11 @@ def restore_command(
     force: Annotated[bool, typer.Option("--force", help="Overwrite differing files after a backup.")] = False,
 ) -> None:
     """Copy a version back into develop (Losant's copy-to-develop)."""
+    from rich.markup import escape
+
+    from epctl.cli.output import stderr
+    from epctl.runtime.restore import restore_version
+
     plan, backup = restore_version(get_state(ctx).project_dir, name, force=force)
     replaced = len(plan.changed) + len(plan.remove)
     if backup:

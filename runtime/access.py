@@ -45,6 +45,10 @@ class Verdict:
         return self.status == 200
 
 
+# The verdict on a public request that carries no credentials: one value, shared.
+ANONYMOUS = Verdict(200)
+
+
 def read_credentials(request: Request) -> Credentials:
     """Return the API key and user token of a request, each from its first transport that is present.
 
@@ -81,6 +85,26 @@ class Gatekeeper:
         # then simply not read, so a public site runs with no secret configured.
         protected = any(endpoint.access != "public" for endpoint in project.endpoints)
         self.secret: str | None = read_secret(project) if protected else _optional_secret(project)
+        # Endpoints anyone may call: no token or key decides their verdict, only who the user is.
+        self.open_ids = frozenset(
+            endpoint.id
+            for endpoint in project.endpoints
+            if endpoint.access == "public" and not endpoint.api_key
+        )
+
+    def check_request(self, endpoint: Endpoint, request: Request) -> Verdict:
+        """Return the verdict on `request` for `endpoint`, reading its credentials only when they
+        can change it: a public request with none, or with no secret to read a token, is ANONYMOUS."""
+        if endpoint.id in self.open_ids:
+            if self.secret is None:
+                return ANONYMOUS
+            get = request.environ.get
+            # Spelled out rather than a loop over the keys: this runs on every public request.
+            if not (
+                get("HTTP_AUTHORIZATION") or get("HTTP_SESSION") or get("HTTP_COOKIE") or get("QUERY_STRING")
+            ):
+                return ANONYMOUS
+        return self.check_access(endpoint, read_credentials(request))
 
     def check_access(self, endpoint: Endpoint, credentials: Credentials) -> Verdict:
         """Return the verdict for a request with `credentials` on `endpoint`."""

@@ -1,35 +1,53 @@
 """The WSGI app of one version: SPEC §4, one request at a time, everything compiled beforehand.
 
 `build_app` does all the work a project needs (routes, templates, redirect targets, handlers, the
-token secret) once; a request only matches, checks access, runs code and renders. Nothing a caller
-sends can make the app read a file or parse a template.
+token secret, the headers every reply gets) once; a request only matches, checks access, runs code
+and renders. Nothing a caller sends can make the app read a file or parse a template.
+
+The request path builds nothing it does not use: one lazy `Request`, the router's outcome, one
+`Answer` (status line, header list, body bytes; see `answers.py`) handed to `start_response`. No
+werkzeug `Request` or `Response` is made for a request (a workflow may still return a `Response`).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import logging
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, is_dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
-from uuid import UUID
 
 from werkzeug.wrappers import Response
 
-from epctl.runtime.access import Gatekeeper, read_credentials
+from epctl.runtime.access import Gatekeeper
+from epctl.runtime.answers import (
+    HTML_TYPE,
+    Answer,
+    Headers,
+    UnsafeLocationError,
+    add_cookies,
+    add_vary,
+    answer_from_wsgi,
+    apply_headers,
+    error_answer,
+    fix_locations,
+    header_value,
+    json_answer,
+    redirect_answer,
+    send_answer,
+    set_header,
+    text_answer,
+)
 from epctl.runtime.render import Renderer, make_context
-from epctl.runtime.replies import BodyReply, Cookies, PageReply, RedirectReply
+from epctl.runtime.replies import BodyReply, PageReply, RedirectReply
 from epctl.runtime.request import BadBodyError, EndpointInfo, Request
 from epctl.runtime.workflows import Handler, load_handlers
 from epctl.schemas.loader import load_environments
 from epctl.schemas.models import Endpoint, Environment, Reply
-from epctl.schemas.problems import EpctlError
+from epctl.schemas.problems import Code, EpctlError, Place, Problem, ProjectError
 from epctl.schemas.project import DEVELOP, Project
 from epctl.schemas.routing import BadEncoding, Disabled, Matched, MethodNotAllowed, NotFound, Preflight
 from epctl.schemas.version_file import load_version
@@ -37,24 +55,31 @@ from epctl.schemas.version_file import load_version
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+__all__ = [
+    "EpctlApp",
+    "UnknownEnvironmentError",
+    "UnsafeLocationError",
+    "build_app",
+    "create_app",
+    "read_raw_path",
+]
+
 log = logging.getLogger("epctl.runtime")
 
-JSON_TYPE = "application/json"
-HTML_TYPE = "text/html; charset=utf-8"
 # How long a browser may cache a preflight answer. Chrome caps this at 2 hours and Firefox at 24; ten
 # minutes keeps preflights rare without leaving a changed CORS policy stale for long.
 PREFLIGHT_MAX_AGE = "600"
 # Characters left as they are when re-quoting a path: the route literal set of
-# reference/routing-semantics.md (letters, digits and `-._~` are never quoted) plus `%` and `/`.
+# README's "Routes" section (letters, digits and `-._~` are never quoted) plus `%` and `/`.
 _PATH_SAFE = "/%!$&'()*+,;=:@"
+# A path holding only those characters is its own quoting: most paths, which then skip `quote`.
+_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9\-._~/%!$&'()*+,;=:@]").search
+# Response header names whose interplay with the reply's own headers and CORS takes the general path.
+_MERGED_NAMES = frozenset({"content-type", "content-length", "vary", "access-control-allow-origin"})
 
 
 class UnknownEnvironmentError(EpctlError):
     """An environment that epctl.toml does not declare, or whose version cannot be served."""
-
-
-class UnsafeLocationError(EpctlError):
-    """A redirect target holding CR or LF: sending it would let the target inject headers."""
 
 
 def create_app(project_dir: str | Path, version: str = DEVELOP, *, env: str | None = None) -> EpctlApp:
@@ -84,10 +109,22 @@ def find_environment(project_dir: Path, env: str) -> Environment:
 def build_app(project: Project, *, root: str = "") -> EpctlApp:
     """Return the WSGI app of a loaded `project`, mounted at `root` ("" or a prefix like "/api").
 
-    Raises ProjectError when routes, templates or handlers do not build, MissingSecretError when an
-    endpoint needs user tokens and the secret variable is unset.
+    Raises ProjectError when routes, templates, handlers or response headers do not build,
+    MissingSecretError when an endpoint needs user tokens and the secret variable is unset.
     """
     return EpctlApp(project, root=root)
+
+
+class EndpointPlan:
+    """What serving one endpoint needs, looked up once per request: the endpoint, what handlers and
+    templates see of it, and its workflow handlers in declaration order."""
+
+    __slots__ = ("endpoint", "handlers", "info")
+
+    def __init__(self, endpoint: Endpoint, handlers: list[Handler]) -> None:
+        self.endpoint = endpoint
+        self.info = EndpointInfo(endpoint.id, endpoint.route, MappingProxyType(dict(endpoint.tags)))
+        self.handlers = tuple(handlers)
 
 
 class EpctlApp:
@@ -103,15 +140,51 @@ class EpctlApp:
         self.settings = project.settings
         self.gatekeeper = Gatekeeper(project)
         self.renderer = Renderer(project)
-        self.handlers: dict[str, list[Handler]] = load_handlers(project)
-        self.endpoints: dict[str, EndpointInfo] = {
-            endpoint.id: EndpointInfo(endpoint.id, endpoint.route, MappingProxyType(dict(endpoint.tags)))
+        handlers = load_handlers(project)
+        self.plans: dict[str, EndpointPlan] = {
+            endpoint.id: EndpointPlan(endpoint, handlers.get(endpoint.id, []))
             for endpoint in project.endpoints
         }
         # Read-only at the top level: a workflow writing into globals would leak into every request.
         self.globals: Mapping[str, Any] = MappingProxyType(copy.deepcopy(self.settings.globals))
-        self.wildcard_origin = "*" in self.settings.allowed_origins
-        self.origins = frozenset(self.settings.allowed_origins)
+        self.version = project.version
+        self._build_headers()
+
+    def _build_headers(self) -> None:
+        """Compute once what every reply gets (SPEC §4 steps 3 and 6): CORS and `response_headers`.
+
+        Raises ProjectError for a response header value holding a line break.
+        """
+        settings = self.settings
+        self.cors = settings.cors
+        self.origins = frozenset(settings.allowed_origins)
+        self.wildcard_origin = "*" in self.origins
+        problems = []
+        checked: list[tuple[str, str, str]] = []
+        for name, value in settings.response_headers.items():
+            try:
+                checked.append((name.lower(), name, header_value(value)))
+            except ValueError:
+                message = f'response header "{name}" holds a line break; a header value is one line'
+                place = Place(file="epctl.toml", key=f"settings.response_headers.{name}")
+                problems.append(Problem.error(Code.INVALID_VALUE, message, place))
+        if problems:
+            raise ProjectError(problems)
+        # (lowercase name, name, value) of each response header, for the merge of `finish_headers`.
+        self.response_headers = tuple(checked)
+        # The headers a plain reply (its own headers only `Content-Type`) gets, when they do not depend
+        # on the request: `*` or no origin at all. With listed origins, the Origin header decides.
+        self.static_cors: Headers | None = None
+        if not self.cors:
+            self.static_cors = []
+        elif not self.origins - {"*"}:
+            star = [("Access-Control-Allow-Origin", "*")]
+            # The answer depends on Origin even when nothing is echoed: caches must not reuse it.
+            self.static_cors = star if self.wildcard_origin else [("Vary", "Origin")]
+        # A reply's own header beats a response header of the same name, and a response header replaces
+        # what CORS added: where names overlap, only the general merge gets that right.
+        self.fast_headers = not _MERGED_NAMES.intersection(lower for lower, _, _ in checked)
+        self.plain_tail: Headers = [(name, value) for _, name, value in checked]
 
     def __repr__(self) -> str:
         return (
@@ -119,94 +192,106 @@ class EpctlApp:
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ, version=self.project.version, globals=self.globals, time=datetime.now(UTC))
-        response = self.respond(request)
-        return response(environ, start_response)
+        request = Request(environ, version=self.version, globals=self.globals)
+        answer = self.respond(request)
+        own = answer.headers
+        if (
+            answer.code == 200
+            and self.fast_headers
+            and len(own) == 1
+            and own[0][0] == "Content-Type"
+            and answer.stream is None
+        ):
+            # The common reply, a JSON or page body: its one header cannot clash with the ones added,
+            # and a 200 needs no other fix-up, so the header list is built in one go.
+            body = answer.body
+            headers = [own[0], ("Content-Length", str(len(body)))]
+            cors = self.static_cors
+            headers += cors if cors is not None else self.origin_headers(environ.get("HTTP_ORIGIN"))
+            headers += self.plain_tail
+            start_response(answer.status, headers)
+            return () if request.method == "HEAD" else (body,)
+        return send_answer(answer, self.finish_headers(request, answer), environ, start_response)
 
     # -- the request flow of SPEC §4 -------------------------------------------------------------
-    def respond(self, request: Request) -> Response:
-        """Return the full reply to `request`: routed, access-checked, with CORS and response headers."""
+    def respond(self, request: Request) -> Answer:
+        """Return the answer to `request`: routed, access-checked, a crash becoming the 500 answer.
+
+        CORS and the version's response headers are added when it is sent (`finish_headers`).
+        """
         try:
-            response = self.route_request(request)
+            return self.route_request(request)
         except Exception:
             log.exception("unexpected error serving %s %s", request.method, request.path)
-            response = error_response(500, "Internal server error")
-        # One set of the names already present: `name in response.headers` costs an exception inside
-        # werkzeug on every miss, and this runs for every header of every reply.
-        present = {name.lower() for name in response.headers.keys()}  # noqa: SIM118 (Headers is no dict)
-        self.add_cors_headers(request, response, present)
-        for name, value in self.settings.response_headers.items():
-            if name.lower() not in present:
-                response.headers[name] = value
-        return response
+            return error_answer(500, "Internal server error")
 
-    def route_request(self, request: Request) -> Response:
-        """Return the reply the router's outcome calls for (before CORS and response headers)."""
+    def route_request(self, request: Request) -> Answer:
+        """Return the answer the router's outcome calls for."""
         path = strip_root(read_raw_path(request.environ), self.root)
         if path is None:
             return self.reply_not_found(request)
         match self.router.match(request.method, path):
             case Matched(target=endpoint, params=params):
                 request.params = params
-                request.endpoint = self.endpoints[endpoint.id]
-                return self.serve_endpoint(request, endpoint)
+                plan = self.plans[endpoint.id]
+                request.endpoint = plan.info
+                return self.serve_endpoint(request, plan)
             case Preflight() as preflight:
                 return self.reply_preflight(request, preflight.allowed)
             case MethodNotAllowed() as refused:
-                response = error_response(405, "Method not allowed")
-                response.headers["Allow"] = refused.allow_header
-                return response
+                answer = error_answer(405, "Method not allowed")
+                answer.headers.append(("Allow", refused.allow_header))
+                return answer
             case Disabled():
-                return error_response(503, "Endpoint disabled")
+                return error_answer(503, "Endpoint disabled")
             case BadEncoding():
-                return error_response(400, "Bad request")
+                return error_answer(400, "Bad request")
             case NotFound():
                 return self.reply_not_found(request)
         raise AssertionError("unreachable: every router outcome is handled above")
 
-    def reply_not_found(self, request: Request) -> Response:
+    def reply_not_found(self, request: Request) -> Answer:
         reply = self.settings.not_found_reply
         if reply is None:
-            return error_response(404, "Not found")
+            return error_answer(404, "Not found")
         # A not-found page defaults to 404 (a 200 would be a soft 404 that search engines index), a
         # not-found redirect to 302 (a 301 would be cached by browsers for a path that may appear later).
         return self.render_reply(reply, request, None, page_status=404, redirect_status=302)
 
-    def reply_preflight(self, request: Request, allowed: tuple[str, ...]) -> Response:
-        response = Response(status=204)
-        del response.headers["Content-Type"]  # no body, so nothing to describe
-        response.headers["Access-Control-Allow-Methods"] = ", ".join(allowed)
+    def reply_preflight(self, request: Request, allowed: tuple[str, ...]) -> Answer:
+        headers = [("Access-Control-Allow-Methods", ", ".join(allowed))]
         asked = request.environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
         if asked:
-            response.headers["Access-Control-Allow-Headers"] = asked
-            response.vary.add("Access-Control-Request-Headers")
-        response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
-        return response
+            headers.append(("Access-Control-Allow-Headers", header_value(asked)))
+            headers.append(("Vary", "Access-Control-Request-Headers"))
+        headers.append(("Access-Control-Max-Age", PREFLIGHT_MAX_AGE))
+        return Answer(204, headers)  # no body, so no Content-Type
 
-    def serve_endpoint(self, request: Request, endpoint: Endpoint) -> Response:
-        verdict = self.gatekeeper.check_access(endpoint, read_credentials(request))
+    def serve_endpoint(self, request: Request, plan: EndpointPlan) -> Answer:
+        endpoint = plan.endpoint
+        verdict = self.gatekeeper.check_request(endpoint, request)
         request.user = verdict.user
         if not verdict.allowed:
             return self.reply_unauthorized(request, endpoint, verdict.status)
-        handlers = self.handlers.get(endpoint.id, [])
+        handlers = plan.handlers
         if handlers:
             try:
                 request.body  # noqa: B018 (read now: a body that does not parse is 400 before any workflow)
             except BadBodyError:
-                return error_response(400, "Bad request")
+                return error_answer(400, "Bad request")
         return self.run_workflows(endpoint, handlers, request)
 
-    def reply_unauthorized(self, request: Request, endpoint: Endpoint, status: int) -> Response:
+    def reply_unauthorized(self, request: Request, endpoint: Endpoint, status: int) -> Answer:
         reply = endpoint.unauthorized_reply or self.settings.unauthorized_reply
         if reply is None:
-            return error_response(status, "Unauthorized" if status == 401 else "Forbidden")
+            return error_answer(status, "Unauthorized" if status == 401 else "Forbidden")
         return self.render_reply(reply, request, endpoint, page_status=status, redirect_status=302)
 
-    def run_workflows(self, endpoint: Endpoint, handlers: list[Handler], request: Request) -> Response:
+    def run_workflows(self, endpoint: Endpoint, handlers: tuple[Handler, ...], request: Request) -> Answer:
         """Return the static reply, else the first workflow reply; every workflow runs either way."""
-        response: Response | None = None
+        answer: Answer | None = None
         if endpoint.reply is not None:
-            response = self.render_reply(
+            answer = self.render_reply(
                 endpoint.reply, request, endpoint, page_status=200, redirect_status=301
             )
         for handler in handlers:
@@ -222,13 +307,13 @@ class EpctlApp:
                 )
                 # The reply is settled once something failed before any reply: later workflows still
                 # run (each may have its own side effects), but the caller gets the generic 500.
-                if response is None:
-                    response = error_response(500, "Internal server error")
+                if answer is None:
+                    answer = error_answer(500, "Internal server error")
                 continue
-            if value is None or response is not None:
+            if value is None or answer is not None:
                 continue
             try:
-                response = self.make_response(value, request, endpoint)
+                answer = self.make_answer(value, request, endpoint)
             except Exception:
                 log.exception(
                     'workflow "%s" (%s) returned a reply that cannot be sent: %r',
@@ -236,16 +321,16 @@ class EpctlApp:
                     handler.handler,
                     value,
                 )
-                response = error_response(500, "Internal server error")
-        if response is None:
+                answer = error_answer(500, "Internal server error")
+        if answer is None:
             log.error(
                 'endpoint "%s" gave no reply to %s %s: it has no static reply and no workflow returned one',
                 endpoint.id,
                 request.method,
                 request.path,
             )
-            response = error_response(500, "Internal server error")
-        return response
+            answer = error_answer(500, "Internal server error")
+        return answer
 
     # -- replies ---------------------------------------------------------------------------------
     def context(self, request: Request, endpoint: Endpoint | None) -> dict[str, Any]:
@@ -260,26 +345,29 @@ class EpctlApp:
         *,
         page_status: int,
         redirect_status: int,
-    ) -> Response:
-        """Return the response of a reply table; a failing render is logged and answers 500."""
+    ) -> Answer:
+        """Return the answer of a reply table; a failing render is logged and answers 500."""
         try:
             context = self.context(request, endpoint)
             if reply.type == "page":
                 assert reply.page is not None
                 text, content_type = self.renderer.render_page(reply.page, context)
-                return Response(text, status=reply.status or page_status, content_type=content_type)
+                return text_answer(text, content_type, reply.status or page_status)
             assert reply.to is not None
             location = self.renderer.render_location(reply.to, context)
-            return redirect_response(location, reply.status or redirect_status)
+            return redirect_answer(location, reply.status or redirect_status)
         except Exception:
             log.exception("rendering the reply %s failed", reply.model_dump(exclude_none=True))
-            return error_response(500, "Internal server error")
+            return error_answer(500, "Internal server error")
 
-    def make_response(self, value: object, request: Request, endpoint: Endpoint) -> Response:
-        """Return the response for what a workflow returned (Flask's view return conventions).
+    def make_answer(self, value: object, request: Request, endpoint: Endpoint) -> Answer:
+        """Return the answer for what a workflow returned (Flask's view return conventions).
 
-        Raises TypeError for a value no convention covers, and what rendering a page raises.
+        Raises TypeError for a value no convention covers, ValueError for a bad status or a header
+        value holding a line break, UnsafeLocationError, and what rendering a page raises.
         """
+        if isinstance(value, dict | list):
+            return json_answer(value)  # the common case first
         if isinstance(value, tuple):
             if len(value) == 3:
                 body, status, headers = value
@@ -291,50 +379,70 @@ class EpctlApp:
                 raise TypeError(
                     f"a workflow tuple is (body, status) or (body, status, headers), not {len(value)} items"
                 )
-            response = self.make_response(body, request, endpoint)
+            answer = self.make_answer(body, request, endpoint)
             if status is not None:
-                response.status = status if isinstance(status, str) else int(status)
-            add_headers(response, headers)
-            return response
-        if isinstance(value, Response):
-            return value
+                answer.set_status(status)
+            apply_headers(answer.headers, headers)
+            return answer
         if isinstance(value, PageReply):
             context = self.context(request, endpoint)
             text, content_type = self.renderer.render_page(value.name, context, value.data)
-            response = Response(text, status=value.status, content_type=content_type)
+            answer = text_answer(text, content_type, value.status)
         elif isinstance(value, RedirectReply):
-            response = redirect_response(value.to, value.status)
+            answer = redirect_answer(value.to, value.status)
         elif isinstance(value, BodyReply):
-            response = body_response(value.body)
-            response.status = value.status
+            answer = body_answer(value.body, request)
+            answer.set_status(value.status)
         else:
-            return body_response(value)
-        add_headers(response, value.headers)
-        set_cookies(response, value.cookies)
-        return response
+            return body_answer(value, request)
+        apply_headers(answer.headers, value.headers)
+        add_cookies(answer.headers, value.cookies)
+        return answer
 
-    def add_cors_headers(self, request: Request, response: Response, present: set[str]) -> None:
-        """Add `Access-Control-Allow-Origin` (SPEC §4.3) unless the reply set it itself; `present`
-        holds the lowercase names of the headers the reply already has."""
-        if not self.settings.cors or "access-control-allow-origin" in present:
-            return
-        origin = request.environ.get("HTTP_ORIGIN")
+    # -- the headers every reply gets --------------------------------------------------------------
+    def origin_headers(self, origin: str | None) -> Headers:
+        """Return the CORS headers for a request from `origin` (SPEC §4.3), CORS being on."""
         if origin is not None and origin in self.origins and origin != "*":
-            response.headers["Access-Control-Allow-Origin"] = origin
-            add_vary_origin(response, present)
-        elif self.wildcard_origin:
-            response.headers["Access-Control-Allow-Origin"] = "*"
-        else:
-            # The answer depends on Origin even when nothing is echoed: caches must not reuse it.
-            add_vary_origin(response, present)
+            return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        if self.wildcard_origin:
+            return [("Access-Control-Allow-Origin", "*")]
+        # The answer depends on Origin even when nothing is echoed: caches must not reuse it.
+        return [("Vary", "Origin")]
+
+    def finish_headers(self, request: Request, answer: Answer) -> Headers:
+        """Return the answer's headers with CORS and the response headers added: a header the reply
+        set itself is kept, and `Origin` joins a `Vary` the reply set."""
+        headers = answer.headers
+        present = {name.lower() for name, _ in headers}
+        if self.cors and "access-control-allow-origin" not in present:
+            for name, value in self.origin_headers(request.environ.get("HTTP_ORIGIN")):
+                if name == "Vary":
+                    add_vary(headers, value)
+                else:
+                    headers.append((name, value))
+        for lower, name, value in self.response_headers:
+            if lower not in present:
+                set_header(headers, name, value)
+        fix_locations(headers)
+        return headers
 
 
-def add_vary_origin(response: Response, present: set[str]) -> None:
-    # Setting the header directly when there is none skips parsing an empty header set.
-    if "vary" in present:
-        response.vary.add("Origin")
-    else:
-        response.headers["Vary"] = "Origin"
+def body_answer(body: Any, request: Request) -> Answer:
+    """Return the answer for a bare body: dict or list as JSON, str or bytes as HTML, a werkzeug
+    Response called as the WSGI app it is.
+
+    Raises TypeError for anything else.
+    """
+    if isinstance(body, dict | list):
+        return json_answer(body)
+    if isinstance(body, str | bytes):
+        return text_answer(body, HTML_TYPE)
+    if isinstance(body, Response):
+        return answer_from_wsgi(body, request.environ)
+    raise TypeError(
+        f"a workflow returned {type(body).__name__}; return a dict, list, str, tuple, werkzeug Response, "
+        "page(), redirect(), reply() or None"
+    )
 
 
 def read_raw_path(environ: Mapping[str, Any]) -> str:
@@ -346,10 +454,12 @@ def read_raw_path(environ: Mapping[str, Any]) -> str:
     """
     uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if uri:
-        path = uri.split("?", 1)[0].split("#", 1)[0]
+        path = uri.partition("?")[0].partition("#")[0]
         if not path.startswith("/"):
             path = urlsplit(path).path  # absolute-form request target: http://host/path
-        script_name = _quote_path(environ.get("SCRIPT_NAME", ""))
+        script_name = environ.get("SCRIPT_NAME")
+        if script_name:
+            script_name = _quote_path(script_name)
         if script_name and path.startswith(script_name):
             path = path[len(script_name) :]
     else:
@@ -359,6 +469,8 @@ def read_raw_path(environ: Mapping[str, Any]) -> str:
 
 
 def _quote_path(path: str) -> str:
+    if _NEEDS_QUOTING(path) is None:
+        return path
     return quote(path.encode("latin-1", "replace"), safe=_PATH_SAFE)
 
 
@@ -371,75 +483,3 @@ def strip_root(path: str, root: str) -> str | None:
     if path.startswith(root + "/"):
         return path[len(root) :]
     return None
-
-
-def error_response(status: int, message: str) -> Response:
-    """Return the JSON error reply `{"error": message}` with `status`."""
-    return Response(_dump_json({"error": message}), status=status, content_type=JSON_TYPE)
-
-
-def redirect_response(location: str, status: int) -> Response:
-    """Return a redirect to `location`; raises UnsafeLocationError when it holds CR or LF."""
-    if "\r" in location or "\n" in location:
-        raise UnsafeLocationError(f"refusing a redirect to {location!r}: it holds a line break")
-    response = Response(status=status)
-    response.headers["Location"] = location
-    return response
-
-
-def body_response(body: Any) -> Response:
-    """Return the response for a bare body: dict or list as JSON, str or bytes as HTML.
-
-    Raises TypeError for anything else.
-    """
-    if isinstance(body, Response):
-        return body
-    if isinstance(body, dict | list):
-        return Response(_dump_json(body), content_type=JSON_TYPE)
-    if isinstance(body, str | bytes):
-        return Response(body, content_type=HTML_TYPE)
-    raise TypeError(
-        f"a workflow returned {type(body).__name__}; return a dict, list, str, tuple, werkzeug Response, "
-        "page(), redirect(), reply() or None"
-    )
-
-
-def add_headers(response: Response, headers: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> None:
-    """Set headers from a mapping (replacing), or add them from (name, value) pairs (repeatable)."""
-    if headers is None:
-        return
-    if isinstance(headers, Mapping):
-        for name, value in headers.items():
-            response.headers[name] = value
-    else:
-        for name, value in headers:
-            response.headers.add(name, value)
-
-
-def set_cookies(response: Response, cookies: Cookies) -> None:
-    """Add a Set-Cookie for each `{name: value}` or `{name: {"value": ..., werkzeug set_cookie options}}`."""
-    for name, spec in cookies.items():
-        if isinstance(spec, Mapping):
-            options = {key: value for key, value in spec.items() if key != "value"}
-            response.set_cookie(name, str(spec.get("value", "")), **{"path": "/", **options})
-        else:
-            response.set_cookie(name, str(spec), path="/")
-
-
-def _dump_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    # Flask's JSON provider covers these, and handlers written for Flask return them.
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, UUID | Decimal):
-        return str(value)
-    if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -70,14 +70,14 @@ class Request:
         "_body",
         "_cookies",
         "_headers",
+        "_path",
         "_query",
+        "_time",
         "endpoint",
         "environ",
         "globals",
         "method",
         "params",
-        "path",
-        "time",
         "user",
         "version",
     )
@@ -88,21 +88,22 @@ class Request:
         *,
         version: str,
         globals: Mapping[str, Any],
-        time: datetime,
+        time: datetime | None = None,
         params: dict[str, str] | None = None,
         endpoint: EndpointInfo | None = None,
     ) -> None:
         self.environ = environ
-        self.method: str = environ.get("REQUEST_METHOD", "GET").upper()
-        # WSGI strings are bytes decoded as latin-1: decode them as the UTF-8 they were sent as.
-        raw = environ.get("PATH_INFO", "").encode("latin-1", "replace").decode("utf-8", "replace")
-        self.path = "/" + raw.lstrip("/")
+        method: str = environ.get("REQUEST_METHOD", "GET")
+        # Servers send the method as the client wrote it; upper() only when it is not already.
+        self.method = method if method.isupper() else method.upper()
         self.params: dict[str, str] = params if params is not None else {}
         self.endpoint = endpoint
         self.user: dict[str, Any] | None = None
         self.version = version
         self.globals = globals
-        self.time = time
+        # Read on first use, like the rest: most API replies never look at the path text or the time.
+        self._time = time
+        self._path: str | None = None
         self._headers: HeaderDict | None = None
         self._cookies: dict[str, str] | None = None
         self._query: dict[str, str] | None = None
@@ -110,6 +111,24 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
+
+    @property
+    def path(self) -> str:
+        """The decoded request path (`/devices/a b`), as werkzeug's `Request.path` gives it."""
+        if self._path is None:
+            # WSGI strings are bytes decoded as latin-1: decode them as the UTF-8 they were sent as.
+            raw = self.environ.get("PATH_INFO", "")
+            if not raw.isascii():
+                raw = raw.encode("latin-1", "replace").decode("utf-8", "replace")
+            self._path = "/" + raw.lstrip("/")
+        return self._path
+
+    @property
+    def time(self) -> datetime:
+        """When the request is served (UTC): taken the first time anything asks, then kept."""
+        if self._time is None:
+            self._time = datetime.now(UTC)
+        return self._time
 
     @property
     def headers(self) -> HeaderDict:

@@ -14,9 +14,9 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from werkzeug.serving import run_simple
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from epctl.runtime.app import EpctlApp, create_app
 from epctl.schemas.loader import CONFIG_FILE
@@ -120,21 +120,31 @@ def snapshot_files(project_dir: Path) -> Snapshot:
 
 
 def serve_develop(
-    project_dir: str | Path, host: str, port: int, *, reload: bool, on_problems: OnProblems
+    project_dir: str | Path,
+    host: str,
+    port: int,
+    *,
+    reload: bool,
+    on_problems: OnProblems,
+    on_ready: Callable[[], None] = lambda: None,
 ) -> None:
     """Serve develop with werkzeug's development server until interrupted.
 
-    With `reload`, file changes rebuild the app in-process (see the module docstring). Raises
-    ProjectError or MissingSecretError when develop cannot be served at start.
+    With `reload`, file changes rebuild the app in-process (see the module docstring). `on_ready` is
+    called once the app is built, before the server starts. Raises ProjectError or
+    MissingSecretError when develop cannot be served at start.
     """
     if not reload:
-        serve_app(create_app(project_dir), host, port)
+        built = create_app(project_dir)
+        on_ready()
+        serve_app(built, host, port)
         return
     configure_logging()
     app = ReloadingApp(project_dir, on_problems)
+    on_ready()
     app.start()
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        run_development_server(app, host, port)
     finally:
         app.stop()
 
@@ -142,7 +152,61 @@ def serve_develop(
 def serve_app(app: WSGIApplication, host: str, port: int) -> None:
     """Serve a built app (a frozen version, an environment, `--all`) with werkzeug until interrupted."""
     configure_logging()
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    run_development_server(app, host, port)
+
+
+# The development server runs a thread per connection. These bound what idle or slow clients can
+# hold: a connection that sends nothing for this long is closed, and past this many connections at
+# once new ones wait for a free thread instead of each taking one more.
+DEV_SERVER_TIMEOUT = 30
+DEV_SERVER_MAX_CONNECTIONS = 64
+
+
+class RawPathRequestHandler(WSGIRequestHandler):
+    """werkzeug's request handler, with a socket timeout and the request target as the client sent it.
+
+    Python's `http.server` reduces a leading `//` of the target to `/` (a guard for its own file
+    server), so `GET //dashboard` would reach `/dashboard` here and 404 under gunicorn. The app routes
+    `RAW_URI`, so it is set from the request line itself.
+    """
+
+    timeout = DEV_SERVER_TIMEOUT
+
+    def make_environ(self) -> WSGIEnvironment:
+        environ = super().make_environ()
+        words = self.raw_requestline.decode("latin-1").split()
+        if len(words) >= 2 and words[1].startswith("/"):
+            environ["RAW_URI"] = environ["REQUEST_URI"] = words[1]
+        return environ
+
+
+def run_development_server(app: WSGIApplication, host: str, port: int) -> None:
+    """Serve `app` with werkzeug's threaded development server until interrupted."""
+    server = make_server(host, port, app, threaded=True, request_handler=RawPathRequestHandler)
+    slots = threading.BoundedSemaphore(DEV_SERVER_MAX_CONNECTIONS)
+    start_thread = server.process_request
+
+    def process_request(request: Any, client_address: Any) -> None:
+        slots.acquire()  # released by shutdown_request, which socketserver calls for every connection
+        start_thread(request, client_address)
+
+    finish = server.shutdown_request
+
+    def shutdown_request(request: Any) -> None:
+        try:
+            finish(request)
+        finally:
+            slots.release()
+
+    # Instance attributes shadow socketserver's methods: acquire before a connection's thread starts,
+    # release when that connection is closed.
+    server.process_request = process_request  # type: ignore[method-assign]
+    server.shutdown_request = shutdown_request  # type: ignore[method-assign]
+    server.log_startup()
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
 
 
 def serve_gunicorn(

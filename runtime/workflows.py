@@ -1,25 +1,22 @@
 """Workflow handlers: compiled once per app from the project's sources, called with one request object.
 
-Handler files come from `Project.files`, not from `import`: develop and a frozen version run the very
-same text, each file becomes its own module object, and two projects (or two versions of one) served
-by one process never share module state.
+Handler files come from `Project.files`, not from disk: develop and a frozen version run the very
+same text, and each app runs them in its own `ModuleSpace`, so two projects (or two versions of one)
+served by one process never share module state.
 """
 
 from __future__ import annotations
 
-import linecache
-import re
-import sys
 import traceback
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from epctl.runtime.handler_modules import ModuleSpace
 from epctl.runtime.request import Request
+from epctl.schemas.handler_files import WORKFLOWS_FOLDER
 from epctl.schemas.problems import Code, Place, Problem, ProjectError
 from epctl.schemas.project import Project
-
-_MODULE_CHARS = re.compile(r"[^A-Za-z0-9_]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +28,18 @@ class Handler:
     function: Callable[[Request], object]
 
 
-def load_handlers(
-    project: Project,
-) -> dict[str, list[Handler]]:
+def load_handlers(project: Project) -> dict[str, list[Handler]]:
     """Return {endpoint id: its handlers in declaration order}, each handler file executed once.
 
-    Raises ProjectError when a handler file fails to run at import time (code `handler-error`) or
-    does not define the function a workflow names (`unknown-handler`, as `validate` reports it).
+    Handler files import the project's other modules under `workflows/` from this version's own
+    `ModuleSpace`. Raises ProjectError when a handler file fails to run at import time (code
+    `handler-error`) or does not define the function a workflow names (`unknown-handler`, as
+    `validate` reports it).
     """
+    # Tracebacks name the develop file, or `<version file>[<path>]` for a frozen version.
+    space = ModuleSpace(
+        project.files, prefix=f"{project.name}.{project.version}", filename=project.source_name
+    )
     modules: dict[str, types.ModuleType | None] = {}
     problems: list[Problem] = []
     by_endpoint: dict[str, list[Handler]] = {}
@@ -46,10 +47,9 @@ def load_handlers(
         path = workflow.handler_file
         if path not in modules:
             try:
-                # Tracebacks name the develop file, or `<version file>[<path>]` for a frozen version.
-                modules[path] = _run_module(project, path, project.source_name(path))
+                modules[path] = space.run_file(path)
             except Exception as err:
-                problems.append(_import_problem(err, path, project.source_name(path)))
+                problems.append(_import_problem(err, path, project.source_name))
                 modules[path] = None
         module = modules[path]
         if module is None:
@@ -72,37 +72,34 @@ def load_handlers(
     return by_endpoint
 
 
-def _run_module(project: Project, path: str, filename: str) -> types.ModuleType:
-    source = project.files[path]
-    code = compile(source, filename, "exec")
-    # Tracebacks show the lines that actually ran, even for a version whose code is in no file of its
-    # own, or a develop file edited since (mtime None: linecache.checkcache keeps such entries).
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    # One module name per project, version and file: registered so that dataclasses, pickling and
-    # `typing.get_type_hints` in user code find their module; a rebuild replaces the old entry.
-    name = "epctl_handlers." + "_".join(
-        _MODULE_CHARS.sub("_", part) for part in (project.name, project.version, path.removesuffix(".py"))
-    )
-    module = types.ModuleType(name)
-    module.__file__ = filename
-    sys.modules[name] = module
-    try:
-        exec(code, module.__dict__)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
-
-
-def _import_problem(err: Exception, path: str, filename: str) -> Problem:
-    line = None
+def _import_problem(err: Exception, path: str, filename: Callable[[str], str]) -> Problem:
+    """Return the problem of a handler file that failed to run, at the deepest line of a project
+    file in its traceback (the failing line may be in a module the handler file imports)."""
+    file, line = path, None
     if isinstance(err, SyntaxError):
+        file = _project_path(err.filename, path, filename) or path
         line = err.lineno
     else:
-        frames = [frame for frame in traceback.extract_tb(err.__traceback__) if frame.filename == filename]
-        line = frames[-1].lineno if frames else None
+        for frame in reversed(traceback.extract_tb(err.__traceback__)):
+            found = _project_path(frame.filename, path, filename)
+            if found is not None:
+                file, line = found, frame.lineno
+                break
     return Problem.error(
         Code.HANDLER_ERROR,
         f"running {path} failed: {type(err).__name__}: {err}",
-        Place(file=path, line=line),
+        Place(file=file, line=line),
     )
+
+
+def _project_path(name: str | None, path: str, filename: Callable[[str], str]) -> str | None:
+    """Return the project path whose traceback name is `name`, if it is a workflows file."""
+    if name is None:
+        return None
+    if name == filename(path):
+        return path
+    # `<root>/workflows` for develop, `<version file>[workflows` for a frozen version.
+    root = filename(WORKFLOWS_FOLDER).removesuffix("]")
+    if name.startswith(root + "/"):
+        return WORKFLOWS_FOLDER + name[len(root) :].replace("\\", "/").removesuffix("]")
+    return None

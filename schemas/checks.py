@@ -13,6 +13,7 @@ from collections.abc import Callable, Container, Iterable
 import jinja2
 from jinja2 import meta, nodes
 
+from epctl.schemas.handler_files import find_missing_imports, module_files
 from epctl.schemas.models import CONTENT_BLOCK, Endpoint, Page, Reply, Templated, route_of
 from epctl.schemas.positions import find_failing_line
 from epctl.schemas.problems import Code, Place, Problem, Severity, Suggester, WorkBudget, did_you_mean
@@ -275,14 +276,21 @@ class _Checker:
                 parsed[path] = self.parse_handler(name, path)
             module = parsed[path]
             function = workflow.handler_function
-            if module is not None and not any(
-                isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function
-                for node in module.body
-            ):
+            binding = None if module is None else _last_binding(module, function)
+            if module is not None and binding is None:
                 self.add(
                     Code.UNKNOWN_HANDLER,
                     f'{path} defines no function "{function}"; define '
                     f"`def {function}(request):` at the top level of that file",
+                    "workflow",
+                    name,
+                    "handler",
+                )
+            elif binding is not None and not _may_be_function(binding):
+                self.add(
+                    Code.UNKNOWN_HANDLER,
+                    f'{path} binds "{function}" to a value that is not a function (line {binding.lineno}); '
+                    f"the last top-level `{function}` must be `def {function}(request):`",
                     "workflow",
                     name,
                     "handler",
@@ -297,8 +305,27 @@ class _Checker:
                         name,
                         "endpoints",
                     )
+        self.check_imports(parsed)
 
-    def parse_handler(self, name: str, path: str) -> ast.Module | None:
+    def check_imports(self, parsed: dict[str, ast.Module | None]) -> None:
+        """Report imports of project modules that do not exist, in every Python file under workflows/."""
+        modules = module_files(self.project.files)
+
+        def parse(path: str) -> ast.Module | None:
+            if path not in parsed:
+                parsed[path] = self.parse_handler(None, path)
+            return parsed[path]
+
+        for path in sorted(set(modules.values()) | set(parsed)):
+            tree = parse(path)
+            if tree is None:
+                continue
+            for line, message in find_missing_imports(path, tree, modules, parse):
+                self.problems.append(
+                    Problem.error(Code.UNKNOWN_MODULE, f"{path} {message}", Place(path, line))
+                )
+
+    def parse_handler(self, name: str | None, path: str) -> ast.Module | None:
         source = self.project.files[path]
         try:
             try:
@@ -334,3 +361,32 @@ class _Checker:
                             place,
                         )
                     )
+
+
+# A top-level statement that binds a name: where a handler's function comes from.
+Binding = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom | ast.Assign
+
+
+def _last_binding(module: ast.Module, name: str) -> Binding | None:
+    """Return the last top-level statement of `module` that binds `name` (the one a caller sees)."""
+    found: Binding | None = None
+    for node in module.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if node.name == name:
+                found = node
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            if any((alias.asname or alias.name.partition(".")[0]) == name for alias in node.names):
+                found = node
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == name for target in node.targets
+        ):
+            found = node
+    return found
+
+
+def _may_be_function(binding: Binding) -> bool:
+    """Whether what `binding` binds can be a callable: a def or an import, or an assignment of a
+    lambda, a call, a name or an attribute (`h = make_handler()`); not a literal such as `h = None`."""
+    if isinstance(binding, ast.Assign):
+        return isinstance(binding.value, ast.Lambda | ast.Call | ast.Name | ast.Attribute)
+    return not isinstance(binding, ast.ClassDef)

@@ -18,6 +18,7 @@ import tomli
 from pydantic import BaseModel, ValidationError
 
 from epctl.schemas.checks import ANY_NAME, build_router, check_project
+from epctl.schemas.handler_files import WORKFLOWS_FOLDER
 from epctl.schemas.models import (
     NAME_PATTERN,
     NAME_RULE,
@@ -229,6 +230,9 @@ class FolderSource:
                 yield Document(
                     file, document, tables, tables, functools.partial(reader.read_linked_file, path)
                 )
+        # Handler files import the other Python files of the workflows folder: read (and freeze) them all.
+        for path in sorted((self.root / WORKFLOWS_FOLDER).glob("**/*.py")):
+            reader.read_code_file(path)
 
 
 def format_key(prefix: str, loc: tuple[int | str, ...]) -> str:
@@ -290,6 +294,7 @@ class ProjectReader:
         self.invalid_ids: set[tuple[str, str]] = set()
         self.draft = ProjectDraft(root=root)
         self.trusted_keys: list[TrustedKey] = []  # local to this checkout: kept beside the draft
+        self.refused: set[str] = set()  # files read_project_text refused, by project path
         self.budget = WorkBudget()  # the "did you mean" work of one read
 
     # -- problems -----------------------------------------------------------------------------
@@ -612,6 +617,18 @@ class ProjectReader:
         elif isinstance(table, Workflow):
             project.workflows[name] = table
 
+    def read_code_file(self, path: Path) -> None:
+        """Read a Python file of the workflows folder into the project's files, if not read yet."""
+        relative = path.relative_to(self.root).as_posix()
+        if relative in self.draft.files or relative in self.refused or "__pycache__" in relative:
+            return
+        try:
+            self.draft.files[relative] = read_project_text(self.root, path)
+        except ProjectFileError as err:
+            self.add(err.code, str(err), relative)
+        except (OSError, UnicodeDecodeError) as err:
+            self.add(Code.UNREADABLE_FILE, f"cannot read {relative}: {err}", relative)
+
     def read_linked_file(self, toml_path: Path, relative: str, file: str, key: str, id: str) -> str | None:
         """Read a template or handler file named relative to a TOML file; return its project path."""
         target = (toml_path.parent / relative).resolve()
@@ -631,6 +648,7 @@ class ProjectReader:
         try:
             self.draft.files[project_path] = read_project_text(self.root, target)
         except ProjectFileError as err:
+            self.refused.add(project_path)  # reported once, here, where a table names it
             self.add(err.code, str(err), file, key, id)
             return None
         except FileNotFoundError:

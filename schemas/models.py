@@ -153,6 +153,7 @@ class Endpoint(Table):
     method: Method
     route: RoutePath
     description: str = ""
+    summary: str = ""
     enabled: bool = True
     tags: dict[str, str] = Field(default_factory=dict)
     access: Access = "public"

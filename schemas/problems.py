@@ -54,6 +54,7 @@ class Code(StrEnum):
     LAYOUT_SLOT = "layout-slot"
     TEMPLATE_SYNTAX = "template-syntax"
     HANDLER_SYNTAX = "handler-syntax"
+    UNKNOWN_MODULE = "unknown-module"
     # found when a version is built to be served
     HANDLER_ERROR = "handler-error"
     SERVE_ERROR = "serve-error"

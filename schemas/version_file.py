@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from epctl.schemas.handler_files import is_module_file
 from epctl.schemas.loader import (
     CONFIG_FILE,
     CONFIG_SECTIONS,
@@ -259,6 +260,8 @@ class VersionSource:
         draft.version = self.name
         draft.version_file = self.path
         draft.table_files.update(read_sources(reader, file, document, "table_files"))
+        # Every Python file of the workflows folder, handler or not: handlers import each other.
+        draft.files.update((path, text) for path, text in files.items() if is_module_file(path))
 
         def resolve(relative: str, where: str, key: str, id: str) -> str | None:
             if relative in files:

@@ -1,4 +1,5 @@
-"""A project with ten different mistakes across files, shared by the loader and `validate` tests."""
+"""Projects with planted mistakes, shared by the tests of the commands that must find them: ten
+problems for the loader and `validate`, one finding per rule for `audit`."""
 
 from __future__ import annotations
 
@@ -83,3 +84,54 @@ EXPECTED = [
     ("unknown-handler", "workflows/flows.toml", 3),
     ("unknown-endpoint", "workflows/flows.toml", 9),
 ]
+
+# One finding per rule, each planted on its own line.
+AUDIT_PLANTED = {
+    "epctl.toml": """
+        [project]
+        name = "planted"
+
+        [settings]
+        allowed_origins = ["*"]
+        response_headers = { "X-Content-Type-Options" = "nosniff" }
+        globals = { support = "help@example.com", db_password = "correct horse battery staple" }
+    """,
+    "endpoints/e.toml": """
+        [[endpoint]]
+        id = "subscribe"
+        method = "POST"
+        route = "/subscribe"
+        reply = { type = "redirect", to = "/thanks" }
+
+        [[endpoint]]
+        id = "files"
+        method = "GET"
+        route = "/files/{path*}"
+        reply = { type = "page", page = "home" }
+
+        [[endpoint]]
+        id = "admin"
+        method = "GET"
+        route = "/admin"
+        access = "groups"
+        groups = ["admins"]
+        reply = { type = "page", page = "home" }
+        unauthorized_reply = { type = "page", page = "home", status = 200 }
+
+        [[endpoint]]
+        id = "go"
+        method = "GET"
+        route = "/go"
+        reply = { type = "redirect", to = "{{ request.query.next }}", status = 302 }
+
+        [[endpoint]]
+        id = "todo"
+        method = "GET"
+        route = "/todo"
+    """,
+    "pages/p.toml": """
+        [[page]]
+        name = "home"
+        body = "<h1>Home</h1>"
+    """,
+}

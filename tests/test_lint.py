@@ -26,7 +26,7 @@ def test_runtime_never_imports_the_cli() -> None:
         ("runtime", ("epctl.cli", "typer", "rich")),
         ("schemas", ("epctl.cli", "epctl.runtime", "typer", "rich")),
     ):
-        for path in (ROOT / folder).glob("*.py"):
+        for path in (ROOT / folder).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             for name in banned:
                 assert f"import {name}" not in text and f"from {name}" not in text, f"{path} imports {name}"

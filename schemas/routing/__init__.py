@@ -6,6 +6,7 @@ parts of those rules: (a) syntax, (b) conflicts, (c) matching.
 
 Modules, as werkzeug splits its `routing` package:
 - `syntax`: methods, the route grammar, `parse_route`, `Route` and its `Segment`s (a);
+- `mixed`: the linear-time matcher of one mixed segment such as `{name}.{ext}` (c);
 - `paths`: request path normalisation and param percent-decoding (c);
 - `tree`: the search tree and its depth-first walk, the matcher (c);
 - `table`: `RouteTable`, per-method tables with the conflict rules (b), `Match` and `Candidate`;

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Literal, NamedTuple, get_args
 
+from epctl.schemas.routing.mixed import MixedPattern
+
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 #: Methods a route may be declared for. HEAD is not one: hapi refuses HEAD routes, GET routes serve it.
@@ -75,7 +77,7 @@ class Segment(NamedTuple):
     text: str  # the fingerprint piece: literal text, '?', '#', or mixed text with params as '?'
     source: str  # as written: 'items', '{id}', '{p*2}', '{name}.{ext}'
     names: tuple[str, ...] = ()  # params this segment captures, in order
-    pattern: re.Pattern[str] | None = None  # mixed only: `lit(.+)lit(.*)...`, used with fullmatch
+    pattern: MixedPattern | None = None  # mixed only
     order: MixedOrder | None = None  # mixed only
 
 
@@ -114,9 +116,12 @@ class Route:
         return (self.fingerprint,)
 
 
-# hapi sets no bound on N in `{p*N}`; epctl does, so a typo like `{p*999999999}` is a problem to report
-# rather than a fingerprint that exhausts memory. No real path has more segments than this.
-MAX_MULTI_SEGMENTS = 64
+# hapi sets no bound on N in `{p*N}`; epctl does. `{p*N}` stands for N params, each a node of the
+# search tree. With N up to 64, routes like `/aN/{p*64}` cost 560 bytes of memory per byte of route
+# text (20,000 of them: 150 MB, 5 s to build), five times the costliest ordinary routes (about 110
+# bytes per byte: literal segments before a param). Up to 16 it is 180, so memory and build time stay
+# proportional to the text whatever a project holds; and a typo like `{p*999999999}` is a problem.
+MAX_MULTI_SEGMENTS = 16
 
 
 class _MultiSegmentLimitError(Exception):
@@ -138,13 +143,6 @@ class _Written(NamedTuple):
     literal: bool
 
 
-@lru_cache(maxsize=4096)
-def _compile_mixed(pattern: str) -> re.Pattern[str]:
-    # DOTALL: a mixed param takes any character; hapi's `.` only stops at line terminators, which a
-    # request path cannot carry raw.
-    return re.compile(pattern, re.DOTALL)
-
-
 @lru_cache(maxsize=8192)
 def _parse_segment(text: str) -> _Written:
     """Return what `text` stands for, or raise _InvalidSegmentError when it breaks the grammar (a)."""
@@ -156,9 +154,10 @@ def _parse_segment(text: str) -> _Written:
     if whole is not None:
         name, star, count, optional = whole.groups()
         if star and count:
-            steps = int(count)
-            if steps > MAX_MULTI_SEGMENTS:
+            # Compare lengths first: int() of thousands of digits is slow, and past 4300 it raises.
+            if len(count) > len(str(MAX_MULTI_SEGMENTS)) or int(count) > MAX_MULTI_SEGMENTS:
                 raise _MultiSegmentLimitError
+            steps = int(count)
             segment = Segment(PARAM, "?", text, (name,))
             return _Written((segment,) * steps, (name,), (name,) * steps, "/".join("?" * steps), False, False)
         if star:
@@ -187,12 +186,6 @@ def _parse_mixed(text: str) -> Segment:
     literals = [chunk for chunk in chunks if chunk]
     if not literals:
         raise _InvalidSegmentError
-    regex = []
-    for index, chunk in enumerate(chunks):
-        regex.append(re.escape(chunk))
-        if index < len(names):
-            # (c) `(.+)` for `{p}`, `(.*)` for `{p?}`, greedy: `{a}.{b}` on 'a.b.c' gives a='a.b'.
-            regex.append("(.*)" if optional[index] else "(.+)")
     # (c) MIXED ORDER (hapi's `internals.mixed`): more parts first, then literal-first before
     # param-first, then at the first differing literal chunk the longer one, equal lengths by code
     # units. hapi stops there and shares one node (and its first regex, bug 2) between `a{p}` and
@@ -204,7 +197,10 @@ def _parse_mixed(text: str) -> Segment:
         tuple((-len(chunk), chunk) for chunk in literals),
         optional,
     )
-    return Segment(MIXED, "?".join(chunks), text, names, _compile_mixed("".join(regex)), order)
+    # (c) each param takes `(.+)` for `{p}` and `(.*)` for `{p?}`, greedy: `{a}.{b}` on 'a.b.c' gives
+    # a='a.b'. MixedPattern gives that regex's answer in linear time.
+    pattern = MixedPattern(tuple(chunks), optional)
+    return Segment(MIXED, "?".join(chunks), text, names, pattern, order)
 
 
 def parse_route(path: str) -> Route:

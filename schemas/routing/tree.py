@@ -10,11 +10,11 @@ the parts of the routing rules that section summarises: (c) is matching.
 
 from __future__ import annotations
 
-import re
 from bisect import insort
 from collections.abc import Iterator
 from typing import Generic, NamedTuple, TypeVar
 
+from epctl.schemas.routing.mixed import MixedPattern
 from epctl.schemas.routing.syntax import LITERAL, MIXED, PARAM, WILDCARD, MixedOrder, Route
 
 T = TypeVar("T")
@@ -41,7 +41,7 @@ class Leaf(Generic[T]):
 
 class MixedChild(NamedTuple, Generic[T]):
     order: MixedOrder
-    pattern: re.Pattern[str]
+    pattern: MixedPattern
     node: Node[T]
 
 
@@ -153,9 +153,9 @@ def find_leaf(
     if mixed is not None:
         mark = len(values)
         for entry in mixed:
-            groups = entry.pattern.fullmatch(current)
+            groups = entry.pattern.match(current)
             if groups is not None:
-                values.extend(groups.groups())
+                values.extend(groups)
                 child = entry.node
                 if at_end:
                     found = child.edge or child.wildcard
@@ -209,9 +209,9 @@ def walk_leaves(
         if child is not None:
             yield from _walk_deeper(child, path, next_pos, segments, following, values, [*steps, LITERAL])
     for entry in node.mixed or ():
-        groups = entry.pattern.fullmatch(current)
+        groups = entry.pattern.match(current)
         if groups is not None:
-            captured = values + list(groups.groups())
+            captured = [*values, *groups]
             yield from _walk_deeper(
                 entry.node, path, next_pos, segments, following, captured, [*steps, MIXED]
             )

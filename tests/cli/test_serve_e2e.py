@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import subprocess
@@ -106,3 +107,19 @@ def test_serve_a_frozen_version_with_two_gunicorn_workers(serve: Serve, sample: 
     url = serve("--version", "v1.0.0", "--workers", "2")
     status, body = fetch(url + "/")
     assert status == 200 and "Welcome to smart-farm" in body
+
+
+def test_the_development_server_routes_the_path_as_sent(serve: Serve) -> None:
+    """`GET //dashboard` is 404 on the development server, as `epctl match` and gunicorn say (Python's
+    http.server would route it as `/dashboard`)."""
+    url = serve()
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
+    try:
+        connection.request("GET", "//dashboard")
+        response = connection.getresponse()
+        assert response.status == 404
+        response.read()
+        connection.request("GET", "/dashboard")
+        assert connection.getresponse().status == 301
+    finally:
+        connection.close()

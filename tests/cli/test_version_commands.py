@@ -164,3 +164,21 @@ def test_promote_to_an_unknown_environment_is_refused_unless_create(runner: CliR
     created = run(runner, sample, "promote", "v1.0.0", "--env", "qa", "--create")
     assert created.exit_code == 0, created.output
     assert created.stderr.strip() == "qa → v1.0.0 (new environment)"
+
+
+def test_reload_with_workers_is_refused_with_the_reason(runner: CliRunner, sample: Path) -> None:
+    result = run(runner, sample, "serve", "--workers", "2", "--reload")
+    assert result.exit_code == 2
+    assert usage_error(result) == (
+        "Invalid value for --reload: --reload serves develop in one process; with --workers, --version, "
+        "--env or --all the app is built once at start: restart the server to serve changes"
+    )
+
+
+@pytest.mark.timeout(30)
+def test_serve_says_serving_only_once_the_app_is_built(runner: CliRunner, sample: Path) -> None:
+    (sample / "endpoints" / "site.toml").write_text("[[endpoint]\nbroken")
+    result = run(runner, sample, "serve", "--port", "0")
+    assert result.exit_code == 1
+    assert "Serving" not in result.stderr
+    assert "TOML syntax error" in result.stderr

@@ -1,0 +1,78 @@
+"""What each entry point imports: the CLI starts with typer alone, a server never loads the CLI.
+
+Each check runs in a new interpreter, since this test process has imported everything already.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from epctl.cli.app import DEVELOP as CLI_DEVELOP
+from epctl.schemas.project import DEVELOP
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample-project"
+# What makes `epctl --version` slow to answer when imported for nothing.
+HEAVY = ("pydantic", "rich", "jinja2", "werkzeug", "gunicorn", "tomlkit", "jwt")
+
+
+def imported_after(code: str) -> set[str]:
+    """Return the top-level names of the modules loaded by a new interpreter after running `code`."""
+    script = (
+        "import json, sys\n"
+        f"{code}\n"
+        "sys.stdout.flush()\n"
+        "print('\\nMODULES=' + json.dumps(sorted({name.split('.')[0] for name in sys.modules})))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    line = result.stdout.rsplit("MODULES=", 1)[1]
+    return set(json.loads(line))
+
+
+def run_cli(*args: str) -> str:
+    return (
+        "from epctl.cli.main import main\n"
+        f"sys.argv = ['epctl', *{list(args)!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code in (0, None), exit.code\n"
+    )
+
+
+def test_importing_the_cli_loads_nothing_heavy() -> None:
+    assert imported_after("import epctl.cli.main").isdisjoint(HEAVY)
+
+
+def test_version_loads_nothing_heavy() -> None:
+    assert imported_after(run_cli("--version")).isdisjoint(HEAVY)
+
+
+def test_help_loads_only_what_typer_formats_help_with() -> None:
+    """typer draws `--help` with rich; nothing that reads or serves a project is loaded."""
+    loaded = imported_after(run_cli("--help"))
+    assert loaded.isdisjoint(set(HEAVY) - {"rich"})
+
+
+def test_a_command_still_loads_what_it_uses() -> None:
+    """The other side of the coin: `validate` does import the loader when it runs."""
+    loaded = imported_after(run_cli("--project", str(SAMPLE), "validate"))
+    assert {"pydantic", "rich"} <= loaded
+
+
+def test_a_server_never_loads_the_cli() -> None:
+    loaded = imported_after("import epctl.runtime.app")
+    assert loaded.isdisjoint({"typer", "rich"})
+
+
+def test_reply_helpers_import_only_the_standard_library() -> None:
+    """Workflow handlers import epctl.runtime.replies: it stays that cheap."""
+    assert imported_after("import epctl.runtime.replies").isdisjoint((*HEAVY, "typer"))
+
+
+def test_the_cli_names_develop_as_the_schemas_do() -> None:
+    assert CLI_DEVELOP == DEVELOP
