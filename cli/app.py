@@ -100,7 +100,8 @@ app = typer.Typer(
     help="Config-as-code for HTTP experience endpoints: validate, route, freeze and serve a project.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # `epctl --install-completion` installs it; cli/completion.py completes the project's names.
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -158,4 +159,19 @@ def load_project_version(ctx: typer.Context, version: str = DEVELOP) -> Project:
     return load_version(get_state(ctx).project_dir, version)
 
 
-VersionOption = Annotated[str, typer.Option("--version", "-V", help="Version to use (default: develop).")]
+def complete_version(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Complete a version name (or develop) from the project, when Tab is pressed."""
+    from epctl.cli.completion import complete_versions_or_develop
+
+    return complete_versions_or_develop(ctx, incomplete)
+
+
+VersionOption = Annotated[
+    str,
+    typer.Option(
+        "--version",
+        "-V",
+        help="Version to use (default: develop).",
+        autocompletion=complete_version,
+    ),
+]

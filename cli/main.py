@@ -4,7 +4,9 @@ from __future__ import annotations
 
 # Importing the command modules registers their commands on the app.
 from epctl.cli import (  # noqa: F401
+    authoring_commands,
     contract_commands,
+    hook_commands,
     project_commands,
     serve_commands,
     users_commands,

@@ -8,7 +8,7 @@ terminal or NO_COLOR is set; `soft_wrap` keeps long lines whole so piped output 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -16,7 +16,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from epctl.cli.app import ProblemFormat
+from epctl.cli.sarif import ReportPaths, format_sarif
 from epctl.schemas.problems import Place, Problem, Severity
+from epctl.schemas.suppressions import Suppressed
 
 stdout = Console(soft_wrap=True, highlight=False)
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -45,15 +47,33 @@ def format_place(place: Place) -> str:
     return f"{place.file}:{place.line}" if place.line else place.file
 
 
-def print_problems(problems: list[Problem], fmt: ProblemFormat, summary: dict[str, Any]) -> None:
-    """Print a validation report in `fmt`; text goes to stderr, machine formats to stdout."""
+def print_problems(
+    problems: list[Problem],
+    fmt: ProblemFormat,
+    summary: dict[str, Any],
+    *,
+    suppressed: Sequence[Suppressed] = (),
+    paths: ReportPaths | None = None,
+) -> None:
+    """Print a validation report in `fmt`; text goes to stderr, machine formats to stdout.
+
+    Suppressed warnings are counted in the text summary, listed apart in JSON (`"suppressed"`, each
+    with `"suppressed_by"`) and kept in SARIF with a `suppressions` entry; GitHub annotations leave
+    them out. `paths` names files for GitHub and SARIF (default: as the project names them).
+    """
     if fmt is ProblemFormat.JSON:
-        print_json({"problems": [p.to_dict() for p in problems], "summary": summary})
+        print_json(
+            {
+                "problems": [p.to_dict() for p in problems],
+                "suppressed": [s.to_dict() for s in suppressed],
+                "summary": summary,
+            }
+        )
     elif fmt is ProblemFormat.GITHUB:
         for problem in problems:
-            stdout.out(format_github(problem), highlight=False)
+            stdout.out(format_github(problem, paths.prefix if paths else ""), highlight=False)
     elif fmt is ProblemFormat.SARIF:
-        print_json(format_sarif(problems))
+        print_json(format_sarif(problems, suppressed, paths))
     else:
         print_text(problems, summary)
 
@@ -75,18 +95,19 @@ def print_text(problems: list[Problem], summary: dict[str, Any]) -> None:
             what = f" ({related.id})" if related.id else ""
             stderr.print(f"  {'':>5}  [dim]see {escape(format_place(related))}{escape(what)}[/]")
     errors, warnings = summary["errors"], summary["warnings"]
+    quiet = f" ({summary['suppressed']} suppressed)" if summary.get("suppressed") else ""
     if errors or warnings:
         files = len({p.file for p in problems})
         colour = "red" if errors else "yellow"
         stderr.print(
             f"\n[{colour}]✗ {_plural(errors, 'error')}, {_plural(warnings, 'warning')} "
-            f"in {_plural(files, 'file')}[/]"
+            f"in {_plural(files, 'file')}{quiet}[/]"
         )
     else:
         stderr.print(
             f"[green]✓ {escape(summary['project'])}: {_plural(summary['endpoints'], 'endpoint')}, "
             f"{_plural(summary['pages'], 'page')}, {_plural(summary['workflows'], 'workflow')}; "
-            "no problems[/]"
+            f"no problems{quiet}[/]"
         )
 
 
@@ -100,34 +121,13 @@ def _escape_github(text: str, *, property: bool = False) -> str:
     return text.replace(":", "%3A").replace(",", "%2C") if property else text
 
 
-def format_github(problem: Problem) -> str:
+def format_github(problem: Problem, prefix: str = "") -> str:
+    """Return the GitHub workflow command annotating `problem`; `prefix` leads the project's paths
+    to the repository root (README, section "Validation in CI")."""
     level = "error" if problem.severity is Severity.ERROR else "warning"
-    props = [f"file={_escape_github(problem.file, property=True)}"]
+    props = [f"file={_escape_github(prefix + problem.file, property=True)}"]
     if problem.line:
         props.append(f"line={problem.line}")
     props.append(f"title={_escape_github(problem.code, property=True)}")
     message = problem.message + "".join(f" (see {format_place(r)})" for r in problem.related)
     return f"::{level} {','.join(props)}::{_escape_github(message)}"
-
-
-def format_sarif(problems: list[Problem]) -> dict[str, Any]:
-    def location(place: Place) -> dict[str, Any]:
-        region = {"startLine": place.line} if place.line else {}
-        return {"physicalLocation": {"artifactLocation": {"uri": place.file}, "region": region}}
-
-    results = [
-        {
-            "ruleId": p.code,
-            "level": "error" if p.severity is Severity.ERROR else "warning",
-            "message": {"text": p.message},
-            "locations": [location(p.place)],
-            "relatedLocations": [location(r) for r in p.related],
-        }
-        for p in problems
-    ]
-    rules = [{"id": code} for code in sorted({p.code for p in problems})]
-    return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": "epctl", "rules": rules}}, "results": results}],
-    }

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -18,10 +19,7 @@ from epctl.cli.app import (
     get_state,
     load_project_version,
 )
-
-if TYPE_CHECKING:
-    from epctl.schemas.models import Endpoint
-    from epctl.schemas.project import Project
+from epctl.cli.completion import complete_endpoint_ids
 
 # Each command imports what it uses when it runs (see cli/app.py): the CLI starts with typer alone.
 
@@ -36,37 +34,31 @@ def validate_command(
     version: VersionOption = DEVELOP,
 ) -> None:
     """Check every file of the project at once; exit 0 clean, 1 with problems, 2 on bad usage."""
-    from epctl.cli.output import count_problems, print_problems
-    from epctl.schemas.loader import read_project
-    from epctl.schemas.problems import sort_problems
-    from epctl.schemas.version_file import read_version
+    from epctl.cli.project_support import report_validation
 
-    root = get_state(ctx).project_dir
-    project, problems = read_project(root) if version == DEVELOP else read_version(root, version)
-    problems = sort_problems(problems)
-    summary: dict[str, Any] = {
-        **count_problems(problems),
-        "project": project.name,
-        "version": project.version,
-        "endpoints": len(project.endpoints),
-        "pages": len(project.pages),
-        "workflows": len(project.workflows),
-    }
-    print_problems(problems, format, summary)
-    failing = summary["errors"] or (strict and summary["warnings"])
-    raise typer.Exit(ExitCode.PROBLEMS if failing else ExitCode.OK)
+    passed = report_validation(get_state(ctx).project_dir, version, format, strict=strict)
+    raise typer.Exit(ExitCode.OK if passed else ExitCode.PROBLEMS)
 
 
-def describe_reply(endpoint: Endpoint) -> str:
-    reply = endpoint.reply
-    if reply is None:
-        return "workflows"
-    return f"page {reply.page}" if reply.type == "page" else f"redirect {reply.to}"
+class AccessFilter(StrEnum):
+    PUBLIC = "public"
+    AUTHENTICATED = "authenticated"
+    GROUPS = "groups"
 
 
-def describe_access(endpoint: Endpoint) -> str:
-    access = f"groups {','.join(endpoint.groups)}" if endpoint.access == "groups" else endpoint.access
-    return f"{access} + api key" if endpoint.api_key else access
+class RouteSort(StrEnum):
+    MATCH = "match"
+    ROUTE = "route"
+    ID = "id"
+    FILE = "file"
+
+
+def check_method_option(value: str | None) -> str | None:
+    from epctl.schemas.routing import METHODS
+
+    if value is not None and value.upper() not in METHODS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(METHODS)}")
+    return value.upper() if value else None
 
 
 @app.command("routes")
@@ -74,15 +66,26 @@ def routes_command(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     version: VersionOption = DEVELOP,
+    text: Annotated[
+        str | None, typer.Option("--filter", help="Only routes whose id or path holds TEXT (any case).")
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", "-m", help="Only this method.", callback=check_method_option)
+    ] = None,
+    access: Annotated[AccessFilter | None, typer.Option("--access", "-a", help="Only this access.")] = None,
+    sort: Annotated[
+        RouteSort, typer.Option("--sort", help="match (the router's order), route, id or file.")
+    ] = RouteSort.MATCH,
 ) -> None:
-    """Print the route table in match order (disabled endpoints last)."""
+    """Print the route table in match order (disabled endpoints last), filtered and sorted at will."""
     from rich.markup import escape
     from rich.table import Table
 
     from epctl.cli.output import print_json, print_table
+    from epctl.cli.project_support import describe_access, describe_reply, select_routes
 
     project = load_project_version(ctx, version)
-    rows = [(endpoint, enabled) for _, _, endpoint, enabled in project.router.entries()]
+    rows = select_routes(project, text, method, access, sort)
     if as_json:
         print_json(
             [
@@ -95,15 +98,17 @@ def routes_command(
                     "api_key": e.api_key,
                     "reply": describe_reply(e),
                     "enabled": enabled,
+                    "file": place.file,
+                    "line": place.line,
                 }
-                for e, enabled in rows
+                for e, enabled, place in rows
             ]
         )
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("METHOD", "ROUTE", "ENDPOINT", "ACCESS", "REPLY", "ENABLED"):
         table.add_column(column, overflow="fold")
-    for endpoint, enabled in rows:
+    for endpoint, enabled, _ in rows:
         table.add_row(
             endpoint.method,
             escape(endpoint.route),
@@ -113,57 +118,6 @@ def routes_command(
             "yes" if enabled else "[yellow]no[/]",
         )
     print_table(table)
-
-
-def match_one(project: Project, method: str, path: str) -> dict[str, Any]:
-    """Return what `match` prints for one request: the router's outcome, its reason, and why the
-    winner beat the other routes that also matched."""
-    from epctl.schemas.routing import (
-        BadEncoding,
-        Disabled,
-        Matched,
-        MethodNotAllowed,
-        NotFound,
-        Outcome,
-        Preflight,
-    )
-
-    outcome: Outcome[Endpoint] = project.router.match(method, path)
-    endpoint: Endpoint | None = None
-    params: dict[str, str] = {}
-    allowed: tuple[str, ...] = ()
-    why: list[str] = []
-    reason = outcome.reason
-    match outcome:
-        case Matched(target=endpoint, params=params):
-            why = [
-                f'beat {loser.route} ("{loser.id}"): {because}'
-                for loser, because in project.router.explain(method, path)
-            ]
-            reason = (
-                f"the best of {len(why) + 1} routes for this path" if why else "the only route for this path"
-            )
-        case Disabled(target=endpoint):
-            pass
-        case MethodNotAllowed(allowed=allowed) | Preflight(allowed=allowed):
-            pass
-        case BadEncoding() | NotFound():
-            pass
-    result: dict[str, Any] = {
-        "method": method.upper(),
-        "path": path,
-        "endpoint": endpoint.id if endpoint else None,
-        "params": params,
-        "status": outcome.status,
-        "route": endpoint.route if endpoint else None,
-        "allowed": list(allowed),
-        "reason": reason,
-        "why": why,
-    }
-    if endpoint is not None:
-        place = project.declarations.place("endpoint", endpoint.id)
-        result["file"], result["line"] = place.file, place.line
-    return result
 
 
 @app.command("match")
@@ -178,6 +132,7 @@ def match_command(
     from rich.markup import escape
 
     from epctl.cli.output import print_json, stderr, stdout
+    from epctl.cli.project_support import match_one
     from epctl.schemas.routing import METHODS
 
     project = load_project_version(ctx, version)
@@ -229,12 +184,16 @@ def match_command(
 @app.command("usage")
 def usage_command(
     ctx: typer.Context,
-    endpoint_id: Annotated[str, typer.Argument(metavar="ENDPOINT_ID", help="Endpoint id.")],
+    endpoint_id: Annotated[
+        str, typer.Argument(metavar="ENDPOINT_ID", help="Endpoint id.", autocompletion=complete_endpoint_ids)
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the workflows and pages linked to an endpoint."""
     from rich.markup import escape
 
-    from epctl.cli.output import format_place, stdout
+    from epctl.cli.output import format_place, print_json, stdout
+    from epctl.cli.project_support import _file_line
     from epctl.runtime.usage import find_usage
     from epctl.schemas.version_file import load_version
 
@@ -242,15 +201,34 @@ def usage_command(
     usage = find_usage(project, endpoint_id)
     endpoint = project.endpoint(endpoint_id)
     assert endpoint is not None
-    place = project.declarations.place("endpoint", endpoint_id)
+    where = project.declarations
+    place = where.place("endpoint", endpoint_id)
+    if as_json:
+        print_json(
+            {
+                "endpoint": {
+                    "id": endpoint_id,
+                    "method": endpoint.method,
+                    "route": endpoint.route,
+                    "file": place.file,
+                    "line": place.line,
+                },
+                "workflows": [
+                    {"name": w.name, "handler": w.handler, **_file_line(where.place("workflow", w.name))}
+                    for w in usage.workflows
+                ],
+                "pages": [{"name": page, "via": hows} for page, hows in usage.pages.items()],
+            }
+        )
+        return
     stdout.print(
         f"[bold]{escape(endpoint_id)}[/]  {endpoint.method} {escape(endpoint.route)}  "
         f"[dim]{escape(format_place(place))}[/]"
     )
     stdout.print("workflows:" if usage.workflows else "workflows: none")
     for workflow in usage.workflows:
-        where = format_place(project.declarations.place("workflow", workflow.name))
-        stdout.print(f"  {escape(workflow.name)}  {escape(workflow.handler)}  [dim]{escape(where)}[/]")
+        at = format_place(where.place("workflow", workflow.name))
+        stdout.print(f"  {escape(workflow.name)}  {escape(workflow.handler)}  [dim]{escape(at)}[/]")
     stdout.print("pages:" if usage.pages else "pages: none")
     for page, hows in usage.pages.items():
         stdout.print(f"  {escape(page)}  [dim]via {escape(', '.join(hows))}[/]")

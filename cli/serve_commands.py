@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from epctl.cli.app import DEVELOP, ProblemFormat, app, get_state
+from epctl.cli.completion import complete_environments, complete_versions
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -17,8 +18,16 @@ if TYPE_CHECKING:
 @app.command("serve")
 def serve_command(
     ctx: typer.Context,
-    version: Annotated[str | None, typer.Option("--version", "-V", help="Serve a frozen version.")] = None,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Serve an environment's version.")] = None,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", "-V", help="Serve a frozen version.", autocompletion=complete_versions),
+    ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env", "-e", help="Serve an environment's version.", autocompletion=complete_environments
+        ),
+    ] = None,
     serve_all: Annotated[
         bool, typer.Option("--all", help="Develop plus every environment, by Host.")
     ] = False,

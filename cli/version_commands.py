@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from epctl.cli.app import ExitCode, app, get_state
+from epctl.cli.completion import complete_environments, complete_versions, complete_versions_or_develop
 
 if TYPE_CHECKING:
     from epctl.runtime.diff import Change
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
 # Each command imports what it uses when it runs (see cli/app.py): the CLI starts with typer alone.
 
 NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="Version name, e.g. v1.2.0.")]
+VersionArgument = Annotated[
+    str, typer.Argument(metavar="NAME", help="A version's name.", autocompletion=complete_versions)
+]
 
 
 @app.command("snapshot")
@@ -32,9 +36,11 @@ def snapshot_command(
     from rich.markup import escape
 
     from epctl.cli.output import stderr
+    from epctl.cli.progress import progress_after
     from epctl.runtime.version_store import freeze_version
 
-    frozen = freeze_version(get_state(ctx).project_dir, name, description, sign=sign)
+    with progress_after(f"Freezing develop as {name}"):
+        frozen = freeze_version(get_state(ctx).project_dir, name, description, sign=sign)
     signed = f", {frozen.signature}" if sign is not None else ""
     stderr.print(
         f"[green]Froze develop as {escape(name)}[/]: versions/{escape(name)}.toml "
@@ -48,7 +54,7 @@ def versions_command(
     action: Annotated[
         str | None, typer.Argument(metavar="[show]", help="`show NAME` prints one version.")
     ] = None,
-    name: Annotated[str | None, typer.Argument(metavar="[NAME]")] = None,
+    name: Annotated[str | None, typer.Argument(metavar="[NAME]", autocompletion=complete_versions)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List versions (name, created, digest, endpoints), or `versions show NAME` for one."""
@@ -142,19 +148,31 @@ def describe_change(change: Change) -> str:
 @app.command("diff")
 def diff_command(
     ctx: typer.Context,
-    a: Annotated[str, typer.Argument(metavar="A", help="A version name, or develop.")],
-    b: Annotated[str, typer.Argument(metavar="B", help="A version name, or develop.")],
+    a: Annotated[
+        str,
+        typer.Argument(
+            metavar="A", help="A version name, or develop.", autocompletion=complete_versions_or_develop
+        ),
+    ],
+    b: Annotated[
+        str,
+        typer.Argument(
+            metavar="B", help="A version name, or develop.", autocompletion=complete_versions_or_develop
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """What changed from A to B, and which changes widen access; exit 0 equal, 1 different."""
     from rich.markup import escape
 
     from epctl.cli.output import print_json, stderr, stdout
+    from epctl.cli.progress import progress_after
     from epctl.runtime.diff import diff_contents
     from epctl.runtime.version_store import read_content
 
     root = get_state(ctx).project_dir
-    result = diff_contents(read_content(root, a), read_content(root, b))
+    with progress_after(f"Comparing {a} and {b}"):
+        result = diff_contents(read_content(root, a), read_content(root, b))
     if as_json:
         print_json(
             {
@@ -182,12 +200,18 @@ def diff_command(
 @app.command("verify")
 def verify_command(ctx: typer.Context) -> None:
     """Check every version's digest and signature; exit 1 naming any that fails."""
+    passed = report_verification(get_state(ctx).project_dir)
+    raise typer.Exit(ExitCode.OK if passed else ExitCode.PROBLEMS)
+
+
+def report_verification(root: Path) -> bool:
+    """Check every version of the project in `root`, print each verdict; return whether all passed."""
     from rich.markup import escape
 
     from epctl.cli.output import stderr
     from epctl.runtime.version_store import describe_versions
 
-    infos = describe_versions(get_state(ctx).project_dir)
+    infos = describe_versions(root)
     for info in infos:
         if info.verified:
             stderr.print(
@@ -195,17 +219,22 @@ def verify_command(ctx: typer.Context) -> None:
             )
         else:
             stderr.print(f"[red]FAILED[/]  {escape(info.name)}: {escape(info.problem)}")
-    failed = [i for i in infos if not i.verified]
     if not infos:
         stderr.print("No versions to verify.")
-    raise typer.Exit(ExitCode.PROBLEMS if failed else ExitCode.OK)
+    return all(info.verified for info in infos)
 
 
 @app.command("promote")
 def promote_command(
     ctx: typer.Context,
-    version: Annotated[str, typer.Argument(metavar="VERSION", help="The version to point at.")],
-    env: Annotated[str, typer.Option("--env", "-e", help="The environment to move.")],
+    version: Annotated[
+        str,
+        typer.Argument(metavar="VERSION", help="The version to point at.", autocompletion=complete_versions),
+    ],
+    env: Annotated[
+        str,
+        typer.Option("--env", "-e", help="The environment to move.", autocompletion=complete_environments),
+    ],
     create: Annotated[
         bool, typer.Option("--create", help="Add the environment when epctl.toml does not declare it.")
     ] = False,
@@ -224,7 +253,7 @@ def promote_command(
 @app.command("restore")
 def restore_command(
     ctx: typer.Context,
-    name: NameArgument,
+    name: VersionArgument,
     force: Annotated[bool, typer.Option("--force", help="Overwrite differing files after a backup.")] = False,
 ) -> None:
     """Copy a version back into develop (Losant's copy-to-develop)."""

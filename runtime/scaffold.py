@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from epctl.runtime.editor_files import editor_files
 from epctl.schemas.problems import EpctlError
 
 FILES: dict[str, str] = {
@@ -75,13 +76,15 @@ def create_project(directory: Path) -> list[Path]:
     """
     directory = directory.resolve()
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", directory.name).strip("-") or "experience"
-    targets = [directory / relative for relative in FILES]
+    # The project's files, then the JSON Schemas and taplo configuration editors complete keys with.
+    texts = {relative: template.format(name=name) for relative, template in FILES.items()} | editor_files()
+    targets = [directory / relative for relative in texts]
     existing = [path for path in targets if path.exists()]
     if existing:
         raise ProjectExistsError(
             f"{existing[0]} already exists; `epctl init` only writes into a folder without a project"
         )
-    for path, template in zip(targets, FILES.values(), strict=True):
+    for path, text in zip(targets, texts.values(), strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(template.format(name=name), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     return targets

@@ -30,6 +30,7 @@ from epctl.schemas.models import (
     Endpoint,
     Environment,
     Layout,
+    Lint,
     Page,
     ProjectInfo,
     Settings,
@@ -65,6 +66,7 @@ CONFIG_SECTIONS: dict[str, type[Table]] = {
     "api_key": ApiKey,
     "environments": Environment,
     "trusted_key": TrustedKey,
+    "lint": Lint,
 }
 # pydantic's names for expected types, in the words of TOML.
 TOML_TYPE_NAMES = {
@@ -438,6 +440,10 @@ class ProjectReader:
             auth = self.validate(Auth, config["auth"], file, "auth", None)
             if isinstance(auth, Auth):
                 self.draft.auth = auth
+        if "lint" in config:
+            lint = self.validate(Lint, config["lint"], file, "lint", None)
+            if isinstance(lint, Lint):
+                self.draft.lint = lint
         hashes: dict[str, tuple[str, str]] = {}  # sha256 -> (name, key path) of the first key with it
         for key, table in self.each_table(config, "api_key", file):
             api_key = self.validate(ApiKey, table, file, key, table.get("name"))

@@ -10,9 +10,18 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
+from epctl.schemas.problem_codes import SUPPRESSIBLE_CODES, explain_unsuppressible
 from epctl.schemas.problems import Code
 from epctl.schemas.routing import Method, Route, RouteSyntaxError, parse_route
 from epctl.schemas.signing import parse_public_key
@@ -69,10 +78,15 @@ class Reply(Table):
     problem points at `endpoint[0].reply.status`, the key the user actually wrote.
     """
 
-    type: Literal["page", "redirect"]
-    page: str | None = None
-    to: str | None = None
-    status: int | None = None
+    type: Literal["page", "redirect"] = Field(
+        description="`page` renders a page; `redirect` sends the caller elsewhere."
+    )
+    page: str | None = Field(default=None, description="The page to render (a page reply).")
+    to: str | None = Field(default=None, description="Where to redirect: a template of a URL or path.")
+    status: int | None = Field(
+        default=None,
+        description="HTTP status; a page replies 200 (401/403 when unauthorized), a redirect 301 (302).",
+    )
 
     @model_validator(mode="after")
     def check_fields_of_type(self) -> Reply:
@@ -102,31 +116,51 @@ class Reply(Table):
 
 
 class ProjectInfo(Table):
-    name: Name
+    name: Name = Field(description=f"The project's name ({NAME_RULE}); `application.name` in templates.")
 
 
 class Settings(Table):
-    cors: bool = True
-    allowed_origins: list[str] = Field(default_factory=lambda: ["*"])
-    response_headers: dict[str, str] = Field(default_factory=dict)
-    globals: dict[str, Any] = Field(default_factory=dict)
-    not_found_reply: Reply | None = None
-    unauthorized_reply: Reply | None = None
+    cors: bool = Field(
+        default=True, description="Answer CORS preflights and add Access-Control-Allow-Origin."
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description='Origins echoed in Access-Control-Allow-Origin; ["*"] for any.',
+    )
+    response_headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers added to every reply, errors and preflights included."
+    )
+    globals: dict[str, Any] = Field(
+        default_factory=dict, description="Values templates and workflows read as `globals`."
+    )
+    not_found_reply: Reply | None = Field(
+        default=None, description='The reply when no route matches (default: 404 {"error": "Not found"}).'
+    )
+    unauthorized_reply: Reply | None = Field(
+        default=None, description="The reply to an unauthorized request when its endpoint sets none."
+    )
 
 
 class Auth(Table):
     """User tokens. Only the NAME of the environment variable holding the secret lives in git."""
 
-    secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "EPCTL_SECRET"
-    issuer: str | None = None
+    secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
+        default="EPCTL_SECRET",
+        description="The environment variable holding the token secret (never a file).",
+    )
+    issuer: str | None = Field(default=None, description="The `iss` claim tokens must carry, when set.")
 
 
 class ApiKey(Table):
     """An API key, stored as the sha256 hex digest of the key: the key itself is never in a file."""
 
-    name: Name
-    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-    endpoints: list[str] = Field(default_factory=lambda: ["*"])
+    name: Name = Field(description=f"The key's name ({NAME_RULE}).")
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="The sha256 hex digest of the key; the key itself is never stored."
+    )
+    endpoints: list[str] = Field(
+        default_factory=lambda: ["*"], description='Endpoint ids the key may call; ["*"] for all.'
+    )
 
 
 def check_public_key(text: str) -> str:
@@ -143,24 +177,62 @@ class TrustedKey(Table):
 
 
 class Environment(Table):
-    version: VersionName
-    root: Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9._~-]+)*$")] = ""
-    hosts: list[str] = Field(default_factory=list)
+    version: VersionName = Field(description="The frozen version this environment serves.")
+    root: Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9._~-]+)*$")] = Field(
+        default="", description='A path prefix the environment is served under, such as "/api".'
+    )
+    hosts: list[str] = Field(
+        default_factory=list, description="Host names served this version by `serve --all`."
+    )
+
+
+def check_suppressible(code: str) -> str:
+    """Return `code` when a project may suppress it; raise the `invalid-value` problem otherwise."""
+    why = explain_unsuppressible(code)
+    if why is not None:
+        raise PydanticCustomError(str(Code.INVALID_VALUE), why)
+    return code
+
+
+# A warning code: editors complete the codes a suppression accepts from the schema's enum.
+SuppressibleCode = Annotated[
+    str,
+    AfterValidator(check_suppressible),
+    WithJsonSchema({"type": "string", "enum": sorted(SUPPRESSIBLE_CODES)}),
+]
+
+
+class Lint(Table):
+    """Suppressions: warnings a project has decided to accept. Errors stop serving and cannot be."""
+
+    ignore: list[SuppressibleCode] = Field(
+        default_factory=list, description='Warning codes never reported, e.g. ["no-reply"].'
+    )
+    per_file_ignores: dict[str, list[SuppressibleCode]] = Field(
+        default_factory=dict,
+        description='Warning codes not reported in matching files: { "endpoints/legacy/**" = ["no-reply"] }.',
+    )
 
 
 class Endpoint(Table):
-    id: Name
-    method: Method
-    route: RoutePath
-    description: str = ""
-    summary: str = ""
-    enabled: bool = True
-    tags: dict[str, str] = Field(default_factory=dict)
-    access: Access = "public"
-    groups: list[str] = Field(default_factory=list)
-    api_key: bool = False
-    reply: Reply | None = None
-    unauthorized_reply: Reply | None = None
+    id: Name = Field(description=f"Unique in the project: {NAME_RULE}.")
+    method: Method = Field(description="The HTTP method (HEAD is served by GET routes).")
+    route: RoutePath = Field(
+        description='The path, hapi syntax: "/devices/{id}", "{p?}", "{p*2}", "{rest*}".'
+    )
+    description: str = Field(default="", description="An internal note, never shown to callers.")
+    summary: str = Field(default="", description="Public text: the operation's summary in `epctl openapi`.")
+    enabled: bool = Field(
+        default=True, description="A disabled endpoint is not routed; its path answers 503."
+    )
+    tags: dict[str, str] = Field(default_factory=dict, description="Labels passed to workflows.")
+    access: Access = Field(default="public", description="Who may call it: public, authenticated or groups.")
+    groups: list[str] = Field(default_factory=list, description='The groups allowed when access = "groups".')
+    api_key: bool = Field(default=False, description="Require a valid API key as well.")
+    reply: Reply | None = Field(default=None, description="A static reply; without one, workflows reply.")
+    unauthorized_reply: Reply | None = Field(
+        default=None, description="The reply to an unauthorized request (default: the settings' one)."
+    )
 
     def __repr__(self) -> str:
         # Reads like werkzeug's Rule repr, so logs and test failures name the route at a glance.
@@ -170,9 +242,11 @@ class Endpoint(Table):
 class Templated(Table):
     """A table whose content is a template: a file beside the TOML, or an inline `body`."""
 
-    name: Name
-    template: str | None = None
-    body: str | None = None
+    name: Name = Field(description=f"Unique among its kind: {NAME_RULE}.")
+    template: str | None = Field(
+        default=None, description="A Jinja template file, relative to this TOML file."
+    )
+    body: str | None = Field(default=None, description="The template inline, instead of `template`.")
 
     @model_validator(mode="after")
     def check_one_source(self) -> Templated:
@@ -182,8 +256,8 @@ class Templated(Table):
 
 
 class Page(Templated):
-    layout: str | None = None
-    content_type: str = "text/html; charset=utf-8"
+    layout: str | None = Field(default=None, description="The layout that wraps this page.")
+    content_type: str = Field(default="text/html; charset=utf-8", description="The reply's Content-Type.")
 
 
 class Layout(Templated):
@@ -195,9 +269,11 @@ class Component(Templated):
 
 
 class Workflow(Table):
-    name: Name
-    handler: Annotated[str, StringConstraints(pattern=r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$")]
-    endpoints: list[str] = Field(default_factory=list)
+    name: Name = Field(description=f"Unique among workflows: {NAME_RULE}.")
+    handler: Annotated[str, StringConstraints(pattern=r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$")] = Field(
+        description='"file.py:function", the file relative to this TOML file.'
+    )
+    endpoints: list[str] = Field(default_factory=list, description="The endpoint ids that trigger it.")
 
     @property
     def handler_file(self) -> str:

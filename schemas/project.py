@@ -19,6 +19,7 @@ from epctl.schemas.models import (
     Endpoint,
     Environment,
     Layout,
+    Lint,
     Page,
     Settings,
     Templated,
@@ -75,6 +76,7 @@ class ProjectDraft:
     files: dict[str, str] = field(default_factory=dict)
     table_files: dict[str, str] = field(default_factory=dict)
     declarations: Declarations = field(default_factory=Declarations)
+    lint: Lint = field(default_factory=Lint)
 
     def freeze(self, router: Router[Endpoint]) -> Project:
         """Return the read-only project of this draft, routed by `router`."""
@@ -96,6 +98,7 @@ class ProjectDraft:
             table_files=MappingProxyType(dict(self.table_files)),
             declarations=self.declarations,
             router=router,
+            lint=self.lint,
         )
 
 
@@ -125,6 +128,8 @@ class Project:
     declarations: Declarations = field(repr=False, compare=False)
     # Enabled endpoints route; disabled ones only turn a 404 into a 503.
     router: Router[Endpoint] = field(repr=False, compare=False)
+    # The `[lint]` suppressions of develop's epctl.toml (a frozen version has none).
+    lint: Lint = field(default_factory=Lint, repr=False, compare=False)
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.id == endpoint_id), None)

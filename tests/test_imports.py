@@ -76,3 +76,10 @@ def test_reply_helpers_import_only_the_standard_library() -> None:
 
 def test_the_cli_names_develop_as_the_schemas_do() -> None:
     assert CLI_DEVELOP == DEVELOP
+
+
+def test_the_cli_spells_the_wizard_kinds_as_the_runtime_does() -> None:
+    from epctl.cli.authoring_commands import KindOption
+    from epctl.runtime.scaffold_endpoint import EndpointKind
+
+    assert [str(kind) for kind in KindOption] == [str(kind) for kind in EndpointKind]
