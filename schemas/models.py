@@ -172,8 +172,10 @@ def check_public_key(text: str) -> str:
 class TrustedKey(Table):
     """A signer whose versions this checkout serves, promotes and restores (see `signing`)."""
 
-    name: Name
-    public_key: Annotated[str, AfterValidator(check_public_key)]
+    name: Name = Field(description=f"The signer's name, shown by `epctl verify` ({NAME_RULE}).")
+    public_key: Annotated[str, AfterValidator(check_public_key)] = Field(
+        description="The Ed25519 public key: its PEM text or the base64 body (`openssl pkey -pubout`)."
+    )
 
 
 class Environment(Table):
