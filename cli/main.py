@@ -6,6 +6,7 @@ typer app and its commands are loaded when `main` runs, or when something asks f
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,12 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:
         print(version_line())
         return
+    # A command loads a whole project, whose objects stay alive until it exits: the cyclic GC's full
+    # collections then find nothing, and each one walks everything loaded so far, so their cost grows
+    # faster than the project (a quarter of `validate` at 100,000 endpoints). Young objects are still
+    # collected as usual; only full collections become rarer.
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, 1000)
     load_app()()
 
 
