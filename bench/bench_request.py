@@ -689,12 +689,63 @@ def report_servers(
         print(f"   epctl / raw: {paired:.2f}x (median of rounds; target >= {target:.1f}x: {verdict})")
 
 
+def measure_in_process(project: str, rounds: int, calls: int, *, profile: bool) -> None:
+    """Time part 1 (JSON, then page) and print it; with `profile`, cProfile's top costs of epctl."""
+    epctl, falcon_app, werkzeug_app = make_epctl_app(project), make_falcon_app(), make_werkzeug_app()
+    idiomatic = make_falcon_app(idiomatic=True)
+    json_apps = {
+        "raw WSGI (fixed bytes)": make_raw_app(),
+        "falcon": falcon_app,
+        "falcon (media, cors)": idiomatic,
+        "epctl": epctl,
+        "werkzeug (Map, Response)": werkzeug_app,
+        "flask": make_flask_app(),
+    }
+    page_apps = {
+        "falcon + jinja2": falcon_app,
+        "falcon (cors) + jinja2": idiomatic,
+        "epctl": epctl,
+        "werkzeug + jinja2": werkzeug_app,
+    }
+    check_apps(json_apps, page_apps)
+
+    json_env, page_env = make_environ(JSON_PATH), make_environ(PAGE_PATH, PAGE_QUERY)
+    costs = time_per_request(
+        {name: make_request_loop(app, json_env) for name, app in json_apps.items()}, rounds, calls
+    )
+    report_costs(
+        f"1a. In-process, JSON workflow reply, GET {JSON_PATH}, 100 routes; "
+        f"{rounds} rounds x {calls} requests",
+        costs,
+        "falcon",
+        ["falcon", "falcon (media, cors)"],
+    )
+    costs = time_per_request(
+        {name: make_request_loop(app, page_env) for name, app in page_apps.items()}, rounds, calls // 4
+    )
+    report_costs(
+        f"1b. In-process, page with layout and component, GET {PAGE_PATH}?{PAGE_QUERY}, "
+        f"Jinja2 sandboxed; {rounds} rounds x {calls // 4} requests",
+        costs,
+        "falcon + jinja2",
+        ["falcon + jinja2", "falcon (cors) + jinja2"],
+    )
+    if profile:
+        for label, environ in (("JSON", json_env), ("page", page_env)):
+            print(f"\n   cProfile, epctl {label} request ({calls} requests):")
+            print(profile_requests(epctl, environ, calls, top=20))
+
+
 # -- main --------------------------------------------------------------------------------------------
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: few rounds, 1-second loads")
     parser.add_argument("--no-server", action="store_true", help="skip the gunicorn part")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top costs of epctl")
+    parser.add_argument("--no-in-process", action="store_true", help="skip the in-process part")
+    parser.add_argument(
+        "--workers", default="sync,gthread", help="gunicorn worker classes to measure (default sync,gthread)"
+    )
     args = parser.parse_args(argv[1:])
     rounds, calls = (3, 300) if args.quick else (25, 2_000)
     load_seconds, load_rounds = (1.0, 1) if args.quick else (3.0, 7)
@@ -710,49 +761,8 @@ def main(argv: list[str]) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="epctl-bench-request-"))
     try:
         project = write_project(workdir / "project")
-        epctl, falcon_app, werkzeug_app = make_epctl_app(str(project)), make_falcon_app(), make_werkzeug_app()
-        idiomatic = make_falcon_app(idiomatic=True)
-        json_apps = {
-            "raw WSGI (fixed bytes)": make_raw_app(),
-            "falcon": falcon_app,
-            "falcon (media, cors)": idiomatic,
-            "epctl": epctl,
-            "werkzeug (Map, Response)": werkzeug_app,
-            "flask": make_flask_app(),
-        }
-        page_apps = {
-            "falcon + jinja2": falcon_app,
-            "falcon (cors) + jinja2": idiomatic,
-            "epctl": epctl,
-            "werkzeug + jinja2": werkzeug_app,
-        }
-        check_apps(json_apps, page_apps)
-
-        json_env, page_env = make_environ(JSON_PATH), make_environ(PAGE_PATH, PAGE_QUERY)
-        costs = time_per_request(
-            {name: make_request_loop(app, json_env) for name, app in json_apps.items()}, rounds, calls
-        )
-        report_costs(
-            f"1a. In-process, JSON workflow reply, GET {JSON_PATH}, 100 routes; "
-            f"{rounds} rounds x {calls} requests",
-            costs,
-            "falcon",
-            ["falcon", "falcon (media, cors)"],
-        )
-        costs = time_per_request(
-            {name: make_request_loop(app, page_env) for name, app in page_apps.items()}, rounds, calls // 4
-        )
-        report_costs(
-            f"1b. In-process, page with layout and component, GET {PAGE_PATH}?{PAGE_QUERY}, "
-            f"Jinja2 sandboxed; {rounds} rounds x {calls // 4} requests",
-            costs,
-            "falcon + jinja2",
-            ["falcon + jinja2", "falcon (cors) + jinja2"],
-        )
-        if args.profile:
-            for label, environ in (("JSON", json_env), ("page", page_env)):
-                print(f"\n   cProfile, epctl {label} request ({calls} requests):")
-                print(profile_requests(epctl, environ, calls, top=20))
+        if not args.no_in_process:
+            measure_in_process(str(project), rounds, calls, profile=args.profile)
 
         if not args.no_server:
             specs = {
@@ -763,7 +773,9 @@ def main(argv: list[str]) -> int:
                 "flask": "bench_request:make_flask_app()",
             }
             print("\n2. gunicorn on 127.0.0.1, req/s")
-            for worker_class, target in (("sync", 0.0), ("gthread", 0.9)):
+            targets = {"sync": 0.0, "gthread": 0.9}
+            for worker_class in args.workers.split(","):
+                target = targets[worker_class]
                 loads, tool = measure_servers(specs, workdir, worker_class, load_seconds, load_rounds)
                 report_servers(worker_class, loads, load_rounds, tool, target)
     finally:
