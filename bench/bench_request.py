@@ -15,7 +15,9 @@ Run: `python bench/bench_request.py [--quick] [--no-server] [--profile]` from th
    Every app sends the same reply: status, Content-Type, body (JSON compared parsed), CORS `*` and the
    project's response header; `check_apps` refuses to time an app that does not.
 2. Requests/second under gunicorn (2 workers; sync, then gthread with 4 threads) for the JSON route,
-   each app as a share of the raw WSGI callable's rate (the ceiling of the server itself).
+   each app as a share of the raw WSGI callable's rate (the ceiling of the server itself), and the
+   workers' CPU time per request (read from /proc): on a machine shared with other work, req/s
+   moves with everyone's load, while CPU per request is what each request costs the server.
 
 Ratios are printed as the best of each app over the best of the reference, and as the median of
 per-round ratios (measured back to back, so the one least moved by a busy machine). Nothing is
@@ -576,10 +578,34 @@ def wait_until_serving(server: Server, path: str, timeout: float = 60) -> None:
         return
 
 
-@dataclass(frozen=True)
+@dataclass
 class Load:
     requests_per_s: float
     errors: int  # non-2xx replies and socket errors: a non-zero count makes the figure suspect
+    requests: int = 0
+    worker_cpu_s: float = 0.0  # CPU time the workers spent during the load (set by measure_servers)
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.worker_cpu_s / max(1, self.requests) * 1e6
+
+
+def worker_cpu_seconds(master: int) -> float:
+    """Return the user + system CPU seconds used so far by the children (workers) of process `master`."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue  # exited since the listing
+        # After the command name in parentheses: state, ppid, ..., utime (12th), stime (13th).
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == master:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def load_with_wrk(wrk: str, port: int, path: str, seconds: float, connections: int) -> Load:
@@ -597,7 +623,9 @@ def load_with_wrk(wrk: str, port: int, path: str, seconds: float, connections: i
         raise RuntimeError(f"no Requests/sec in wrk's output:\n{output}")
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return Load(float(rate.group(1)), errors + (int(non_2xx.group(1)) if non_2xx else 0))
+    count = re.search(r"(\d+) requests in", output)
+    requests = int(count.group(1)) if count else 0
+    return Load(float(rate.group(1)), errors + (int(non_2xx.group(1)) if non_2xx else 0), requests)
 
 
 def load_with_python(port: int, path: str, seconds: float, connections: int) -> Load:
@@ -633,7 +661,7 @@ def load_with_python(port: int, path: str, seconds: float, connections: int) -> 
         worker.start()
     for worker in workers:
         worker.join(seconds + 30)
-    return Load(sum(counts) / (time.perf_counter() - start), sum(errors))
+    return Load(sum(counts) / (time.perf_counter() - start), sum(errors), sum(counts))
 
 
 def measure_servers(
@@ -664,29 +692,44 @@ def measure_servers(
             load(server.port, 1)  # warm-up, not recorded
         for turn in range(rounds):
             for server in servers[turn % len(servers) :] + servers[: turn % len(servers)]:
-                loads[server.name].append(load(server.port, seconds))
+                before = worker_cpu_seconds(server.process.pid)
+                measured = load(server.port, seconds)
+                measured.worker_cpu_s = worker_cpu_seconds(server.process.pid) - before
+                loads[server.name].append(measured)
     return loads, tool
 
 
 def report_servers(
     worker_class: str, loads: dict[str, list[Load]], rounds: int, tool: str, target: float
 ) -> None:
-    """Print best and median req/s per server and each one's share of the raw ceiling."""
+    """Print each server's req/s and its workers' CPU time per request, each as a share of the raw
+    callable's (for CPU: raw's CPU per request over the app's, the req/s share the app reaches when
+    the workers' CPU is what limits them)."""
     print(f"\n{worker_class} workers (2), GET {JSON_PATH}; {rounds} rounds of: {tool}")
-    print(f"   {'app':10} {'best':>8} {'median':>8}   x raw (best/best, median of rounds)")
+    print(
+        f"   {'app':10} {'req/s: best':>11} {'median':>7} {'x raw':>6}   "
+        f"{'worker CPU/request: best':>24} {'median':>7} {'x raw':>6}"
+    )
     rates = {name: [load.requests_per_s for load in runs] for name, runs in loads.items()}
+    # Inverted, so that for both figures more is better and the share reads the same way.
+    speeds = {name: [1 / load.cpu_us_per_request for load in runs] for name, runs in loads.items()}
     for name, runs in loads.items():
         errors = sum(load.errors for load in runs)
         note = f"  ({errors} errors: figures suspect)" if errors else ""
-        share = ""
-        if name != "raw":
-            best = max(rates[name]) / max(rates["raw"])
-            share = f"{best:5.2f}x  {paired_ratio(rates[name], rates['raw']):5.2f}x"
-        print(f"   {name:10} {max(rates[name]):8.0f} {statistics.median(rates[name]):8.0f}   {share}{note}")
+        cpu = [load.cpu_us_per_request for load in runs]
+        rate_share = paired_ratio(rates[name], rates["raw"])
+        cpu_share = paired_ratio(speeds[name], speeds["raw"])
+        rate = f"{max(rates[name]):11.0f} {statistics.median(rates[name]):7.0f} {rate_share:5.2f}x"
+        cost = f"{min(cpu):22.0f}us {statistics.median(cpu):5.0f}us {cpu_share:5.2f}x"
+        print(f"   {name:10} {rate}   {cost}{note}")
     if target:
-        paired = paired_ratio(rates["epctl"], rates["raw"])
-        verdict = "met" if paired >= target else "NOT met"
-        print(f"   epctl / raw: {paired:.2f}x (median of rounds; target >= {target:.1f}x: {verdict})")
+        for label, figures in (("req/s", rates), ("CPU per request", speeds)):
+            paired = paired_ratio(figures["epctl"], figures["raw"])
+            verdict = "met" if paired >= target else "NOT met"
+            print(
+                f"   epctl / raw, {label}: {paired:.2f}x (median of rounds; target >= {target:.1f}x: ", end=""
+            )
+            print(f"{verdict})")
 
 
 def measure_in_process(project: str, rounds: int, calls: int, *, profile: bool) -> None:
