@@ -123,10 +123,10 @@ class State:
 
 def print_version(value: bool) -> None:
     if value:
-        import importlib.metadata
+        from epctl.cli.main import version_line
 
         # Plain text: rich has nothing to add to one line, and importing it would double the time.
-        typer.echo(f"epctl {importlib.metadata.version('epctl')}")
+        typer.echo(version_line())
         raise typer.Exit(ExitCode.OK)
 
 

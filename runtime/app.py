@@ -229,9 +229,12 @@ class EpctlApp:
 
     def route_request(self, request: Request) -> Answer:
         """Return the answer the router's outcome calls for."""
-        path = strip_root(read_raw_path(request.environ), self.root)
-        if path is None:
-            return self.reply_not_found(request)
+        path = read_raw_path(request.environ)
+        if self.root:
+            inside = strip_root(path, self.root)
+            if inside is None:
+                return self.reply_not_found(request)
+            path = inside
         match self.router.match(request.method, path):
             case Matched(target=endpoint, params=params):
                 request.params = params

@@ -39,6 +39,19 @@ class _Sandbox(SandboxedEnvironment):
     def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
         raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Templates read `request.params`, `request.query`... on every render. A Request's public
+        # attributes are plain values (no function, type, frame or `str.format`), so the sandbox's
+        # checks always let them through: they are given here without running those checks.
+        if type(obj) is Request and attribute in _REQUEST_ATTRIBUTES:
+            return getattr(obj, attribute)
+        # Named, not super(): this runs for every attribute a template reads.
+        return SandboxedEnvironment.getattr(self, obj, attribute)
+
+
+# The names `request.<name>` reads straight from a Request (its slots and properties).
+_REQUEST_ATTRIBUTES = frozenset(name for name in dir(Request) if not name.startswith("_"))
+
 
 class _ProjectLoader(jinja2.BaseLoader):
     """Serves template sources from memory: {internal name: (source, filename for tracebacks)}."""
@@ -80,9 +93,12 @@ class Renderer:
         for name, component in project.components.items():
             sources[name] = self._source(project, "component", name, component)
             html_names.add(name)
+        html_names.update(PAGE_PREFIX + name for name, page in self.pages.items() if _is_html(page))
         self.env = _Sandbox(
             loader=_ProjectLoader(sources),
-            autoescape=lambda template: template in html_names or self._page_is_html(template),
+            # Asked on every render (for each template it runs): a set lookup. Redirect targets are not
+            # in it: URLs are not HTML, the `urlencode` filter escapes them.
+            autoescape=frozenset(html_names).__contains__,
             # Every template is compiled once below and kept: never evicted, never checked for changes.
             cache_size=-1,
             auto_reload=False,
@@ -122,12 +138,6 @@ class Renderer:
         construction, so a request never compiles a template).
         """
         return self.locations[to].render(context)
-
-    def _page_is_html(self, template: str | None) -> bool:
-        if template is None or not template.startswith(PAGE_PREFIX):
-            return False  # redirect targets: URLs are not HTML, the `urlencode` filter escapes them
-        page = self.pages.get(template.removeprefix(PAGE_PREFIX))
-        return page is not None and "html" in page.content_type.lower()
 
     def _as_child(self, source: str, layout: str, filename: str | None) -> str:
         """Return the page source as a child of its layout.
@@ -203,6 +213,10 @@ def with_page(context: Mapping[str, Any], page: Page, data: Mapping[str, Any]) -
     experience["page"] = {"name": page.name}
     experience["layout"] = None if page.layout is None else {"name": page.layout}
     return {**context, "experience": experience, "data": data}
+
+
+def _is_html(page: Page) -> bool:
+    return "html" in page.content_type.lower()
 
 
 def _redirect_replies(project: Project) -> list[Reply]:

@@ -173,6 +173,15 @@ def read_headers(environ: WSGIEnvironment) -> HeaderDict:
 def read_query(text: str) -> dict[str, str]:
     """Return the query string's fields, the last value of a repeated name winning; invalid UTF-8
     stays percent-encoded, as werkzeug's `Request.args` leaves it."""
+    if text.isascii() and "%" not in text and "+" not in text:
+        # Nothing to decode (most queries: `?page=2&sort=name`): split as parse_qsl does, an empty
+        # field skipped, a field without `=` a name with an empty value.
+        fields: dict[str, str] = {}
+        for field in text.split("&"):
+            if field:
+                name, _, value = field.partition("=")
+                fields[name] = value
+        return fields
     decoded = text.encode("latin-1", "replace").decode("utf-8", "replace")
     return dict(parse_qsl(decoded, keep_blank_values=True, errors="werkzeug.url_quote"))
 

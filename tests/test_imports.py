@@ -45,11 +45,31 @@ def run_cli(*args: str) -> str:
 
 
 def test_importing_the_cli_loads_nothing_heavy() -> None:
-    assert imported_after("import epctl.cli.main").isdisjoint(HEAVY)
+    assert imported_after("import epctl.cli.main").isdisjoint((*HEAVY, "typer"))
 
 
-def test_version_loads_nothing_heavy() -> None:
-    assert imported_after(run_cli("--version")).isdisjoint(HEAVY)
+def test_the_commands_load_nothing_heavy() -> None:
+    """Building the typer app registers every command without importing what the commands use."""
+    assert imported_after("from epctl.cli.main import app").isdisjoint(HEAVY)
+
+
+def test_version_loads_not_even_typer() -> None:
+    assert imported_after(run_cli("--version")).isdisjoint((*HEAVY, "typer"))
+
+
+def test_version_with_other_options_goes_through_typer_and_prints_the_same(tmp_path: Path) -> None:
+    alone = subprocess.run(
+        [sys.executable, "-m", "epctl.cli.main", "--version"], capture_output=True, text=True, timeout=60
+    )
+    with_project = subprocess.run(
+        [sys.executable, "-m", "epctl.cli.main", "--project", str(tmp_path), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert alone.returncode == with_project.returncode == 0
+    assert alone.stdout == with_project.stdout
+    assert alone.stdout.startswith("epctl ")
 
 
 def test_help_loads_only_what_typer_formats_help_with() -> None:
