@@ -96,7 +96,7 @@ def routes_command(
                     "access": e.access,
                     "groups": e.groups,
                     "api_key": e.api_key,
-                    "reply": describe_reply(e),
+                    "reply": describe_reply(project, e),
                     "enabled": enabled,
                     "file": place.file,
                     "line": place.line,
@@ -114,7 +114,7 @@ def routes_command(
             escape(endpoint.route),
             escape(endpoint.id),
             describe_access(endpoint),
-            escape(describe_reply(endpoint)),
+            escape(describe_reply(project, endpoint)),
             "yes" if enabled else "[yellow]no[/]",
         )
     print_table(table)

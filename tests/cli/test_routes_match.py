@@ -186,3 +186,44 @@ def test_init_refuses_an_existing_project(runner: CliRunner, tmp_path: Path) -> 
     assert result.exit_code == 1
     assert "already exists" in result.stderr
     assert (tmp_path / "epctl.toml").read_text() == before
+
+
+def test_routes_lists_a_wildcard_below_the_literal_route_that_beats_it(
+    runner: CliRunner, write_project: WriteProject
+) -> None:
+    root = write_project(
+        {
+            "endpoints/api.toml": """
+                [[endpoint]]
+                id = "catch-all"
+                method = "GET"
+                route = "/api/{any*}"
+
+                [[endpoint]]
+                id = "status"
+                method = "GET"
+                route = "/api/v1/status"
+            """,
+            "workflows/api.toml": """
+                [[workflow]]
+                name = "status"
+                handler = "api.py:status"
+                endpoints = ["status"]
+            """,
+            "workflows/api.py": "def status(request):\n    return None\n",
+        }
+    )
+    rows = json.loads(run(runner, root, "routes", "--json").stdout)
+    assert [(r["route"], r["reply"]) for r in rows] == [
+        ("/api/v1/status", "workflows"),
+        ("/api/{any*}", "none"),
+    ]
+    assert (
+        json.loads(run(runner, root, "match", "GET", "/api/v1/status", "--json").stdout)["endpoint"]
+        == "status"
+    )
+    table = run(runner, root, "routes").stdout.splitlines()
+    assert [line.split()[1:5:3] for line in table[1:]] == [
+        ["/api/v1/status", "workflows"],
+        ["/api/{any*}", "none"],
+    ]
