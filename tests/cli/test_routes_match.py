@@ -97,11 +97,23 @@ def test_match_stdin_prints_one_json_object_a_line(runner: CliRunner, write_proj
     assert [(x["endpoint"], x["status"]) for x in lines] == [("file", 200), ("upload", 200), (None, 405)]
 
 
-def test_match_stdin_rejects_a_malformed_line(runner: CliRunner, write_project: WriteProject) -> None:
+def test_match_stdin_answers_a_bad_line_with_an_error_and_goes_on(
+    runner: CliRunner, write_project: WriteProject
+) -> None:
     root = write_project(FILES)
-    result = run(runner, root, "match", "-", input="GET\n")
+    result = run(runner, root, "match", "-", input="GET\nFETCH /files/x\nPOST /files/x\n")
     assert result.exit_code == 2
-    assert "stdin line 1: expected 'METHOD PATH'" in result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    methods = "GET, POST, PUT, PATCH, DELETE, OPTIONS, HEAD"
+    assert lines[:2] == [
+        {"line": 1, "input": "GET", "error": "expected 'METHOD PATH', got 'GET'"},
+        {"line": 2, "input": "FETCH /files/x", "error": f"'FETCH' is not one of {methods}"},
+    ]
+    assert (lines[2]["endpoint"], lines[2]["status"]) == ("upload", 200)
+    assert result.stderr.splitlines() == [
+        "Error: stdin line 1: expected 'METHOD PATH', got 'GET'",
+        f"Error: stdin line 2: 'FETCH' is not one of {methods}",
+    ]
 
 
 def test_match_rejects_an_unknown_method(runner: CliRunner) -> None:
