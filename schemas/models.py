@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from epctl.schemas.problem_codes import SUPPRESSIBLE_CODES, explain_unsuppressible
 from epctl.schemas.problems import Code
+from epctl.schemas.route_hints import describe_invalid_route
 from epctl.schemas.routing import Method, Route, RouteSyntaxError, parse_route
 
 # One rule for every name a user gives: endpoint ids, table names, API key names, versions.
@@ -49,7 +50,7 @@ def check_route(path: str) -> str:
         parse_route_cached(path)
     except RouteSyntaxError as err:
         # No context values: the message is final, and the braces of a route are not placeholders.
-        raise PydanticCustomError(str(Code.INVALID_ROUTE), f'route "{path}" is invalid: {err}') from None
+        raise PydanticCustomError(str(Code.INVALID_ROUTE), describe_invalid_route(path, err)) from None
     return path
 
 
