@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from epctl.cli.output import stderr
+from epctl.cli.output import plural, stderr
 from epctl.runtime.audit import RULES, Finding, Level
 from epctl.runtime.openapi import JsonObject
 from epctl.schemas.problems import EpctlError
@@ -72,13 +72,9 @@ def print_audit_text(findings: list[Finding], summary: dict[str, Any]) -> None:
     files = len({f.place.file for f in findings})
     colour = "red" if summary["errors"] else "yellow" if summary["warnings"] else "blue"
     stderr.print(
-        f"\n[{colour}]✗ {_plural(summary['errors'], 'error')}, {_plural(summary['warnings'], 'warning')}, "
-        f"{summary['info']} info in {_plural(files, 'file')}[/]"
+        f"\n[{colour}]✗ {plural(summary['errors'], 'error')}, {plural(summary['warnings'], 'warning')}, "
+        f"{summary['info']} info in {plural(files, 'file')}[/]"
     )
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def format_audit_sarif(findings: list[Finding]) -> dict[str, Any]:

@@ -100,18 +100,19 @@ def print_text(problems: list[Problem], summary: dict[str, Any]) -> None:
         files = len({p.file for p in problems})
         colour = "red" if errors else "yellow"
         stderr.print(
-            f"\n[{colour}]✗ {_plural(errors, 'error')}, {_plural(warnings, 'warning')} "
-            f"in {_plural(files, 'file')}{quiet}[/]"
+            f"\n[{colour}]✗ {plural(errors, 'error')}, {plural(warnings, 'warning')} "
+            f"in {plural(files, 'file')}{quiet}[/]"
         )
     else:
         stderr.print(
-            f"[green]✓ {escape(summary['project'])}: {_plural(summary['endpoints'], 'endpoint')}, "
-            f"{_plural(summary['pages'], 'page')}, {_plural(summary['workflows'], 'workflow')}; "
+            f"[green]✓ {escape(summary['project'])}: {plural(summary['endpoints'], 'endpoint')}, "
+            f"{plural(summary['pages'], 'page')}, {plural(summary['workflows'], 'workflow')}; "
             f"no problems{quiet}[/]"
         )
 
 
-def _plural(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
+    """Return "1 word" or "N words"."""
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
