@@ -45,10 +45,16 @@ def report_validation(root: Path, version: str, format: ProblemFormat, *, strict
         "pages": len(project.pages),
         "workflows": len(project.workflows),
     }
+    failing = bool(summary["errors"] or (strict and summary["warnings"]))
     print_problems(
-        problems, format, summary, suppressed=partition.suppressed, paths=ReportPaths.of(project.root)
+        problems,
+        format,
+        summary,
+        suppressed=partition.suppressed,
+        paths=ReportPaths.of(project.root),
+        failing=failing,
     )
-    return not (summary["errors"] or (strict and summary["warnings"]))
+    return not failing
 
 
 def describe_reply(project: Project, endpoint: Endpoint) -> str:
