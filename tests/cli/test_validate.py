@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from epctl.cli.app import ProblemFormat
 from epctl.cli.main import app
-from tests.conftest import SAMPLE, WriteProject
+from tests.conftest import SAMPLE, WriteProject, usage_error
 from tests.planted import EXPECTED, PLANTED
 
 CONFLICT = {
@@ -141,6 +141,17 @@ def test_a_passing_summary_is_yellow_and_a_failing_one_red(monkeypatch: pytest.M
 def test_bad_format_is_usage_error(runner: CliRunner) -> None:
     result = validate(runner, SAMPLE, "--format", "xml")
     assert result.exit_code == 2
+    assert usage_error(result) == (
+        "Invalid value for '--format' / '-f': 'xml' is not one of 'text', 'json', 'github', 'sarif'."
+    )
+
+
+@pytest.mark.parametrize("command", [[], ["validate"], ["users", "add"], ["new", "endpoint"], ["serve"]])
+def test_help_shows_no_value_type_for_flags(runner: CliRunner, command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "--help" in result.stdout
+    assert "<bool>" not in result.stdout
 
 
 def test_no_project_found_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
