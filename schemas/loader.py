@@ -375,7 +375,10 @@ class ProjectReader:
             if name not in known:
                 where = CONFIG_FILE if file == CONFIG_FILE else f"{file.split('/')[0]}/ files"
                 message = f'unknown table "{name}" in {where}' + did_you_mean(name, known, list_all=True)
-                self.add(Code.UNKNOWN_KEY, message, file, name)
+                # An array of tables (`[[endpont]]`) is written as `name[0]`, `name[1]`: its first header.
+                header = f"{name}[0]" if isinstance(document[name], list) else name
+                line = self.draft.declarations.locate(file, header).line
+                self.add(Code.UNKNOWN_KEY, message, file, name, line=line)
 
     def read_config(self, config: dict[str, Any], file: str) -> None:
         """Read the sections a version freezes: project, settings, auth and API keys."""

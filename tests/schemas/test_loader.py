@@ -262,3 +262,28 @@ def test_load_project_is_the_documented_entry_point() -> None:
     import epctl.schemas
 
     assert epctl.schemas.load_project(SAMPLE).name == "smart-farm"
+
+
+def test_an_unknown_table_is_reported_at_its_header(write_project: WriteProject) -> None:
+    root = write_project(
+        {
+            "endpoints/a.toml": '[[endpoint]]\nid = "a"\nmethod = "GET"\nroute = "/a"\n\n'
+            '[[endpont]]\nid = "b"\n',
+            "pages/p.toml": '[[page]]\nname = "p"\nbody = "x"\n\n[extra]\na = 1\n',
+        }
+    )
+    _, problems = read_project(root)
+    assert [(p.file, p.line, p.place.key, p.message) for p in problems if p.code == "unknown-key"] == [
+        (
+            "endpoints/a.toml",
+            6,
+            "endpont",
+            'unknown table "endpont" in endpoints/ files; did you mean "endpoint"?',
+        ),
+        (
+            "pages/p.toml",
+            5,
+            "extra",
+            'unknown table "extra" in pages/ files; valid keys: component, layout, page',
+        ),
+    ]
