@@ -93,33 +93,55 @@ class _Checker:
         """Return a did-you-mean among declared names, counting declared-but-invalid tables too."""
         return did_you_mean(name, [*declared, *(n for k, n in self.invalid if k == kind)])
 
-    def check_reply(self, reply: Reply | None, label: str, place: Place) -> None:
-        """Report a page reply naming a page that is not declared; `label` names the reply in the
-        message (`reply`, `settings.not_found_reply`), `place` is where its `page` key is."""
-        if reply is None or reply.type != "page" or reply.page is None:
+    def check_reply(
+        self, reply: Reply | None, label: str, file: str, key: str, id: str | None = None
+    ) -> None:
+        """Report every problem of a reply at once: a page that is not declared, a status out of
+        range. `label` names the reply in the message (`reply`, `settings.not_found_reply`); the
+        reply is table `key` of `file`, in the table named `id`."""
+        if reply is None:
             return
-        if not self.known("page", reply.page, self.project.pages):
+
+        def locate(subkey: str) -> Place:
+            return self.project.declarations.locate(file, f"{key}.{subkey}", id)
+
+        if (
+            reply.type == "page"
+            and reply.page is not None
+            and not self.known("page", reply.page, self.project.pages)
+        ):
             self.problems.append(
                 Problem.error(
                     Code.UNKNOWN_PAGE,
                     f'{label} names page "{reply.page}", which is not declared in pages/'
                     + self.suggest("page", reply.page, self.project.pages),
-                    place,
+                    locate("page"),
                 )
             )
+        status = reply.status
+        if status is None:
+            return
+        if reply.type == "page" and not 100 <= status <= 599:
+            message = f"status {status} is not an HTTP status (100-599)"
+        elif reply.type == "redirect" and not 300 <= status <= 399:
+            message = f"a redirect needs a status from 300 to 399, not {status}"
+        else:
+            return
+        self.problems.append(Problem.error(Code.INVALID_STATUS, message, locate("status")))
 
     def check_endpoints(self) -> None:
         settings = self.project.settings
         where = self.project.declarations
         for reply_key in ("not_found_reply", "unauthorized_reply"):
             label = f"settings.{reply_key}"
-            self.check_reply(getattr(settings, reply_key), label, where.locate("epctl.toml", f"{label}.page"))
+            self.check_reply(getattr(settings, reply_key), label, "epctl.toml", label)
         triggered = {e for w in self.project.workflows.values() for e in w.endpoints}
         for endpoint in self.project.endpoints:
             eid = endpoint.id
+            table = where.place("endpoint", eid)
             for reply_key in ("reply", "unauthorized_reply"):
                 self.check_reply(
-                    getattr(endpoint, reply_key), reply_key, where.place("endpoint", eid, f"{reply_key}.page")
+                    getattr(endpoint, reply_key), reply_key, table.file, f"{table.key}.{reply_key}", eid
                 )
             if endpoint.access == "groups" and not endpoint.groups:
                 self.add(

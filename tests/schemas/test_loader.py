@@ -287,3 +287,38 @@ def test_an_unknown_table_is_reported_at_its_header(write_project: WriteProject)
             'unknown table "extra" in pages/ files; valid keys: component, layout, page',
         ),
     ]
+
+
+def test_every_problem_of_a_reply_is_reported_in_one_run(write_project: WriteProject) -> None:
+    root = write_project(
+        {
+            "endpoints/a.toml": '[[endpoint]]\nid = "a"\nmethod = "GET"\nroute = "/a"\n'
+            'reply = { type = "page", page = "nope", status = 99 }\n',
+            "epctl.toml": '[project]\nname = "t"\n\n[settings]\n'
+            'not_found_reply = { type = "redirect", to = "/", status = 200 }\n',
+        }
+    )
+    _, problems = read_project(root)
+    assert [(p.code, p.file, p.line, p.place.key, p.message) for p in problems] == [
+        (
+            "invalid-status",
+            "epctl.toml",
+            5,
+            "settings.not_found_reply.status",
+            "a redirect needs a status from 300 to 399, not 200",
+        ),
+        (
+            "unknown-page",
+            "endpoints/a.toml",
+            5,
+            "endpoint[0].reply.page",
+            'reply names page "nope", which is not declared in pages/',
+        ),
+        (
+            "invalid-status",
+            "endpoints/a.toml",
+            5,
+            "endpoint[0].reply.status",
+            "status 99 is not an HTTP status (100-599)",
+        ),
+    ]
