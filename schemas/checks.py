@@ -17,6 +17,7 @@ from epctl.schemas.models import CONTENT_BLOCK, Endpoint, Page, Reply, Templated
 from epctl.schemas.problems import Code, Place, Problem, Severity, did_you_mean
 from epctl.schemas.project import Declarations, Project
 from epctl.schemas.routing import RouteConflictError, Router
+from epctl.schemas.string_lines import find_string_line
 
 ANY_NAME = "*"  # in `invalid_ids`: any name of that kind may exist (its file did not parse)
 _PARSER = jinja2.Environment()
@@ -229,9 +230,14 @@ class _Checker:
             if table.template is not None:
                 place = Place(file=table.template, line=err.lineno, id=name)
             else:
-                # Inline bodies start on the line after `body = """`, so template line N is N below it.
+                # The file line of template line N depends on how the string is written (one line,
+                # a newline after the opening quotes, escapes): see schemas/string_lines.py.
                 body = self.project.declarations.place(kind, name, "body")
-                place = Place(file=body.file, line=(body.line or 0) + err.lineno, key=body.key, id=name)
+                texts = self.project.declarations.texts.get(body.file)
+                line = body.line
+                if texts is not None and body.line is not None:
+                    line = find_string_line(texts.text, body.line, err.lineno) or body.line
+                place = Place(file=body.file, line=line, key=body.key, id=name)
             self.problems.append(
                 Problem.error(
                     Code.TEMPLATE_SYNTAX,
