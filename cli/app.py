@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 if TYPE_CHECKING:
     # typer bundles its own click; its Context is what a group's `invoke` receives.
+    from typer._click.core import Command as ClickCommand
     from typer._click.core import Context as ClickContext
+    from typer._click.core import Parameter as ClickParameter
 
     from epctl.schemas.project import Project
 
@@ -69,10 +71,41 @@ class EpctlGroup(TyperGroup):
     def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
+        except typer.BadParameter as err:
+            # typer converts values with pydantic, whose message for a ValueError (a bad choice of an
+            # enum option) starts "Value error, ": the user typed no Python, so say only what is wrong.
+            err.message = err.message.removeprefix("Value error, ")
+            raise
         except Exception as err:
             if not report_error(err):
                 raise
             raise typer.Exit(exit_code_of(err, ctx.invoked_subcommand)) from None
+
+    def get_params(self, ctx: ClickContext) -> list[ClickParameter]:
+        params = super().get_params(ctx)
+        hide_flag_types(params)
+        return params
+
+    def get_command(self, ctx: ClickContext, cmd_name: str) -> ClickCommand | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            hide_command_flag_types(command, ctx)
+        return command
+
+
+def hide_command_flag_types(command: ClickCommand, ctx: ClickContext) -> None:
+    """Hide the value type of the flags of `command` and of every command under it, `--help` too."""
+    help_option = command.get_help_option(ctx)  # made once per command, with the names of `ctx`
+    hide_flag_types([*command.params, *([help_option] if help_option else [])])
+    for sub in getattr(command, "commands", {}).values():
+        hide_command_flag_types(sub, ctx)
+
+
+def hide_flag_types(params: list[ClickParameter]) -> None:
+    """Give flags an empty metavar: typer's help would show `<bool>` as if `--strict` took a value."""
+    for param in params:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
 
 
 def report_error(err: Exception) -> bool:

@@ -111,12 +111,12 @@ def audit_command(
         "project": project.name,
         "version": project.version,
     }
+    threshold = Level(fail_on.value).rank
+    failing = any(finding.level.rank >= threshold for finding in findings)
     if format is AuditFormat.JSON:
         print_json({"findings": [finding.to_dict() for finding in findings], "summary": summary})
     elif format is AuditFormat.SARIF:
         print_json(format_audit_sarif(findings))
     else:
-        print_audit_text(findings, summary)
-    threshold = Level(fail_on.value).rank
-    failing = any(finding.level.rank >= threshold for finding in findings)
+        print_audit_text(findings, summary, failing=failing)
     raise typer.Exit(ExitCode.PROBLEMS if failing else ExitCode.OK)

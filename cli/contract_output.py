@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from epctl.cli.output import stderr
+from epctl.cli.output import plural, stderr
 from epctl.runtime.audit import RULES, Finding, Level
 from epctl.runtime.openapi import JsonObject
 from epctl.schemas.problems import EpctlError
@@ -46,8 +46,9 @@ def count_findings(findings: list[Finding]) -> dict[str, int]:
     }
 
 
-def print_audit_text(findings: list[Finding], summary: dict[str, Any]) -> None:
-    """Print findings to stderr grouped by file, as `validate` prints problems, then each rule's help."""
+def print_audit_text(findings: list[Finding], summary: dict[str, Any], *, failing: bool) -> None:
+    """Print findings to stderr grouped by file, as `validate` prints problems, then each rule's help;
+    the summary is a red ✗ when the findings fail the run (`failing`), else a yellow or blue !."""
     if not findings:
         stderr.print(
             f"[green]✓ {escape(summary['project'])} {escape(summary['version'])}: no findings "
@@ -70,15 +71,12 @@ def print_audit_text(findings: list[Finding], summary: dict[str, Any]) -> None:
     for rule_id in sorted({f.rule.id for f in findings}):
         stderr.print(f"[cyan]{rule_id}[/]: [dim]{escape(RULES[rule_id].help)}[/]")
     files = len({f.place.file for f in findings})
-    colour = "red" if summary["errors"] else "yellow" if summary["warnings"] else "blue"
+    colour = "yellow" if summary["warnings"] or summary["errors"] else "blue"
+    mark = "[red]✗" if failing else f"[{colour}]!"
     stderr.print(
-        f"\n[{colour}]✗ {_plural(summary['errors'], 'error')}, {_plural(summary['warnings'], 'warning')}, "
-        f"{summary['info']} info in {_plural(files, 'file')}[/]"
+        f"\n{mark} {plural(summary['errors'], 'error')}, {plural(summary['warnings'], 'warning')}, "
+        f"{summary['info']} info in {plural(files, 'file')}[/]"
     )
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def format_audit_sarif(findings: list[Finding]) -> dict[str, Any]:

@@ -54,8 +54,12 @@ def print_problems(
     *,
     suppressed: Sequence[Suppressed] = (),
     paths: ReportPaths | None = None,
+    failing: bool | None = None,
 ) -> None:
     """Print a validation report in `fmt`; text goes to stderr, machine formats to stdout.
+
+    `failing` says whether the run fails (default: when there are errors); the text summary is a red
+    ✗ then, else a yellow ! for warnings that do not fail it.
 
     Suppressed warnings are counted in the text summary, listed apart in JSON (`"suppressed"`, each
     with `"suppressed_by"`) and kept in SARIF with a `suppressions` entry; GitHub annotations leave
@@ -75,10 +79,10 @@ def print_problems(
     elif fmt is ProblemFormat.SARIF:
         print_json(format_sarif(problems, suppressed, paths))
     else:
-        print_text(problems, summary)
+        print_text(problems, summary, failing=bool(summary["errors"]) if failing is None else failing)
 
 
-def print_text(problems: list[Problem], summary: dict[str, Any]) -> None:
+def print_text(problems: list[Problem], summary: dict[str, Any], *, failing: bool) -> None:
     current = None
     for problem in problems:
         if problem.file != current:
@@ -98,20 +102,21 @@ def print_text(problems: list[Problem], summary: dict[str, Any]) -> None:
     quiet = f" ({summary['suppressed']} suppressed)" if summary.get("suppressed") else ""
     if errors or warnings:
         files = len({p.file for p in problems})
-        colour = "red" if errors else "yellow"
+        mark = "[red]✗" if failing else "[yellow]!"
         stderr.print(
-            f"\n[{colour}]✗ {_plural(errors, 'error')}, {_plural(warnings, 'warning')} "
-            f"in {_plural(files, 'file')}{quiet}[/]"
+            f"\n{mark} {plural(errors, 'error')}, {plural(warnings, 'warning')} "
+            f"in {plural(files, 'file')}{quiet}[/]"
         )
     else:
         stderr.print(
-            f"[green]✓ {escape(summary['project'])}: {_plural(summary['endpoints'], 'endpoint')}, "
-            f"{_plural(summary['pages'], 'page')}, {_plural(summary['workflows'], 'workflow')}; "
+            f"[green]✓ {escape(summary['project'])}: {plural(summary['endpoints'], 'endpoint')}, "
+            f"{plural(summary['pages'], 'page')}, {plural(summary['workflows'], 'workflow')}; "
             f"no problems{quiet}[/]"
         )
 
 
-def _plural(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
+    """Return "1 word" or "N words"."""
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 

@@ -96,7 +96,7 @@ def routes_command(
                     "access": e.access,
                     "groups": e.groups,
                     "api_key": e.api_key,
-                    "reply": describe_reply(e),
+                    "reply": describe_reply(project, e),
                     "enabled": enabled,
                     "file": place.file,
                     "line": place.line,
@@ -114,7 +114,7 @@ def routes_command(
             escape(endpoint.route),
             escape(endpoint.id),
             describe_access(endpoint),
-            escape(describe_reply(endpoint)),
+            escape(describe_reply(project, endpoint)),
             "yes" if enabled else "[yellow]no[/]",
         )
     print_table(table)
@@ -137,20 +137,28 @@ def match_command(
 
     project = load_project_version(ctx, version)
     if method == "-":
+        # One answer a line, so the output lines up with the input: a bad line answers with an error
+        # object, the rest are still matched, and the exit status says some line was bad.
+        bad_lines = 0
         for number, line in enumerate(sys.stdin, start=1):
             if not line.strip():
                 continue
             parts = line.split()
-            if len(parts) != 2 or parts[0].upper() not in (*METHODS, "HEAD"):
-                stderr.print(
-                    f"[red]Error:[/] stdin line {number}: expected 'METHOD PATH', got {line.strip()!r}"
-                )
-                raise typer.Exit(ExitCode.USAGE)
-            stdout.out(
-                json.dumps(match_one(project, parts[0], parts[1]), ensure_ascii=False),
-                highlight=False,
+            error = (
+                f"expected 'METHOD PATH', got {line.strip()!r}"
+                if len(parts) != 2
+                else f"{parts[0]!r} is not one of {', '.join((*METHODS, 'HEAD'))}"
+                if parts[0].upper() not in (*METHODS, "HEAD")
+                else None
             )
-        return
+            if error is not None:
+                bad_lines += 1
+                stderr.print(f"[red]Error:[/] stdin line {number}: {escape(error)}")
+                answer = {"line": number, "input": line.strip(), "error": error}
+            else:
+                answer = match_one(project, parts[0], parts[1])
+            stdout.out(json.dumps(answer, ensure_ascii=False), highlight=False)
+        raise typer.Exit(ExitCode.USAGE if bad_lines else ExitCode.OK)
     if path is None:
         raise typer.BadParameter("give a PATH, or use `match -` to read lines from stdin", param_hint="PATH")
     if method.upper() not in (*METHODS, "HEAD"):

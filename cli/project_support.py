@@ -45,16 +45,24 @@ def report_validation(root: Path, version: str, format: ProblemFormat, *, strict
         "pages": len(project.pages),
         "workflows": len(project.workflows),
     }
+    failing = bool(summary["errors"] or (strict and summary["warnings"]))
     print_problems(
-        problems, format, summary, suppressed=partition.suppressed, paths=ReportPaths.of(project.root)
+        problems,
+        format,
+        summary,
+        suppressed=partition.suppressed,
+        paths=ReportPaths.of(project.root),
+        failing=failing,
     )
-    return not (summary["errors"] or (strict and summary["warnings"]))
+    return not failing
 
 
-def describe_reply(endpoint: Endpoint) -> str:
+def describe_reply(project: Project, endpoint: Endpoint) -> str:
+    """Return what answers `endpoint`: its static reply ("page NAME", "redirect TO"), else
+    "workflows" when workflows are triggered by it, else "none" (it answers 500)."""
     reply = endpoint.reply
     if reply is None:
-        return "workflows"
+        return "workflows" if project.workflows_for(endpoint.id) else "none"
     return f"page {reply.page}" if reply.type == "page" else f"redirect {reply.to}"
 
 

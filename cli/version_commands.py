@@ -133,7 +133,9 @@ def show_version(root: Path, name: str, as_json: bool) -> None:
 
 def describe_change(change: Change) -> str:
     sign = {"added": "+", "removed": "-", "changed": "~"}[change.kind]
-    text = f"  {sign} {change.section} {change.name}"
+    # settings and auth are one table each: their change is named by the section alone.
+    named = "" if change.name == change.section else f" {change.name}"
+    text = f"  {sign} {change.section}{named}"
     if change.fields:
         text += ": " + "; ".join(
             f"{k} {json.dumps(a, ensure_ascii=False)} → {json.dumps(b, ensure_ascii=False)}"
@@ -165,7 +167,7 @@ def diff_command(
     """What changed from A to B, and which changes widen access; exit 0 equal, 1 different."""
     from rich.markup import escape
 
-    from epctl.cli.output import print_json, stderr, stdout
+    from epctl.cli.output import plural, print_json, stderr, stdout
     from epctl.cli.progress import progress_after
     from epctl.runtime.diff import diff_contents
     from epctl.runtime.version_store import read_content
@@ -186,7 +188,7 @@ def diff_command(
     elif result.equal:
         stderr.print(f"{escape(a)} and {escape(b)} are the same")
     else:
-        stdout.print(f"[bold]{escape(a)} → {escape(b)}[/]: {len(result.changes)} changes")
+        stdout.print(f"[bold]{escape(a)} → {escape(b)}[/]: {plural(len(result.changes), 'change')}")
         for change in result.changes:
             colour = {"added": "green", "removed": "red", "changed": "yellow"}[change.kind]
             stdout.print(f"[{colour}]{escape(describe_change(change))}[/]")

@@ -21,6 +21,7 @@ from epctl.runtime.toml_edits import append_table, write_atomically
 from epctl.schemas.models import MAX_NAME_LENGTH, NAME_RULE, Endpoint
 from epctl.schemas.problems import EpctlError, did_you_mean
 from epctl.schemas.project import Project
+from epctl.schemas.route_hints import describe_invalid_route
 from epctl.schemas.routing import METHODS, RouteConflictError, Router, RouteSyntaxError, parse_route
 
 NAME_PATTERN = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_NAME_LENGTH}}}")
@@ -85,7 +86,7 @@ def check_route(project: Project, method: str, route: str) -> str:
     try:
         parsed = parse_route(route)
     except RouteSyntaxError as err:
-        raise ScaffoldError(f'route "{route}" is invalid: {err}') from None
+        raise ScaffoldError(describe_invalid_route(route, err)) from None
     # A router of its own: the project's router is the project's, and a project never changes.
     router: Router[Endpoint | None] = Router()
     for endpoint in project.endpoints:

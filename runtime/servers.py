@@ -10,12 +10,14 @@ problems of the new one.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from werkzeug import serving
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from epctl.runtime.app import EpctlApp, create_app
@@ -202,6 +204,9 @@ def run_development_server(app: WSGIApplication, host: str, port: int) -> None:
     # release when that connection is closed.
     server.process_request = process_request  # type: ignore[method-assign]
     server.shutdown_request = shutdown_request  # type: ignore[method-assign]
+    # werkzeug colours its startup warning and request lines with ANSI codes wherever they go (its
+    # switch is off only on Windows without colorama): a log kept in a file or piped must be plain.
+    serving._log_add_style = stream_is_colour_terminal(sys.stderr)
     server.log_startup()
     try:
         server.serve_forever()
@@ -251,6 +256,13 @@ def serve_gunicorn(
             return cast("_WSGIAppType", app)
 
     EpctlGunicorn().run()
+
+
+def stream_is_colour_terminal(stream: object) -> bool:
+    """Return whether log lines written to `stream` may carry ANSI colour: a terminal, and the user
+    did not ask for none (NO_COLOR, https://no-color.org)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(callable(isatty) and isatty()) and not os.environ.get("NO_COLOR")
 
 
 def configure_logging() -> None:

@@ -7,8 +7,7 @@ Every check returns problems; none raises for what a user wrote.
 from __future__ import annotations
 
 import ast
-import functools
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Container, Iterable
 
 import jinja2
 from jinja2 import meta, nodes
@@ -20,6 +19,7 @@ from epctl.schemas.positions import find_failing_line
 from epctl.schemas.problems import Code, Place, Problem, Severity, Suggester, WorkBudget, did_you_mean
 from epctl.schemas.project import Declarations, Project
 from epctl.schemas.routing import RouteConflictError, Router
+from epctl.schemas.string_lines import find_string_line
 
 TOO_DEEP_FOR_JINJA = "expressions or blocks nested too deeply for the template parser; split them up"
 TOO_DEEP_FOR_PYTHON = "expressions nested too deeply for Python's parser; split them up"
@@ -129,41 +129,55 @@ class _Checker:
             suggester = self.suggesters[kind] = Suggester([*declared, *invalid], self.budget)
         return did_you_mean(name, suggester)
 
-    def check_reply(self, reply: Reply | None, label: str, place: Callable[[], Place]) -> None:
-        """Report a page reply naming a page that is not declared; `label` names the reply in the
-        message (`reply`, `settings.not_found_reply`), `place()` is where its `page` key is (found only
-        when there is a problem: finding lines costs a scan of the file)."""
-        if reply is None or reply.type != "page" or reply.page is None:
+    def check_reply(
+        self, reply: Reply | None, label: str, file: str, key: str, id: str | None = None
+    ) -> None:
+        """Report every problem of a reply at once: a page that is not declared, a status out of
+        range. `label` names the reply in the message (`reply`, `settings.not_found_reply`); the
+        reply is table `key` of `file`, in the table named `id`."""
+        if reply is None:
             return
-        if not self.known("page", reply.page, self.project.pages):
+
+        def locate(subkey: str) -> Place:
+            return self.project.declarations.locate(file, f"{key}.{subkey}", id)
+
+        if (
+            reply.type == "page"
+            and reply.page is not None
+            and not self.known("page", reply.page, self.project.pages)
+        ):
             self.problems.append(
                 Problem.error(
                     Code.UNKNOWN_PAGE,
                     f'{label} names page "{reply.page}", which is not declared in pages/'
                     + self.suggest("page", reply.page, self.project.pages),
-                    place(),
+                    locate("page"),
                 )
             )
+        status = reply.status
+        if status is None:
+            return
+        if reply.type == "page" and not 100 <= status <= 599:
+            message = f"status {status} is not an HTTP status (100-599)"
+        elif reply.type == "redirect" and not 300 <= status <= 399:
+            message = f"a redirect needs a status from 300 to 399, not {status}"
+        else:
+            return
+        self.problems.append(Problem.error(Code.INVALID_STATUS, message, locate("status")))
 
     def check_endpoints(self) -> None:
         settings = self.project.settings
         where = self.project.declarations
         for reply_key in ("not_found_reply", "unauthorized_reply"):
             label = f"settings.{reply_key}"
-            self.check_reply(
-                getattr(settings, reply_key),
-                label,
-                functools.partial(where.locate, "epctl.toml", f"{label}.page"),
-            )
+            self.check_reply(getattr(settings, reply_key), label, "epctl.toml", label)
         triggered = {e for w in self.project.workflows.values() for e in w.endpoints}
         for endpoint in self.project.endpoints:
             eid = endpoint.id
+            # The table's file and key only: its line is found when a problem needs it (a file scan).
+            file, key = where.keys[("endpoint", eid)]
             for reply_key in ("reply", "unauthorized_reply"):
-                self.check_reply(
-                    getattr(endpoint, reply_key),
-                    reply_key,
-                    functools.partial(where.place, "endpoint", eid, f"{reply_key}.page"),
-                )
+                self.check_reply(getattr(endpoint, reply_key), reply_key, file, f"{key}.{reply_key}", eid)
             if endpoint.access == "groups" and not endpoint.groups:
                 self.add(
                     Code.MISSING_GROUPS,
@@ -255,9 +269,14 @@ class _Checker:
             if table.template is not None:
                 place = Place(file=table.template, line=err.lineno, id=name)
             else:
-                # Inline bodies start on the line after `body = """`, so template line N is N below it.
+                # The file line of template line N depends on how the string is written (one line,
+                # a newline after the opening quotes, escapes): see schemas/string_lines.py.
                 body = self.project.declarations.place(kind, name, "body")
-                place = Place(file=body.file, line=(body.line or 0) + err.lineno, key=body.key, id=name)
+                texts = self.project.declarations.texts.get(body.file)
+                line = body.line
+                if texts is not None and body.line is not None:
+                    line = find_string_line(texts.text, body.line, err.lineno) or body.line
+                place = Place(file=body.file, line=line, key=body.key, id=name)
             self.problems.append(
                 Problem.error(
                     Code.TEMPLATE_SYNTAX,

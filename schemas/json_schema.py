@@ -39,6 +39,7 @@ SECTION_HELP = {
     "layout": "A layout: a template that wraps pages, with one {% block content %} slot.",
     "component": 'A component: a template included by name, {% include "name" %}.',
     "workflow": "A workflow: a Python handler run by the endpoints that trigger it.",
+    "case": "A request case: a request `epctl test` sends to the app, and what it expects back.",
 }
 # How a section of epctl.toml is written: one table, an array of tables, or a table of tables.
 ARRAYS = {"api_key", "trusted_key"}

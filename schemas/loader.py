@@ -428,7 +428,10 @@ class ProjectReader:
                 message = f'unknown table "{name}" in {where}' + did_you_mean(
                     name, known, list_all=True, budget=self.budget
                 )
-                self.add(Code.UNKNOWN_KEY, message, file, name)
+                # An array of tables (`[[endpont]]`) is written as `name[0]`, `name[1]`: its first header.
+                header = f"{name}[0]" if isinstance(document[name], list) else name
+                line = self.draft.declarations.locate(file, header).line
+                self.add(Code.UNKNOWN_KEY, message, file, name, line=line)
 
     def read_config(self, config: dict[str, Any], file: str) -> None:
         """Read the sections a version freezes: project, settings, auth and API keys."""

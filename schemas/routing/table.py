@@ -233,8 +233,11 @@ class RouteTable(Generic[T]):
     def entries(self) -> list[tuple[str, Route, T]]:
         """Return every route as (method, route, target) in match order, for a route listing.
 
-        Fewer segments first; then at the first differing segment literal < mixed < param < optional
-        < wildcard, literals by code units, mixed by the MIXED ORDER; then method.
+        Segment by segment, as the search tries them: at the first differing segment literal < mixed <
+        param < optional < wildcard, literals by code units, mixed by the MIXED ORDER; a route that ends
+        before another that it prefixes comes first (it beats an absent wildcard); then method. So the
+        first listed route of a method that matches a request is the one `match` returns. (hapi's own
+        listing puts fewer segments first, which lists `/api/{p*}` above the `/api/v1/x` that beats it.)
         """
         rows = [
             (leaf.method, leaf.route, leaf.target) for table in self._tables.values() for leaf in table.leaves
@@ -271,4 +274,4 @@ def _listing_key(route: Route) -> tuple[object, ...]:
             keys.append((rank, segment.order))
         else:
             keys.append((rank,))
-    return (len(route.segments), tuple(keys))
+    return tuple(keys)

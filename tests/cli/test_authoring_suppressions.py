@@ -78,7 +78,7 @@ def test_text_summary_counts_suppressed(runner: CliRunner, write_project: WriteP
     root = write_project(QUIET_AND_LOUD)
     result = run(runner, root, "validate")
     assert result.exit_code == 0
-    assert "✗ 0 errors, 2 warnings in 1 file (1 suppressed)" in result.stderr
+    assert "! 0 errors, 2 warnings in 1 file (1 suppressed)" in result.stderr
     assert result.stderr.count("no-reply") == 1
 
 

@@ -204,7 +204,13 @@ def test_audit_text_goes_to_stderr_grouped_by_file(runner: CliRunner) -> None:
     lines = result.stderr.splitlines()
     assert "endpoints/api.toml" in lines
     assert any(line.startswith("     47  warning public-catch-all  GET /api/{rest*}") for line in lines)
-    assert lines[-1] == "✗ 0 errors, 1 warning, 0 info in 1 file"
+    assert lines[-1] == "! 0 errors, 1 warning, 0 info in 1 file"
+
+
+def test_audit_summary_is_a_cross_only_when_the_run_fails(runner: CliRunner) -> None:
+    result = epctl(runner, SAMPLE, "audit", "--fail-on", "warning")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "✗ 0 errors, 1 warning, 0 info in 1 file"
 
 
 def test_audit_fails_at_the_level_asked_for(runner: CliRunner) -> None:
@@ -286,10 +292,7 @@ def test_audit_rejects_an_unknown_format(runner: CliRunner) -> None:
     assert result.exit_code == 2
     # rich boxes and wraps usage errors; compare the words only.
     words = " ".join(result.stderr.replace("│", " ").split())
-    assert (
-        "Invalid value for '--format' / '-f': Value error, 'xml' is not one of 'text', 'json', 'sarif'."
-        in words
-    )
+    assert "Invalid value for '--format' / '-f': 'xml' is not one of 'text', 'json', 'sarif'." in words
 
 
 def test_audit_of_an_invalid_project_prints_its_problems(

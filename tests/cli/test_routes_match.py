@@ -97,11 +97,23 @@ def test_match_stdin_prints_one_json_object_a_line(runner: CliRunner, write_proj
     assert [(x["endpoint"], x["status"]) for x in lines] == [("file", 200), ("upload", 200), (None, 405)]
 
 
-def test_match_stdin_rejects_a_malformed_line(runner: CliRunner, write_project: WriteProject) -> None:
+def test_match_stdin_answers_a_bad_line_with_an_error_and_goes_on(
+    runner: CliRunner, write_project: WriteProject
+) -> None:
     root = write_project(FILES)
-    result = run(runner, root, "match", "-", input="GET\n")
+    result = run(runner, root, "match", "-", input="GET\nFETCH /files/x\nPOST /files/x\n")
     assert result.exit_code == 2
-    assert "stdin line 1: expected 'METHOD PATH'" in result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    methods = "GET, POST, PUT, PATCH, DELETE, OPTIONS, HEAD"
+    assert lines[:2] == [
+        {"line": 1, "input": "GET", "error": "expected 'METHOD PATH', got 'GET'"},
+        {"line": 2, "input": "FETCH /files/x", "error": f"'FETCH' is not one of {methods}"},
+    ]
+    assert (lines[2]["endpoint"], lines[2]["status"]) == ("upload", 200)
+    assert result.stderr.splitlines() == [
+        "Error: stdin line 1: expected 'METHOD PATH', got 'GET'",
+        f"Error: stdin line 2: 'FETCH' is not one of {methods}",
+    ]
 
 
 def test_match_rejects_an_unknown_method(runner: CliRunner) -> None:
@@ -186,3 +198,44 @@ def test_init_refuses_an_existing_project(runner: CliRunner, tmp_path: Path) -> 
     assert result.exit_code == 1
     assert "already exists" in result.stderr
     assert (tmp_path / "epctl.toml").read_text() == before
+
+
+def test_routes_lists_a_wildcard_below_the_literal_route_that_beats_it(
+    runner: CliRunner, write_project: WriteProject
+) -> None:
+    root = write_project(
+        {
+            "endpoints/api.toml": """
+                [[endpoint]]
+                id = "catch-all"
+                method = "GET"
+                route = "/api/{any*}"
+
+                [[endpoint]]
+                id = "status"
+                method = "GET"
+                route = "/api/v1/status"
+            """,
+            "workflows/api.toml": """
+                [[workflow]]
+                name = "status"
+                handler = "api.py:status"
+                endpoints = ["status"]
+            """,
+            "workflows/api.py": "def status(request):\n    return None\n",
+        }
+    )
+    rows = json.loads(run(runner, root, "routes", "--json").stdout)
+    assert [(r["route"], r["reply"]) for r in rows] == [
+        ("/api/v1/status", "workflows"),
+        ("/api/{any*}", "none"),
+    ]
+    assert (
+        json.loads(run(runner, root, "match", "GET", "/api/v1/status", "--json").stdout)["endpoint"]
+        == "status"
+    )
+    table = run(runner, root, "routes").stdout.splitlines()
+    assert [line.split()[1:5:3] for line in table[1:]] == [
+        ["/api/v1/status", "workflows"],
+        ["/api/{any*}", "none"],
+    ]

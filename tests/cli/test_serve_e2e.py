@@ -123,3 +123,27 @@ def test_the_development_server_routes_the_path_as_sent(serve: Serve) -> None:
         assert connection.getresponse().status == 301
     finally:
         connection.close()
+
+
+def test_the_log_written_to_a_file_has_no_colour_codes(serve: Serve, tmp_path: Path) -> None:
+    url = serve()
+    assert fetch(url + "/")[0] == 200
+    assert fetch(url + "/no/such/page")[0] == 404
+    assert wait_for(lambda: '"GET /no/such/page HTTP/1.1" 404' in (tmp_path / "serve0.log").read_text())
+    log = (tmp_path / "serve0.log").read_text()
+    assert "WARNING: This is a development server." in log
+    assert "\x1b" not in log
+
+
+def test_log_colour_only_on_a_terminal_without_no_color(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from epctl.runtime.servers import stream_is_colour_terminal
+
+    leader, follower = os.openpty()
+    with open(follower, "w") as terminal, (tmp_path / "log").open("w") as file:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+        assert (stream_is_colour_terminal(terminal), stream_is_colour_terminal(file)) == (True, False)
+        monkeypatch.setenv("NO_COLOR", "1")
+        assert stream_is_colour_terminal(terminal) is False
+    os.close(leader)

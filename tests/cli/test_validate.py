@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from epctl.cli.app import ProblemFormat
 from epctl.cli.main import app
-from tests.conftest import SAMPLE, WriteProject
+from tests.conftest import SAMPLE, WriteProject, usage_error
 from tests.planted import EXPECTED, PLANTED
 
 CONFLICT = {
@@ -103,13 +106,52 @@ def test_sarif_format(runner: CliRunner, write_project: WriteProject) -> None:
 
 def test_warnings_pass_unless_strict(runner: CliRunner, write_project: WriteProject) -> None:
     root = write_project({"epctl.toml": '[project]\nname = "t"\n[environments.prod]\nversion = "v9"\n'})
-    assert validate(runner, root).exit_code == 0
-    assert validate(runner, root, "--strict").exit_code == 1
+    passed = validate(runner, root)
+    assert passed.exit_code == 0
+    # A cross only when the run fails: warnings that pass get a (yellow) "!".
+    assert passed.stderr.splitlines()[-1] == "! 0 errors, 1 warning in 1 file"
+    strict = validate(runner, root, "--strict")
+    assert strict.exit_code == 1
+    assert strict.stderr.splitlines()[-1] == "✗ 0 errors, 1 warning in 1 file"
+
+
+def test_a_passing_summary_is_yellow_and_a_failing_one_red(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from epctl.cli import output
+    from epctl.schemas.problems import Code, Place, Problem
+
+    warning = Problem.warning(Code.NO_REPLY, "no reply", Place(file="endpoints/a.toml", line=1))
+    shown = []
+    for failing in (False, True):
+        buffer = io.StringIO()
+        monkeypatch.setattr(
+            output,
+            "stderr",
+            Console(file=buffer, force_terminal=True, color_system="standard", highlight=False),
+        )
+        output.print_problems([warning], ProblemFormat.TEXT, {"errors": 0, "warnings": 1}, failing=failing)
+        shown.append(buffer.getvalue().splitlines()[-1])
+    assert shown == [
+        "\x1b[33m! 0 errors, 1 warning in 1 file\x1b[0m",
+        "\x1b[31m✗ 0 errors, 1 warning in 1 file\x1b[0m",
+    ]
 
 
 def test_bad_format_is_usage_error(runner: CliRunner) -> None:
     result = validate(runner, SAMPLE, "--format", "xml")
     assert result.exit_code == 2
+    assert usage_error(result) == (
+        "Invalid value for '--format' / '-f': 'xml' is not one of 'text', 'json', 'github', 'sarif'."
+    )
+
+
+@pytest.mark.parametrize("command", [[], ["validate"], ["users", "add"], ["new", "endpoint"], ["serve"]])
+def test_help_shows_no_value_type_for_flags(runner: CliRunner, command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "--help" in result.stdout
+    assert "<bool>" not in result.stdout
 
 
 def test_no_project_found_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:

@@ -182,3 +182,16 @@ def test_serve_says_serving_only_once_the_app_is_built(runner: CliRunner, sample
     assert result.exit_code == 1
     assert "Serving" not in result.stderr
     assert "TOML syntax error" in result.stderr
+
+
+def test_diff_counts_one_change_and_names_settings_once(runner: CliRunner, sample: Path) -> None:
+    run(runner, sample, "snapshot", "v1")
+    config = sample / "epctl.toml"
+    config.write_text(config.read_text().replace('company = "Smart Farm Co."', 'company = "Farm Co."'))
+    result = run(runner, sample, "diff", "v1", "develop")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "v1 → develop: 1 change",
+        '  ~ settings: globals {"support_email": "help@farm.example.com", "company": "Smart Farm Co."} → '
+        '{"support_email": "help@farm.example.com", "company": "Farm Co."}',
+    ]

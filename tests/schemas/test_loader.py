@@ -305,3 +305,63 @@ def test_environment_names_follow_the_name_rule(write_project: WriteProject, hea
             f"environment name {shown} is not valid: use 1-128 characters of A-Z a-z 0-9 . _ -",
         )
     ]
+
+
+def test_an_unknown_table_is_reported_at_its_header(write_project: WriteProject) -> None:
+    root = write_project(
+        {
+            "endpoints/a.toml": '[[endpoint]]\nid = "a"\nmethod = "GET"\nroute = "/a"\n\n'
+            '[[endpont]]\nid = "b"\n',
+            "pages/p.toml": '[[page]]\nname = "p"\nbody = "x"\n\n[extra]\na = 1\n',
+        }
+    )
+    _, problems = read_project(root)
+    assert [(p.file, p.line, p.place.key, p.message) for p in problems if p.code == "unknown-key"] == [
+        (
+            "endpoints/a.toml",
+            6,
+            "endpont",
+            'unknown table "endpont" in endpoints/ files; did you mean "endpoint"?',
+        ),
+        (
+            "pages/p.toml",
+            5,
+            "extra",
+            'unknown table "extra" in pages/ files; valid keys: component, layout, page',
+        ),
+    ]
+
+
+def test_every_problem_of_a_reply_is_reported_in_one_run(write_project: WriteProject) -> None:
+    root = write_project(
+        {
+            "endpoints/a.toml": '[[endpoint]]\nid = "a"\nmethod = "GET"\nroute = "/a"\n'
+            'reply = { type = "page", page = "nope", status = 99 }\n',
+            "epctl.toml": '[project]\nname = "t"\n\n[settings]\n'
+            'not_found_reply = { type = "redirect", to = "/", status = 200 }\n',
+        }
+    )
+    _, problems = read_project(root)
+    assert [(p.code, p.file, p.line, p.place.key, p.message) for p in problems] == [
+        (
+            "invalid-status",
+            "epctl.toml",
+            5,
+            "settings.not_found_reply.status",
+            "a redirect needs a status from 300 to 399, not 200",
+        ),
+        (
+            "unknown-page",
+            "endpoints/a.toml",
+            5,
+            "endpoint[0].reply.page",
+            'reply names page "nope", which is not declared in pages/',
+        ),
+        (
+            "invalid-status",
+            "endpoints/a.toml",
+            5,
+            "endpoint[0].reply.status",
+            "status 99 is not an HTTP status (100-599)",
+        ),
+    ]

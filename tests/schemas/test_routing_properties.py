@@ -5,7 +5,7 @@ Each property draws few values per example: hypothesis's own cost per example do
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from epctl.schemas.routing import (
@@ -207,3 +207,19 @@ def test_made_from_decodes_like_the_router() -> None:
     """The expected params above are what decode_param gives for each request form."""
     assert all(decode_param(raw) == decoded for raw, decoded in _VALUES.items())
     assert made_from([("param", "%61")], "none", "x") == ("/{p0}", "/%61", {"p0": "a"})
+
+
+@settings(PROPERTY, max_examples=300)
+@given(route_sets(("GET",)), _REQUESTS)
+@example([("GET", ["{r*}"]), ("GET", ["a", "{p}"])], [["a", "x"]])
+def test_entries_are_in_match_order(drawn: list[tuple[str, list[str]]], requests: list[list[str]]) -> None:
+    """`routes` lists in match order: of the listed routes that match a request, the first one wins."""
+    built, _ = accepted(routes_of(drawn))
+    listed = [route for _, route, _, _ in built.entries()]
+    for pieces in requests:
+        request = "/" + "/".join(pieces)
+        matching = {candidate.route for candidate in built.candidates("GET", request)}
+        outcome = built.match("GET", request)
+        if isinstance(outcome, Matched):
+            first = next(route for route in listed if route in matching)
+            assert first == outcome.route, (listed, request)
