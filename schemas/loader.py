@@ -48,6 +48,7 @@ from epctl.schemas.problems import (
     raise_on_errors,
 )
 from epctl.schemas.project import Project, ProjectDraft
+from epctl.schemas.users_config import UsersConfig
 
 CONFIG_FILE = "epctl.toml"
 VERSIONS_FOLDER = "versions"
@@ -58,6 +59,7 @@ CONFIG_SECTIONS: dict[str, type[Table]] = {
     "api_key": ApiKey,
     "environments": Environment,
     "lint": Lint,
+    "users": UsersConfig,
 }
 # pydantic's names for expected types, in the words of TOML.
 TOML_TYPE_NAMES = {
@@ -171,6 +173,18 @@ def read_environments(project_dir: str | Path) -> tuple[dict[str, Environment], 
     if config is not None:
         reader.read_environments(config, CONFIG_FILE)
     return reader.draft.environments, reader.problems
+
+
+def load_users_section(project_dir: str | Path) -> UsersConfig | None:
+    """Return the `[users]` table of `epctl.toml` (None when users are off), reading nothing else:
+    what a frozen version or an environment is served with. Raises ProjectError for that file's errors.
+    """
+    reader = ProjectReader(project_root(project_dir))
+    config = reader.parse(reader.root / CONFIG_FILE)
+    if config is not None:
+        reader.read_users(config, CONFIG_FILE)
+    raise_on_errors(reader.problems)
+    return reader.draft.users
 
 
 def load_environments(project_dir: str | Path) -> dict[str, Environment]:
@@ -356,6 +370,7 @@ class ProjectReader:
                 self.read_config(document.data, document.file)
             if document.environments:
                 self.read_environments(document.data, document.file)
+                self.read_users(document.data, document.file)
             if document.resolve is not None:
                 self.read_tables(document.file, document.data, document.tables, document.resolve)
         return self.draft
@@ -424,6 +439,13 @@ class ProjectReader:
             if isinstance(environment, Environment):
                 self.draft.environments[name] = environment
                 self.check_environment_version(name, environment, file, key)
+
+    def read_users(self, config: dict[str, Any], file: str) -> None:
+        """Read [users] (develop's epctl.toml only: users are not part of a version)."""
+        if "users" in config:
+            users = self.validate(UsersConfig, config["users"], file, "users", None)
+            if isinstance(users, UsersConfig):
+                self.draft.users = users
 
     def check_environment_version(self, name: str, environment: Environment, file: str, key: str) -> None:
         if not (self.root / VERSIONS_FOLDER / f"{environment.version}.toml").is_file():

@@ -39,7 +39,8 @@ NAME_PATTERN = re.compile(VERSION_NAME_PATTERN)
 # The keys of a version file, in the order they are written. The header describes the version; the
 # config and tables are develop's, frozen; the contents are the sources they use.
 HEADER_KEYS = ("format", "name", "description", "created", "digest")
-CONFIG_KEYS = tuple(key for key in CONFIG_SECTIONS if key != "environments")
+# Environments and users belong to the project folder, never to a version.
+CONFIG_KEYS = tuple(key for key in CONFIG_SECTIONS if key not in ("environments", "users"))
 VERSION_TABLES = {kind: model for tables in TABLES_BY_FOLDER.values() for kind, model in tables.items()}
 CONTENT_KEYS = ("files", "table_files")
 VERSION_KEYS = (*HEADER_KEYS, *CONFIG_KEYS, *VERSION_TABLES, *CONTENT_KEYS)
