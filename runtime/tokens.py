@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import jwt
@@ -22,6 +24,11 @@ from epctl.schemas.project import Project
 ALGORITHM = "HS256"
 _TTL_RE = re.compile(r"^([0-9]+)([smhd])$")
 _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+# Secrets made up for one `epctl serve` of develop on a loopback address (`use_development_secret`),
+# by the variable they stand in for. Never written anywhere: sessions end when the process does.
+_DEVELOPMENT_SECRETS: dict[str, str] = {}
 
 
 class MissingSecretError(EpctlError):
@@ -38,13 +45,24 @@ def read_secret(project: Project) -> str:
     Raises MissingSecretError naming the variable when it is unset or empty.
     """
     name = project.auth.secret_env
-    secret = os.environ.get(name, "")
+    secret = os.environ.get(name, "") or _DEVELOPMENT_SECRETS.get(name, "")
     if not secret:
         raise MissingSecretError(
             f"the environment variable {name} is not set: it holds the secret that signs user tokens "
             f"([auth] secret_env in epctl.toml); set it, e.g. `export {name}=<a long random string>`"
         )
     return secret
+
+
+@contextmanager
+def development_secret(name: str) -> Iterator[None]:
+    """Within the block, `read_secret` uses a random secret of this process while variable `name` is
+    unset; it is forgotten when the block ends."""
+    _DEVELOPMENT_SECRETS[name] = secrets.token_urlsafe(32)
+    try:
+        yield
+    finally:
+        _DEVELOPMENT_SECRETS.pop(name, None)
 
 
 def parse_ttl(text: str) -> int:

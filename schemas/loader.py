@@ -177,10 +177,14 @@ def read_environments(project_dir: str | Path) -> tuple[dict[str, Environment], 
 
 def load_users_section(project_dir: str | Path) -> UsersConfig | None:
     """Return the `[users]` table of `epctl.toml` (None when users are off), reading nothing else:
-    what a frozen version or an environment is served with. Raises ProjectError for that file's errors.
+    what a frozen version or an environment is served with. A folder holding only versions (no
+    epctl.toml) has no users. Raises ProjectError for that file's errors.
     """
-    reader = ProjectReader(project_root(project_dir))
-    config = reader.parse(reader.root / CONFIG_FILE)
+    root = Path(project_dir).resolve()
+    if not (root / CONFIG_FILE).is_file():
+        return None
+    reader = ProjectReader(root)
+    config = reader.parse(root / CONFIG_FILE)
     if config is not None:
         reader.read_users(config, CONFIG_FILE)
     raise_on_errors(reader.problems)
