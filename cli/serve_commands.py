@@ -50,7 +50,13 @@ def serve_command(
     from epctl.cli.output import count_problems, print_problems, stderr
     from epctl.runtime.app import create_app
     from epctl.runtime.hosts import build_host_app
-    from epctl.runtime.servers import serve_app, serve_develop, serve_gunicorn
+    from epctl.runtime.servers import (
+        allow_development_secret,
+        check_users_database,
+        serve_app,
+        serve_develop,
+        serve_gunicorn,
+    )
 
     if sum((version is not None, env is not None, serve_all)) > 1:
         raise typer.BadParameter(
@@ -98,10 +104,18 @@ def serve_command(
                 + (", reloading on changes" if reloading else "")
             )
 
-        serve_develop(
-            project_dir, host, port, reload=reloading, on_problems=show_problems, on_ready=show_serving
-        )
+        with allow_development_secret(project_dir, host) as secret_name:
+            if secret_name is not None:
+                stderr.print(
+                    f"{secret_name} is not set: signing sessions with a random secret of this process "
+                    "(they end when it stops; set the variable to keep them)",
+                    highlight=False,
+                )
+            serve_develop(
+                project_dir, host, port, reload=reloading, on_problems=show_problems, on_ready=show_serving
+            )
         return
+    check_users_database(app_)
     if workers > 1:
         stderr.print(f"with {workers} gunicorn workers")
         serve_gunicorn(app_, host, port, workers)

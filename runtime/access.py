@@ -1,7 +1,9 @@
 """Access control of SPEC §4 step 4: API keys first, then user tokens, then the endpoint's rule.
 
 `Gatekeeper` is built once per app from the project (hashed keys, secret, issuer); `check_access`
-answers one request with a `Verdict` and never raises for what a caller sent.
+answers one request with a `Verdict` and never raises for what a caller sent. With `[users]` on, a
+token must also be a current session (`Sessions.is_current`). A state-changing request whose user
+comes from the cookie must come from the site itself (README "Users": CSRF), else it is refused.
 """
 
 from __future__ import annotations
@@ -9,12 +11,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from epctl.runtime.request import Request
+from epctl.runtime.same_site import is_same_site
 from epctl.runtime.tokens import MissingSecretError, decode_token, read_secret
 from epctl.schemas.models import ApiKey, Endpoint
 from epctl.schemas.project import Project
+
+if TYPE_CHECKING:
+    from epctl.runtime.sessions import Sessions
 
 BEARER = "bearer "
 TOKEN_COOKIE = "authorization"
@@ -24,10 +30,12 @@ KEY_QUERY = "apikey"
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """What a request presented: the API key as sent and the user token as sent, either may be None."""
+    """What a request presented: the API key as sent and the user token as sent, either may be None;
+    `from_cookie` when the token came from the cookie (which a browser sends on its own)."""
 
     api_key: str | None
     token: str | None
+    from_cookie: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,9 @@ class Verdict:
 
 # The verdict on a public request that carries no credentials: one value, shared.
 ANONYMOUS = Verdict(200)
+# The verdict on a state-changing request signed in by the cookie that another site sent.
+CROSS_SITE = Verdict(403)
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def read_credentials(request: Request) -> Credentials:
@@ -66,13 +77,13 @@ def read_credentials(request: Request) -> Credentials:
         api_key = authorization
     if api_key is None and environ.get("QUERY_STRING"):
         api_key = request.query.get(KEY_QUERY) or None
-    token = (
-        str(environ.get("HTTP_SESSION", "")).strip()
-        or bearer
-        or request.cookies.get(TOKEN_COOKIE)
-        or request.query.get(TOKEN_QUERY)
-    )
-    return Credentials(api_key, token or None)
+    token = str(environ.get("HTTP_SESSION", "")).strip() or bearer
+    if token:
+        return Credentials(api_key, token)
+    token = request.cookies.get(TOKEN_COOKIE)
+    if token:
+        return Credentials(api_key, token, from_cookie=True)
+    return Credentials(api_key, request.query.get(TOKEN_QUERY) or None)
 
 
 class Gatekeeper:
@@ -82,9 +93,14 @@ class Gatekeeper:
         self.api_keys: tuple[ApiKey, ...] = tuple(project.api_keys)
         self.issuer = project.auth.issuer
         # Without any protected endpoint the secret is optional: tokens sent to public endpoints are
-        # then simply not read, so a public site runs with no secret configured.
-        protected = any(endpoint.access != "public" for endpoint in project.endpoints)
+        # then simply not read, so a public site runs with no secret configured. Users sign in with
+        # tokens, so `[users]` needs it too.
+        protected = project.users is not None or any(e.access != "public" for e in project.endpoints)
         self.secret: str | None = read_secret(project) if protected else _optional_secret(project)
+        # Set by the app when the project has `[users]`: tokens must then be current sessions.
+        self.sessions: Sessions | None = None
+        # Where a cookie-authenticated write may come from, besides the serving host itself.
+        self.origins = frozenset(project.settings.allowed_origins)
         # Endpoints anyone may call: no token or key decides their verdict, only who the user is.
         self.open_ids = frozenset(
             endpoint.id
@@ -104,7 +120,16 @@ class Gatekeeper:
                 get("HTTP_AUTHORIZATION") or get("HTTP_SESSION") or get("HTTP_COOKIE") or get("QUERY_STRING")
             ):
                 return ANONYMOUS
-        return self.check_access(endpoint, read_credentials(request))
+        credentials = read_credentials(request)
+        verdict = self.check_access(endpoint, credentials)
+        if (
+            credentials.from_cookie
+            and verdict.user is not None
+            and request.method in UNSAFE_METHODS
+            and not is_same_site(request.environ, self.origins)
+        ):
+            return CROSS_SITE
+        return verdict
 
     def check_access(self, endpoint: Endpoint, credentials: Credentials) -> Verdict:
         """Return the verdict for a request with `credentials` on `endpoint`."""
@@ -137,7 +162,10 @@ class Gatekeeper:
         """Return the claims of a valid user token, else None."""
         if token is None or self.secret is None:
             return None
-        return decode_token(token, self.secret, issuer=self.issuer)
+        claims = decode_token(token, self.secret, issuer=self.issuer)
+        if claims is not None and self.sessions is not None and not self.sessions.is_current(claims):
+            return None
+        return claims
 
 
 def _optional_secret(project: Project) -> str | None:

@@ -12,6 +12,7 @@ werkzeug `Request` or `Response` is made for a request (a workflow may still ret
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -22,7 +23,7 @@ from urllib.parse import quote, urlsplit
 
 from werkzeug.wrappers import Response
 
-from epctl.runtime.access import Gatekeeper
+from epctl.runtime.access import CROSS_SITE, Gatekeeper
 from epctl.runtime.answers import (
     HTML_TYPE,
     Answer,
@@ -43,10 +44,18 @@ from epctl.runtime.answers import (
 )
 from epctl.runtime.contracts import Contracts
 from epctl.runtime.render import Renderer, make_context
-from epctl.runtime.replies import BodyReply, PageReply, RedirectReply
+from epctl.runtime.replies import (
+    CURRENT_SIGNER,
+    BodyReply,
+    PageReply,
+    RedirectReply,
+    SignInReply,
+    SignOutReply,
+)
 from epctl.runtime.request import BadBodyError, EndpointInfo, Request
+from epctl.runtime.sessions import Sessions
 from epctl.runtime.workflows import Handler, load_handlers
-from epctl.schemas.loader import load_environments
+from epctl.schemas.loader import load_environments, load_users_section
 from epctl.schemas.models import Endpoint, Environment, Reply
 from epctl.schemas.problems import Code, EpctlError, Place, Problem, ProjectError
 from epctl.schemas.project import DEVELOP, Project
@@ -93,9 +102,21 @@ def create_app(project_dir: str | Path, version: str = DEVELOP, *, env: str | No
     """
     root = Path(project_dir).resolve()
     if env is None:
-        return build_app(load_version(root, version))
+        return build_app(load_served_version(root, version))
     environment = find_environment(root, env)
-    return build_app(load_version(root, environment.version), root=environment.root)
+    return build_app(load_served_version(root, environment.version), root=environment.root)
+
+
+def load_served_version(root: Path, version: str) -> Project:
+    """Return version `version` of the project in `root` with the `[users]` table of its epctl.toml:
+    users are not part of a version, so a frozen one is served with the project's current table.
+
+    Raises what `load_version` raises, and ProjectError for an invalid `[users]`.
+    """
+    project = load_version(root, version)
+    if version == DEVELOP:
+        return project
+    return dataclasses.replace(project, users=load_users_section(root))
 
 
 def find_environment(project_dir: Path, env: str) -> Environment:
@@ -140,6 +161,17 @@ class EpctlApp:
         self.router.prepare()
         self.settings = project.settings
         self.gatekeeper = Gatekeeper(project)
+        self.sessions: Sessions | None = None
+        if project.users is not None:
+            assert self.gatekeeper.secret is not None  # [users] makes the secret required
+            self.sessions = Sessions(
+                project.root,
+                project.users,
+                secret=self.gatekeeper.secret,
+                issuer=project.auth.issuer,
+                cookie_path=self.root or "/",
+            )
+            self.gatekeeper.sessions = self.sessions
         self.renderer = Renderer(project)
         self.contracts = Contracts(project)  # request/response schemas, compiled once
         handlers = load_handlers(project)
@@ -194,7 +226,7 @@ class EpctlApp:
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ, version=self.version, globals=self.globals)
+        request = Request(environ, version=self.version, globals=self.globals, sessions=self.sessions)
         answer = self.respond(request)
         own = answer.headers
         if (
@@ -275,6 +307,8 @@ class EpctlApp:
     def serve_endpoint(self, request: Request, plan: EndpointPlan) -> Answer:
         endpoint = plan.endpoint
         verdict = self.gatekeeper.check_request(endpoint, request)
+        if verdict is CROSS_SITE:
+            return error_answer(403, "Forbidden: a signed-in change must come from this site's own pages")
         request.user = verdict.user
         if not verdict.allowed:
             return self.reply_unauthorized(request, endpoint, verdict.status)
@@ -288,7 +322,15 @@ class EpctlApp:
                 request.body  # noqa: B018 (read now: a body that does not parse is 400 before any workflow)
             except BadBodyError:
                 return error_answer(400, "Bad request")
-        answer = self.run_workflows(endpoint, handlers, request)
+        if self.sessions is None or not handlers:
+            answer = self.run_workflows(endpoint, handlers, request)
+        else:
+            # `token_for` in a workflow mints with this app's secret and users store.
+            signer = CURRENT_SIGNER.set(self.sessions.token_for)
+            try:
+                answer = self.run_workflows(endpoint, handlers, request)
+            finally:
+                CURRENT_SIGNER.reset(signer)
         # A 2xx reply failing the endpoint's response_schema is logged, and replaced by a 500 when the
         # settings enforce response schemas.
         return self.contracts.check_response(endpoint.id, request, answer)
@@ -405,10 +447,26 @@ class EpctlApp:
         elif isinstance(value, BodyReply):
             answer = body_answer(value.body, request)
             answer.set_status(value.status)
+        elif isinstance(value, SignInReply | SignOutReply):
+            answer = self.session_answer(value, request)
         else:
             return body_answer(value, request)
         apply_headers(answer.headers, value.headers)
         add_cookies(answer.headers, value.cookies)
+        return answer
+
+    def session_answer(self, value: SignInReply | SignOutReply, request: Request) -> Answer:
+        """Return the 303 of `sign_in` or `sign_out`, with the cookie that starts or ends a session.
+
+        Raises RuntimeError without `[users]`, LookupError for a user who cannot sign in.
+        """
+        if self.sessions is None:
+            raise RuntimeError("sign_in() and sign_out() need experience users: add `[users]` to epctl.toml")
+        answer = redirect_answer(value.to, 303)
+        if isinstance(value, SignInReply):
+            answer.headers.append(self.sessions.sign_in_cookie(value.user, value.ttl, request.environ))
+        else:
+            answer.headers.append(self.sessions.sign_out_cookie(request.environ))
         return answer
 
     # -- the headers every reply gets --------------------------------------------------------------

@@ -23,6 +23,9 @@ from epctl.schemas.problems import EpctlError
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
+    from epctl.runtime.sessions import Sessions
+    from epctl.runtime.users import UserStore
+
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _NOT_READ: Any = object()
 
@@ -63,7 +66,8 @@ class Request:
 
     `method`, `path` (decoded, as werkzeug gives it), `params` (route params), `headers`, `cookies`,
     `query` (last value of a repeated name wins), `body` (parsed JSON, form fields, text, or None),
-    `user` (the token's claims or None), `endpoint`, `version`, `globals` and `time`.
+    `user` (the token's claims or None), `endpoint`, `version`, `globals`, `time`, and `users` (the
+    users store, when epctl.toml has a `[users]` table).
     """
 
     __slots__ = (
@@ -72,6 +76,7 @@ class Request:
         "_headers",
         "_path",
         "_query",
+        "_sessions",
         "_time",
         "endpoint",
         "environ",
@@ -91,8 +96,10 @@ class Request:
         time: datetime | None = None,
         params: dict[str, str] | None = None,
         endpoint: EndpointInfo | None = None,
+        sessions: Sessions | None = None,
     ) -> None:
         self.environ = environ
+        self._sessions = sessions
         method: str = environ.get("REQUEST_METHOD", "GET")
         # Servers send the method as the client wrote it; upper() only when it is not already.
         self.method = method if method.isupper() else method.upper()
@@ -122,6 +129,18 @@ class Request:
                 raw = raw.encode("latin-1", "replace").decode("utf-8", "replace")
             self._path = "/" + raw.lstrip("/")
         return self._path
+
+    @property
+    def users(self) -> UserStore:
+        """The project's users store (opened on first use in each worker process).
+
+        Raises RuntimeError when the project has no `[users]` table.
+        """
+        if self._sessions is None:
+            raise RuntimeError(
+                'request.users needs experience users: add a line `[users]` to epctl.toml (README "Users")'
+            )
+        return self._sessions.store
 
     @property
     def time(self) -> datetime:

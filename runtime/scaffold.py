@@ -1,4 +1,5 @@
-"""`epctl init`: a new project with one page endpoint and one API endpoint that validates clean."""
+"""`epctl init`: a new project that validates clean: a page endpoint, an API endpoint, and sign-in
+for experience users (`scaffold_users.py`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from pathlib import Path
 
 from epctl.runtime.editor_files import editor_files
+from epctl.runtime.scaffold_users import SIGN_IN_FILES
 from epctl.schemas.problems import EpctlError
 
 FILES: dict[str, str] = {
@@ -17,10 +19,15 @@ cors = true
 allowed_origins = ["*"]
 response_headers = {{ "X-Frame-Options" = "DENY" }}
 globals = {{ greeting = "Hello" }}
+unauthorized_reply = {{ type = "redirect", to = "/login?next={{{{ request.path | urlencode }}}}" }}
 
 [auth]
 # User tokens are signed with the secret in this environment variable, never in a file.
 secret_env = "EPCTL_SECRET"
+
+[users]
+# Experience users, in SQLite under .epctl/ (or PostgreSQL: put its URL in EPCTL_DATABASE_URL).
+# Add one with `epctl users add ada@example.com --group admins`, then sign in at /login.
 """,
     "endpoints/site.toml": """[[endpoint]]
 id = "home"
@@ -72,14 +79,23 @@ class ProjectExistsError(EpctlError):
 def create_project(directory: Path) -> list[Path]:
     """Write a new project into `directory` (created if needed); return the files written.
 
-    Raises ProjectExistsError, before writing anything, when any file it would write exists.
+    Raises ProjectExistsError, before writing anything, when any file it would write exists. A
+    `.gitignore` already there (a git repository's) is kept, with `.epctl/` added to it.
     """
     directory = directory.resolve()
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", directory.name).strip("-") or "experience"
-    # The project's files, then the JSON Schemas and taplo configuration editors complete keys with.
-    texts = {relative: template.format(name=name) for relative, template in FILES.items()} | editor_files()
+    # The project's files, its sign-in, then the JSON Schemas and taplo configuration for editors.
+    texts = {relative: template.format(name=name) for relative, template in FILES.items()}
+    texts |= SIGN_IN_FILES | editor_files()
+    ignore = directory / ".gitignore"
+    if ignore.is_file():
+        kept = ignore.read_text(encoding="utf-8")
+        if ".epctl/" in kept.split():
+            del texts[".gitignore"]
+        else:
+            texts[".gitignore"] = kept + ("" if kept.endswith("\n") or not kept else "\n") + ".epctl/\n"
     targets = [directory / relative for relative in texts]
-    existing = [path for path in targets if path.exists()]
+    existing = [path for path in targets if path.exists() and path != ignore]
     if existing:
         raise ProjectExistsError(
             f"{existing[0]} already exists; `epctl init` only writes into a folder without a project"

@@ -9,20 +9,24 @@ problems of the new one.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import tomli
 from werkzeug import serving
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from epctl.runtime.app import EpctlApp, create_app
+from epctl.runtime.tokens import development_secret
 from epctl.schemas.loader import CONFIG_FILE
-from epctl.schemas.models import TABLES_BY_FOLDER
+from epctl.schemas.models import TABLES_BY_FOLDER, Auth
 from epctl.schemas.problems import Code, EpctlError, Place, Problem, ProjectError
 
 if TYPE_CHECKING:
@@ -138,17 +142,68 @@ def serve_develop(
     """
     if not reload:
         built = create_app(project_dir)
+        check_users_database(built)
         on_ready()
         serve_app(built, host, port)
         return
     configure_logging()
     app = ReloadingApp(project_dir, on_problems)
+    check_users_database(app.app)
     on_ready()
     app.start()
     try:
         run_development_server(app, host, port)
     finally:
         app.stop()
+
+
+@contextlib.contextmanager
+def allow_development_secret(project_dir: str | Path, host: str) -> Iterator[str | None]:
+    """Within the block, let develop served on a loopback `host` sign tokens with a random secret of
+    this process when the secret variable of `[auth]` is unset; yield that variable's name when it
+    does, else None.
+
+    Only for `epctl serve` of develop in one process: nobody else can reach it, and its sessions
+    end when it stops. A frozen version, an environment, workers or another host never call this.
+    """
+    name = read_secret_name(project_dir) if is_loopback(host) else None
+    if name is None or os.environ.get(name):
+        yield None
+        return
+    with development_secret(name):
+        yield name
+
+
+def read_secret_name(project_dir: str | Path) -> str | None:
+    """Return `[auth] secret_env` of the project's epctl.toml, or None when it cannot be read (the
+    project's own problems are reported when its app is built)."""
+    try:
+        with (Path(project_dir) / CONFIG_FILE).open("rb") as handle:
+            auth = tomli.load(handle).get("auth", {})
+        return Auth.model_validate(auth).secret_env
+    except (OSError, ValueError):
+        return None
+
+
+def check_users_database(app: WSGIApplication) -> None:
+    """Open and close the users database of an app with `[users]`, so a server that could not sign
+    anyone in refuses to start. Raises what `open_user_store` raises (e.g. MigrationNeededError).
+
+    Closed again at once: workers open their own after gunicorn forks them.
+    """
+    if isinstance(app, EpctlApp) and app.sessions is not None:
+        app.sessions.store  # noqa: B018 (opening is the check)
+        app.sessions.close()
+
+
+def is_loopback(host: str) -> bool:
+    """Return whether `host` names this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def serve_app(app: WSGIApplication, host: str, port: int) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import jwt
@@ -25,6 +27,11 @@ MIN_SECRET_BYTES = 32
 MAKE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 _TTL_RE = re.compile(r"^([0-9]+)([smhd])$")
 _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+# Secrets made up for one `epctl serve` of develop on a loopback address (`use_development_secret`),
+# by the variable they stand in for. Never written anywhere: sessions end when the process does.
+_DEVELOPMENT_SECRETS: dict[str, str] = {}
 
 
 class MissingSecretError(EpctlError):
@@ -47,7 +54,7 @@ def read_secret(project: Project) -> str:
     holds fewer than MIN_SECRET_BYTES bytes (HS256 wants a key at least as long as its hash).
     """
     name = project.auth.secret_env
-    secret = os.environ.get(name, "")
+    secret = os.environ.get(name, "") or _DEVELOPMENT_SECRETS.get(name, "")
     if not secret:
         raise MissingSecretError(
             f"the environment variable {name} is not set: it holds the secret that signs user tokens "
@@ -61,6 +68,17 @@ def read_secret(project: Project) -> str:
             "(a variable such as HOME or USER never holds a secret)"
         )
     return secret
+
+
+@contextmanager
+def development_secret(name: str) -> Iterator[None]:
+    """Within the block, `read_secret` uses a random secret of this process while variable `name` is
+    unset; it is forgotten when the block ends."""
+    _DEVELOPMENT_SECRETS[name] = secrets.token_urlsafe(32)
+    try:
+        yield
+    finally:
+        _DEVELOPMENT_SECRETS.pop(name, None)
 
 
 def parse_ttl(text: str) -> int:

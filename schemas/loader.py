@@ -55,12 +55,13 @@ from epctl.schemas.problems import (
 )
 from epctl.schemas.project import Project, ProjectDraft
 from epctl.schemas.project_files import ProjectFileError, read_project_text
+from epctl.schemas.users_config import UsersConfig
 
 CONFIG_FILE = "epctl.toml"
 VERSIONS_FOLDER = "versions"
 # Sections of epctl.toml that belong to this checkout, not to a version: where versions are served
 # and which signers are trusted. Never frozen, never rolled back by a restore.
-LOCAL_SECTIONS = ("environments", "trusted_key")
+LOCAL_SECTIONS = ("environments", "trusted_key", "users")
 CONFIG_SECTIONS: dict[str, type[Table]] = {
     "project": ProjectInfo,
     "settings": Settings,
@@ -69,6 +70,7 @@ CONFIG_SECTIONS: dict[str, type[Table]] = {
     "environments": Environment,
     "trusted_key": TrustedKey,
     "lint": Lint,
+    "users": UsersConfig,
 }
 # pydantic's names for expected types, in the words of TOML.
 TOML_TYPE_NAMES = {
@@ -183,6 +185,22 @@ def read_environments(project_dir: str | Path) -> tuple[dict[str, Environment], 
     if config is not None:
         reader.read_environments(config, CONFIG_FILE)
     return reader.draft.environments, reader.problems
+
+
+def load_users_section(project_dir: str | Path) -> UsersConfig | None:
+    """Return the `[users]` table of `epctl.toml` (None when users are off), reading nothing else:
+    what a frozen version or an environment is served with. A folder holding only versions (no
+    epctl.toml) has no users. Raises ProjectError for that file's errors.
+    """
+    root = Path(project_dir).resolve()
+    if not (root / CONFIG_FILE).is_file():
+        return None
+    reader = ProjectReader(root)
+    config = reader.parse(root / CONFIG_FILE)
+    if config is not None:
+        reader.read_users(config, CONFIG_FILE)
+    raise_on_errors(reader.problems)
+    return reader.draft.users
 
 
 def load_environments(project_dir: str | Path) -> dict[str, Environment]:
@@ -407,6 +425,7 @@ class ProjectReader:
             if document.environments:
                 self.read_environments(document.data, document.file)
                 self.read_trusted_keys(document.data, document.file)
+                self.read_users(document.data, document.file)
             if document.resolve is not None:
                 self.read_tables(document.file, document.data, document.tables, document.resolve)
         return self.draft
@@ -518,6 +537,13 @@ class ProjectReader:
                 message = f'trusted key name "{trusted.name}" is used twice'
                 self.add(Code.DUPLICATE_NAME, message, file, f"{key}.name", trusted.name)
             self.trusted_keys.append(trusted)
+
+    def read_users(self, config: dict[str, Any], file: str) -> None:
+        """Read [users] (develop's epctl.toml only: users are not part of a version)."""
+        if "users" in config:
+            users = self.validate(UsersConfig, config["users"], file, "users", None)
+            if isinstance(users, UsersConfig):
+                self.draft.users = users
 
     def check_environment_version(self, name: str, environment: Environment, file: str, key: str) -> None:
         if not (self.root / VERSIONS_FOLDER / f"{environment.version}.toml").is_file():

@@ -29,6 +29,7 @@ from epctl.schemas.models import (
 from epctl.schemas.positions import KeyLines
 from epctl.schemas.problems import Place
 from epctl.schemas.routing import Router
+from epctl.schemas.users_config import UsersConfig
 
 DEVELOP = "develop"
 
@@ -79,6 +80,7 @@ class ProjectDraft:
     table_files: dict[str, str] = field(default_factory=dict)
     declarations: Declarations = field(default_factory=Declarations)
     lint: Lint = field(default_factory=Lint)
+    users: UsersConfig | None = None
 
     def freeze(self, router: Router[Endpoint]) -> Project:
         """Return the read-only project of this draft, routed by `router`."""
@@ -102,6 +104,7 @@ class ProjectDraft:
             declarations=self.declarations,
             router=router,
             lint=self.lint,
+            users=self.users,
         )
 
 
@@ -135,6 +138,9 @@ class Project:
     router: Router[Endpoint] = field(repr=False, compare=False)
     # The `[lint]` suppressions of develop's epctl.toml (a frozen version has none).
     lint: Lint = field(default_factory=Lint, repr=False, compare=False)
+    # Develop's `[users]`: experience users are not part of a version, so every version and
+    # environment served from this project folder gets the table of its epctl.toml (None: users off).
+    users: UsersConfig | None = field(default=None, repr=False, compare=False)
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.id == endpoint_id), None)

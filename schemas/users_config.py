@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from epctl.schemas.models import Table
@@ -30,10 +30,15 @@ MAX_LOCKOUT_SECONDS = 86_400
 class UsersConfig(Table):
     """`[users]`: present (even empty) turns experience users on for every version of the project."""
 
-    database_env: str = "EPCTL_DATABASE_URL"
-    session_ttl: str = "12h"
-    lockout_threshold: int = MAX_LOCKOUT_THRESHOLD
-    lockout_seconds: int = 900
+    database_env: str = Field(
+        default="EPCTL_DATABASE_URL",
+        description="The environment variable holding a PostgreSQL URL; unset: SQLite under .epctl/.",
+    )
+    session_ttl: str = Field(default="12h", description="How long a sign-in lasts: 45m, 12h, 7d.")
+    lockout_threshold: int = Field(
+        default=MAX_LOCKOUT_THRESHOLD, description="Failed sign-ins in a row that lock an account (1-10)."
+    )
+    lockout_seconds: int = Field(default=900, description="How long a locked account stays locked.")
 
     @field_validator("database_env")
     @classmethod

@@ -67,7 +67,8 @@ ASSET_SUFFIXES = frozenset(
     | {".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".ico", ".woff", ".woff2", ".ttf", ".otf", ".pdf"}
 )
 OWNED_SUFFIXES: dict[str, frozenset[str]] = {
-    "endpoints": frozenset({".toml"}),
+    # JSON Schemas of request_schema / response_schema live beside the endpoints that name them.
+    "endpoints": frozenset({".toml", ".json"}),
     "pages": frozenset({".toml"}) | TEMPLATE_SUFFIXES,
     "workflows": frozenset({".toml", ".py"}),
     "static": ASSET_SUFFIXES,

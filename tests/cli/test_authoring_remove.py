@@ -32,7 +32,7 @@ def test_remove_with_workflows_keeps_shared_ones_and_comments(runner: CliRunner,
         "workflows/api.py:who_am_i is left for you to delete)",
         '  ~ [[workflow]] "audit-log"  workflows/devices.toml:26: trigger removed (still triggered by admin)',
     ]
-    assert "✓ smart-farm: 12 endpoints, 7 pages, 8 workflows; no problems" in result.stderr
+    assert "✓ smart-farm: 15 endpoints, 8 pages, 11 workflows; no problems" in result.stderr
     # Exactly the endpoint's lines are gone; the file's comment and every other table are as written.
     removed = (
         '[[endpoint]]\nid = "api-me"\nmethod = "GET"\nroute = "/api/me"\naccess = "authenticated"\n'

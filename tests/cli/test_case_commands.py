@@ -117,7 +117,7 @@ def test_the_sample_passes_for_develop(
     lines = report_lines(result)
     assert lines[0] == "smart-farm develop: 21 request cases"
     assert "  ✓ tests/api.toml:5  devices with the mobile app's key  (200, _ ms)" in lines
-    assert "  ✓ tests/site.toml:47  the sign-in page takes only GET  (405, _ ms)" in lines
+    assert "  ✓ tests/site.toml:47  the sign-in page takes only GET and the form's POST  (405, _ ms)" in lines
     assert lines[-1] == "✓ 21 cases passed"
     assert "EPCTL_SECRET" not in os.environ  # the run's secret is gone again
 
@@ -209,7 +209,7 @@ def test_bad_format_is_a_usage_error(runner: CliRunner, project: Path) -> None:
     assert result.exit_code == 2
     assert (
         usage_error(result)
-        == "Invalid value for '--format' / '-f': Value error, 'xml' is not one of 'text', 'json', 'junit'."
+        == "Invalid value for '--format' / '-f': 'xml' is not one of 'text', 'json', 'junit'."
     )
 
 
@@ -277,7 +277,7 @@ def test_promote_of_a_version_whose_cases_pass(runner: CliRunner, project: Path)
         CASES.split('[[case]]\nname = "hello fails"')[0], encoding="utf-8"
     )
     assert run(runner, project, "snapshot", "v1").exit_code == 0
-    result = run(runner, project, "promote", "v1", "--env", "staging")
+    result = run(runner, project, "promote", "v1", "--env", "staging", "--create")
     assert result.exit_code == 0, result.output
     assert "staging → v1 (new environment)" in result.stderr
 

@@ -44,6 +44,8 @@ def test_openapi_of_the_sample_is_a_valid_document(runner: CliRunner) -> None:
         "/devices/{deviceId}",
         "/devices/{deviceId}/{attribute}",
         "/login",
+        "/logout",
+        "/welcome",
     ]
     assert "/maintenance" not in document["paths"]  # disabled
     assert result.stderr == ""
@@ -86,7 +88,7 @@ def test_openapi_out_writes_the_file_and_says_so(runner: CliRunner, tmp_path: Pa
     result = epctl(runner, SAMPLE, "openapi", "--out", str(out), "--internal")
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert f"Wrote {out}: OpenAPI json of smart-farm develop, 13 operations" in result.stderr.replace(
+    assert f"Wrote {out}: OpenAPI json of smart-farm develop, 16 operations" in result.stderr.replace(
         "\n", ""
     )
     document = json.loads(out.read_text(encoding="utf-8"))
@@ -191,9 +193,21 @@ def test_audit_of_the_sample_reports_its_public_catch_all(runner: CliRunner) -> 
                 "id": "api-not-found",
                 "help": "A public route ending in {p*} answers every path under its prefix, including paths "
                 "nobody reviewed. Narrow the route, or require a user or an API key.",
-            }
+            },
+            {  # the sign-in form: public by nature
+                "rule": "public-write-without-key",
+                "severity": "warning",
+                "message": 'POST /login (endpoint "sign-in") is public and needs no API key: anyone can call '
+                'it; set access = "authenticated" or api_key = true',
+                "file": "endpoints/session.toml",
+                "line": 5,
+                "key": "endpoint[0].method",
+                "id": "sign-in",
+                "help": "A public POST, PUT, PATCH or DELETE endpoint lets anyone change data. Require a "
+                'user (access = "authenticated" or "groups") or an API key (api_key = true).',
+            },
         ],
-        "summary": {"errors": 0, "warnings": 1, "info": 0, "project": "smart-farm", "version": "develop"},
+        "summary": {"errors": 0, "warnings": 2, "info": 0, "project": "smart-farm", "version": "develop"},
     }
 
 
@@ -204,13 +218,13 @@ def test_audit_text_goes_to_stderr_grouped_by_file(runner: CliRunner) -> None:
     lines = result.stderr.splitlines()
     assert "endpoints/api.toml" in lines
     assert any(line.startswith("     47  warning public-catch-all  GET /api/{rest*}") for line in lines)
-    assert lines[-1] == "! 0 errors, 1 warning, 0 info in 1 file"
+    assert lines[-1] == "! 0 errors, 2 warnings, 0 info in 2 files"
 
 
 def test_audit_summary_is_a_cross_only_when_the_run_fails(runner: CliRunner) -> None:
     result = epctl(runner, SAMPLE, "audit", "--fail-on", "warning")
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[-1] == "✗ 0 errors, 1 warning, 0 info in 1 file"
+    assert result.stderr.splitlines()[-1] == "✗ 0 errors, 2 warnings, 0 info in 2 files"
 
 
 def test_audit_fails_at_the_level_asked_for(runner: CliRunner) -> None:

@@ -188,7 +188,7 @@ def test_init_creates_a_project_that_validates(runner: CliRunner, tmp_path: Path
     check = run(runner, target, "validate", "--strict")
     assert check.exit_code == 0, check.output
     routes = json.loads(run(runner, target, "routes", "--json").stdout)
-    assert {r["reply"] for r in routes} == {"page home", "workflows"}
+    assert {r["reply"] for r in routes} == {"page home", "page login", "page admin", "workflows"}
 
 
 def test_init_refuses_an_existing_project(runner: CliRunner, tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def test_sign_then_verify_names_the_trusted_signer(
     trust(sample, key[1])
     result = run(runner, sample, "snapshot", "v2", "--sign", str(key[0]))
     assert result.exit_code == 0, result.output
-    assert result.stderr.startswith("Froze develop as v2: versions/v2.toml (13 endpoints, sha256:")
+    assert result.stderr.startswith("Froze develop as v2: versions/v2.toml (16 endpoints, sha256:")
     assert result.stderr.rstrip().endswith("…, signed by release)")
     document = tomli.loads((sample / "versions" / "v2.toml").read_text())
     assert set(document["signature"]) == {"public_key", "value"}
@@ -162,7 +162,7 @@ def test_an_invalid_trusted_key_is_a_problem_and_serves_nothing(runner: CliRunne
     [problem] = json.loads(result.stdout)["problems"]
     assert (problem["code"], problem["line"], problem["key"]) == (
         "invalid-value",
-        31,
+        37,
         "trusted_key[0].public_key",
     )
     assert problem["message"] == (

@@ -41,7 +41,7 @@ def test_sample_project_validates_clean(runner: CliRunner) -> None:
     result = validate(runner, SAMPLE, "--format", "json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)["summary"]
-    assert (summary["project"], summary["errors"], summary["endpoints"]) == ("smart-farm", 0, 13)
+    assert (summary["project"], summary["errors"], summary["endpoints"]) == ("smart-farm", 0, 16)
 
 
 def test_conflict_across_files_is_one_problem_naming_both_sides(

@@ -14,11 +14,11 @@ from tests.conftest import run, usage_error
 def test_snapshot_then_list_and_show(runner: CliRunner, sample: Path) -> None:
     result = run(runner, sample, "snapshot", "v1.1.0", "--description", "second release")
     assert result.exit_code == 0, result.output
-    assert "Froze develop as v1.1.0: versions/v1.1.0.toml (13 endpoints, sha256:" in result.stderr
+    assert "Froze develop as v1.1.0: versions/v1.1.0.toml (16 endpoints, sha256:" in result.stderr
     listed = json.loads(run(runner, sample, "versions", "--json").stdout)
     assert [(v["name"], v["description"], v["endpoints"], v["verified"]) for v in listed] == [
         ("v1.0.0", "First release of the Smart Farm experience", 13, True),
-        ("v1.1.0", "second release", 13, True),
+        ("v1.1.0", "second release", 16, True),
     ]
     shown = json.loads(run(runner, sample, "versions", "show", "v1.1.0", "--json").stdout)
     assert "GET /devices/{deviceId}/{attribute?} (device-attribute)" in shown["endpoints"]
@@ -106,7 +106,8 @@ def test_validate_and_match_a_frozen_version(runner: CliRunner, sample: Path) ->
     assert run(runner, sample, "validate", "--version", "v1").exit_code == 0
     matched = json.loads(run(runner, sample, "match", "GET", "/login", "--version", "v1", "--json").stdout)
     assert matched["endpoint"] == "login"
-    assert json.loads(run(runner, sample, "match", "GET", "/login", "--json").stdout)["status"] == 404
+    # Develop only posts to /login now (the sign-in form): a GET is 405.
+    assert json.loads(run(runner, sample, "match", "GET", "/login", "--json").stdout)["status"] == 405
 
 
 def test_restore_refuses_then_forces_with_a_backup(runner: CliRunner, sample: Path) -> None:

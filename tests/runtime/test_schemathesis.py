@@ -106,4 +106,9 @@ def test_requests_failing_their_schema_are_refused(app: EpctlApp, label: str) ->
 
 def test_the_sample_has_operations_with_request_schemas() -> None:
     """The negative test above is not vacuous: the sample's body and query schemas are exported."""
-    assert sorted(CHECKED) == ["GET /api/devices/{deviceId}/readings", "POST /api/devices"]
+    assert sorted(CHECKED) == [
+        "GET /api/devices/{deviceId}/readings",
+        "POST /api/devices",
+        "POST /login",
+        "POST /logout",
+    ]

@@ -15,7 +15,7 @@ from pydantic_core import PydanticUndefined
 from typer.testing import CliRunner
 
 from epctl.cli.main import app
-from epctl.schemas import models
+from epctl.schemas import models, users_config
 from epctl.schemas.json_schema import SCHEMA_FILES, build_schemas
 from epctl.schemas.loader import CONFIG_FILE, CONFIG_SECTIONS
 from epctl.schemas.models import TABLES_BY_FOLDER
@@ -79,7 +79,7 @@ def test_planted_unknown_key_fails_check_jsonschema_and_validate(
 
 
 def model_named(name: str) -> type[BaseModel]:
-    model = getattr(models, name)
+    model = getattr(models, name, None) or getattr(users_config, name)
     assert isinstance(model, type) and issubclass(model, BaseModel)
     return model
 

@@ -20,7 +20,7 @@ def test_sample_project_loads_without_errors() -> None:
     project, problems = read_project(SAMPLE)
     assert [p for p in problems if p.severity is Severity.ERROR] == []
     assert project.name == "smart-farm"
-    assert len(project.endpoints) == 13
+    assert len(project.endpoints) == 16
 
 
 def test_ten_planted_mistakes_are_all_reported_in_one_run(write_project: WriteProject) -> None:

@@ -1,0 +1,100 @@
+"""The sample's sign-in flow in a real browser: headless Debian chromium driving `epctl serve` of
+develop with no variable exported (README's set-up), after `epctl users add`."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.signin.servers import PASSWORD, add_user, clean_environ, running_server
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+    pytest.skip(
+        "needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver; "
+        ".ci/run installs them)",
+        allow_module_level=True,
+    )
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.by import By  # noqa: E402 (after the skip: selenium may be missing)
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(argument)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(30)
+    driver.implicitly_wait(5)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def sign_in(browser: WebDriver, url: str, email: str) -> None:
+    browser.get(f"{url}/login")
+    browser.find_element(By.NAME, "email").send_keys(email)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+
+
+@pytest.mark.timeout(240)
+def test_sign_in_greeting_admins_page_and_sign_out(sample: Path, tmp_path: Path, browser: WebDriver) -> None:
+    shutil.rmtree(sample / ".epctl", ignore_errors=True)
+    environ = clean_environ()
+    add_user(sample, "ada@example.com", environ, "--name", "Ada", "--group", "admins")
+    add_user(sample, "bob@example.com", environ, "--name", "Bob")
+    log = tmp_path / "serve.log"
+    with running_server(sample, log, environ) as url:
+        # A page that needs a user sends a visitor to the login page first.
+        browser.get(f"{url}/welcome")
+        assert browser.current_url == f"{url}/login?next=/welcome"
+
+        sign_in(browser, url, "ada@example.com")
+        assert browser.current_url == f"{url}/welcome"
+        assert browser.find_element(By.ID, "greeting").text == "Hello, Ada!"
+        cookie = browser.get_cookie("authorization")
+        assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+        assert browser.execute_script("return document.cookie") == ""  # out of scripts' reach
+
+        browser.get(f"{url}/admin")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Admin"
+
+        browser.find_element(By.CSS_SELECTOR, "form[action='/logout'] button").click()
+        assert browser.current_url == f"{url}/login"
+        assert browser.get_cookie("authorization") is None
+        browser.get(f"{url}/welcome")
+        assert browser.current_url == f"{url}/login?next=/welcome"
+
+        # Without the group, the admins page answers with the login page and 403.
+        sign_in(browser, url, "bob@example.com")
+        assert browser.find_element(By.ID, "greeting").text == "Hello, Bob!"
+        browser.get(f"{url}/admin")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in"
+
+        # A wrong password shows the form again, with one message for every failure.
+        browser.delete_all_cookies()
+        browser.get(f"{url}/login")
+        browser.find_element(By.NAME, "email").send_keys("ada@example.com")
+        browser.find_element(By.NAME, "password").send_keys("not the password")
+        browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+        failed = browser.find_element(By.ID, "failed").text
+        assert failed == "Wrong email or password, or the account is locked."
+
+    text = log.read_text()
+    assert "EPCTL_SECRET is not set: signing sessions with a random secret of this process" in text
+    assert PASSWORD not in text and PASSWORD.replace(" ", "+") not in text
+    assert "not the password" not in text and "not+the+password" not in text
