@@ -119,6 +119,9 @@ def token_command(
     ttl: Annotated[str, typer.Option(help="Lifetime: 45s, 30m, 1h, 7d.")] = "1h",
 ) -> None:
     """Mint a user token signed with the project secret; prints only the token."""
+    if not sub.strip():
+        # A token naming nobody would be accepted as user "": the server refuses such tokens too.
+        raise typer.BadParameter("a token names its user: give a user id, e.g. --sub ada", param_hint="--sub")
     from epctl.cli.output import stdout
     from epctl.runtime.tokens import mint_token, parse_ttl
     from epctl.schemas.loader import load_project

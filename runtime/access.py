@@ -24,10 +24,14 @@ KEY_QUERY = "apikey"
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """What a request presented: the API key as sent and the user token as sent, either may be None."""
+    """Every API key and user token a request presented, each in transport order (duplicates once).
 
-    api_key: str | None
-    token: str | None
+    A request is authenticated when ANY of them is valid: a stale `authorization` cookie beside a
+    fresh header or `?authorization=` is the common browser case.
+    """
+
+    api_keys: tuple[str, ...] = ()
+    tokens: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,29 +54,30 @@ ANONYMOUS = Verdict(200)
 
 
 def read_credentials(request: Request) -> Credentials:
-    """Return the API key and user token of a request, each from its first transport that is present.
+    """Return every API key and user token of a request, in this order.
 
-    API key: an `Authorization` header that is not `Bearer ...`, else `?apikey=`. Token: `Session`
-    header, `Authorization: Bearer`, cookie `authorization`, `?authorization=`. Cookies and the query
-    are parsed only when the transports before them are empty.
+    API keys: an `Authorization` header that is not `Bearer ...`, then `?apikey=`. Tokens: `Session`
+    header, `Authorization: Bearer`, cookie `authorization`, `?authorization=`.
     """
     environ = request.environ
     authorization = str(environ.get("HTTP_AUTHORIZATION", "")).strip()
-    bearer = None
-    api_key = None
+    keys: list[str] = []
+    tokens = [str(environ.get("HTTP_SESSION", "")).strip()]
     if authorization[: len(BEARER)].lower() == BEARER:
-        bearer = authorization[len(BEARER) :].strip() or None
-    elif authorization:
-        api_key = authorization
-    if api_key is None and environ.get("QUERY_STRING"):
-        api_key = request.query.get(KEY_QUERY) or None
-    token = (
-        str(environ.get("HTTP_SESSION", "")).strip()
-        or bearer
-        or request.cookies.get(TOKEN_COOKIE)
-        or request.query.get(TOKEN_QUERY)
-    )
-    return Credentials(api_key, token or None)
+        tokens.append(authorization[len(BEARER) :].strip())
+    else:
+        keys.append(authorization)
+    if environ.get("HTTP_COOKIE"):
+        tokens.append(request.cookies.get(TOKEN_COOKIE, ""))
+    if environ.get("QUERY_STRING"):
+        keys.append(request.query.get(KEY_QUERY, ""))
+        tokens.append(request.query.get(TOKEN_QUERY, ""))
+    return Credentials(_present(keys), _present(tokens))
+
+
+def _present(values: list[str]) -> tuple[str, ...]:
+    # dict.fromkeys keeps the first of duplicates in order: a token sent twice is checked once.
+    return tuple(dict.fromkeys(value for value in values if value))
 
 
 class Gatekeeper:
@@ -108,9 +113,9 @@ class Gatekeeper:
 
     def check_access(self, endpoint: Endpoint, credentials: Credentials) -> Verdict:
         """Return the verdict for a request with `credentials` on `endpoint`."""
-        if endpoint.api_key and not self.key_allows(credentials.api_key, endpoint.id):
+        if endpoint.api_key and not any(self.key_allows(key, endpoint.id) for key in credentials.api_keys):
             return Verdict(401)
-        user = self.read_user(credentials.token)
+        user = self.read_user(credentials.tokens)
         if endpoint.access == "public":
             return Verdict(200, user)
         if user is None:
@@ -119,10 +124,8 @@ class Gatekeeper:
             return Verdict(403, user)
         return Verdict(200, user)
 
-    def key_allows(self, key: str | None, endpoint_id: str) -> bool:
+    def key_allows(self, key: str, endpoint_id: str) -> bool:
         """Return whether `key` is a stored API key whose scope includes `endpoint_id`."""
-        if key is None:
-            return False
         digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
         allowed = False
         # Every stored hash is compared, in constant time, whatever matched before: how long the check
@@ -133,11 +136,15 @@ class Gatekeeper:
             allowed |= matched and in_scope
         return allowed
 
-    def read_user(self, token: str | None) -> dict[str, Any] | None:
-        """Return the claims of a valid user token, else None."""
-        if token is None or self.secret is None:
+    def read_user(self, tokens: tuple[str, ...]) -> dict[str, Any] | None:
+        """Return the claims of the first valid user token of `tokens`, else None."""
+        if self.secret is None:
             return None
-        return decode_token(token, self.secret, issuer=self.issuer)
+        for token in tokens:
+            claims = decode_token(token, self.secret, issuer=self.issuer)
+            if claims is not None:
+                return claims
+        return None
 
 
 def _optional_secret(project: Project) -> str | None:
