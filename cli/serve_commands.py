@@ -50,7 +50,7 @@ def serve_command(
     from epctl.cli.output import count_problems, print_problems, stderr
     from epctl.runtime.app import create_app
     from epctl.runtime.hosts import build_host_app
-    from epctl.runtime.servers import serve_app, serve_develop, serve_gunicorn
+    from epctl.runtime.servers import serve_app, serve_develop, serve_gunicorn, served_apps
 
     if sum((version is not None, env is not None, serve_all)) > 1:
         raise typer.BadParameter(
@@ -104,7 +104,9 @@ def serve_command(
         return
     if workers > 1:
         stderr.print(f"with {workers} gunicorn workers")
-        serve_gunicorn(app_, host, port, workers)
+        # The app's own deadline (a host app of `--all` serves several: the longest counts).
+        timeout = max((served.deadline for served in served_apps(app_)), default=30.0)
+        serve_gunicorn(app_, host, port, workers, request_timeout=timeout)
     else:
         serve_app(app_, host, port)
 
