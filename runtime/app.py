@@ -327,10 +327,10 @@ class EpctlApp:
                 request.path,
             )
             return error_answer(504, "Gateway timeout")
-        if outcome.error is not None or outcome.value is None:
+        if outcome.error is not None:
             log.error('endpoint "%s": running its workflows failed', endpoint.id, exc_info=outcome.error)
             return error_answer(500, "Internal server error")
-        return outcome.value
+        return outcome.value or self.no_reply(endpoint, request, failed=False)
 
     def run_after_reply(self, endpoint: Endpoint, handlers: tuple[Handler, ...], request: Request) -> None:
         """Run the workflows behind a static reply that was sent already: their replies are ignored,
@@ -351,12 +351,13 @@ class EpctlApp:
 
     def call_workflows(
         self, endpoint: Endpoint, handlers: tuple[Handler, ...], request: Request, *, want_reply: bool = True
-    ) -> Answer:
-        """Run every workflow in declaration order; return the first reply that can be sent.
+    ) -> Answer | None:
+        """Run every workflow in declaration order; return the first reply that can be sent, the
+        500 answer when one failed and none replied, else None (also always when not `want_reply`).
 
         A workflow that raises (SystemExit and KeyboardInterrupt included) or returns a reply that
         cannot be sent is logged and the next one still runs: one failing workflow never hides
-        another's reply. 500 only when none replied.
+        another's reply.
         """
         answer: Answer | None = None
         failed = False
@@ -390,11 +391,13 @@ class EpctlApp:
                 )
                 answer = None
                 failed = True
-        if answer is None:
-            return self.no_reply(endpoint, request, failed=failed)
+        if answer is None and failed and want_reply:
+            return error_answer(500, "Internal server error")
         return answer
 
     def no_reply(self, endpoint: Endpoint, request: Request, *, failed: bool) -> Answer:
+        """Return the 500 answer of an endpoint no workflow replied for, logging why unless a
+        failure was logged already."""
         if not failed:
             log.error(
                 'endpoint "%s" gave no reply to %s %s: it has no static reply and no workflow returned one',

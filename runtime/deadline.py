@@ -9,6 +9,7 @@ development server, under gunicorn's sync and gthread workers, and under any WSG
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -31,14 +32,17 @@ class Outcome(Generic[T]):
 def run_with_deadline(function: Callable[[], T], seconds: float, *, name: str) -> Outcome[T]:
     """Return the outcome of `function()` run in a daemon thread named `name`, waiting `seconds`.
 
-    What `function` raises (even SystemExit or KeyboardInterrupt, which would otherwise end the
-    thread silently) is kept in `error`; the caller decides what it means.
+    `function` runs in a copy of the caller's context (contextvars). What it raises (even
+    SystemExit or KeyboardInterrupt, which would otherwise end the thread silently) is kept in
+    `error`; the caller decides what it means.
     """
     outcome: Outcome[T] = Outcome()
+    # The caller's context variables (a request id a logging middleware set) follow the work.
+    context = contextvars.copy_context()
 
     def run() -> None:
         try:
-            outcome.value = function()
+            outcome.value = context.run(function)
         except BaseException as err:
             outcome.error = err
         outcome.finished = True

@@ -8,7 +8,9 @@ so an API call that never looks at its cookies never parses them.
 from __future__ import annotations
 
 import codecs
+import io
 import json
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,7 +20,7 @@ import werkzeug.urls  # noqa: F401 (registers the "werkzeug.url_quote" codec err
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import parse_form_data
 from werkzeug.http import parse_cookie, parse_options_header
-from werkzeug.wsgi import get_input_stream
+from werkzeug.wsgi import get_content_length, get_input_stream
 
 from epctl.runtime.mount import site_path, strip_root
 from epctl.schemas.problems import EpctlError
@@ -46,6 +48,8 @@ MAX_FORM_PARTS = 1000
 # Charsets a text body is never decoded with: not text encodings of the web, or decoders that raise
 # instead of replacing what they cannot read.
 _REFUSED_CHARSETS = frozenset({"idna", "punycode"})
+# A body of unknown length is read in pieces of this size.
+_READ_SIZE = 64 * 1024
 
 
 class HeaderDict(dict[str, str]):
@@ -222,8 +226,8 @@ def read_body(environ: WSGIEnvironment, max_size: int | None = None) -> Any:
     """Return the request body for a workflow: parsed JSON for JSON content types, a dict of fields
     (last value wins) for form posts, text for any other non-empty body, None for an empty one.
 
-    At most `max_size` bytes are read (a chunked body is cut off there). Raises BodyTooLargeError
-    past it or past MAX_FORM_PARTS form parts; BadBodyError when a JSON body does not parse or is
+    Never more than `max_size` + 1 bytes are read (`read_bounded`). Raises BodyTooLargeError past
+    `max_size` or past MAX_FORM_PARTS form parts; BadBodyError when a JSON body does not parse or is
     nested deeper than MAX_JSON_DEPTH, or the charset is not one a text body can be read in.
     """
     if environ.get("CONTENT_LENGTH", "") in ("", "0") and "chunked" not in environ.get(
@@ -232,26 +236,51 @@ def read_body(environ: WSGIEnvironment, max_size: int | None = None) -> Any:
         return None  # no body: skip parsing a content type and reading the stream (most GETs)
     mimetype, options = parse_options_header(environ.get("CONTENT_TYPE", ""))
     mimetype = mimetype.lower()
-    try:
-        if mimetype in _FORM_TYPES:
-            _, form, _ = parse_form_data(
-                environ,
-                max_content_length=max_size,
-                max_form_memory_size=max_size,
-                max_form_parts=MAX_FORM_PARTS,
-                silent=False,
-            )
-            return {name: values[-1] for name, values in form.lists()}
-        data = get_input_stream(environ, max_content_length=max_size).read()
-    except RequestEntityTooLarge:
-        raise BodyTooLargeError("the request body is larger than max_body_size allows") from None
-    except ValueError as err:  # a malformed multipart body
-        raise BadBodyError(f"the form body does not parse: {err}") from None
+    data = read_bounded(environ, max_size)
+    if mimetype in _FORM_TYPES:
+        # The form parser reads the bytes already read, with their length now known.
+        form_environ = {**environ, "wsgi.input": io.BytesIO(data), "CONTENT_LENGTH": str(len(data))}
+        form_environ.pop("wsgi.input_terminated", None)
+        try:
+            _, form, _ = parse_form_data(form_environ, max_form_parts=MAX_FORM_PARTS, silent=False)
+        except RequestEntityTooLarge:
+            raise BodyTooLargeError(f"the form has more than {MAX_FORM_PARTS} parts") from None
+        except ValueError as err:  # a malformed multipart body
+            raise BadBodyError(f"the form body does not parse: {err}") from None
+        return {name: values[-1] for name, values in form.lists()}
     if not data:
         return None
     if mimetype == "application/json" or mimetype.endswith("+json"):
         return read_json(data)
     return decode_text(data, options.get("charset", "utf-8"))
+
+
+def read_bounded(environ: WSGIEnvironment, max_size: int | None) -> bytes:
+    """Return the request body's bytes, never reading more than `max_size` + 1 of them.
+
+    Raises BodyTooLargeError when `Content-Length` says more than `max_size` (nothing is read), or a
+    body of unknown length (chunked) goes past it. A body of unknown length is read only when the
+    server says it ends the stream (`wsgi.input_terminated`); otherwise it is empty, as werkzeug has it.
+    """
+    length = get_content_length(environ)
+    if length is not None:
+        if max_size is not None and length > max_size:
+            raise BodyTooLargeError("the request body is larger than max_body_size allows")
+        return get_input_stream(environ).read()
+    if "wsgi.input_terminated" not in environ:
+        return b""
+    stream = environ["wsgi.input"]
+    limit = sys.maxsize if max_size is None else max_size
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = stream.read(min(_READ_SIZE, limit + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > limit:
+            raise BodyTooLargeError("the request body is larger than max_body_size allows")
+        chunks.append(chunk)
 
 
 def read_json(data: bytes) -> Any:
