@@ -5,6 +5,7 @@ from __future__ import annotations
 # Importing the command modules registers their commands on the app.
 from epctl.cli import (  # noqa: F401
     authoring_commands,
+    case_commands,
     contract_commands,
     hook_commands,
     project_commands,

@@ -227,14 +227,18 @@ def promote_command(
         str,
         typer.Option("--env", "-e", help="The environment to move.", autocompletion=complete_environments),
     ],
+    no_test: Annotated[
+        bool, typer.Option("--no-test", help="Promote without running the version's request cases first.")
+    ] = False,
 ) -> None:
-    """Point an environment at a version in epctl.toml, keeping the file's comments."""
+    """Run the version's request cases, then point an environment at it in epctl.toml, keeping the
+    file's comments."""
     from rich.markup import escape
 
     from epctl.cli.output import stderr
     from epctl.runtime.version_store import promote_version
 
-    previous = promote_version(get_state(ctx).project_dir, version, env)
+    previous = promote_version(get_state(ctx).project_dir, version, env, test=not no_test)
     was = f" (was {escape(previous)})" if previous else " (new environment)"
     stderr.print(f"[green]{escape(env)} → {escape(version)}[/]{was}")
 

@@ -42,13 +42,14 @@ from epctl.runtime.answers import (
     set_header,
     text_answer,
 )
+from epctl.runtime.contracts import Contracts
 from epctl.runtime.deadline import run_with_deadline
 from epctl.runtime.header_rules import check_headers, check_status
 from epctl.runtime.limits import RequestLimits, freeze
 from epctl.runtime.mount import clean_root, strip_root
 from epctl.runtime.render import Renderer, make_context
 from epctl.runtime.replies import BodyReply, PageReply, RedirectReply
-from epctl.runtime.request import EndpointInfo, Request
+from epctl.runtime.request import BadBodyError, EndpointInfo, Request
 from epctl.runtime.workflows import Handler, load_handlers
 from epctl.schemas.limits import parse_duration, parse_size
 from epctl.schemas.loader import load_environments
@@ -146,6 +147,7 @@ class EpctlApp:
         self.settings = project.settings
         self.gatekeeper = Gatekeeper(project)
         self.renderer = Renderer(project)
+        self.contracts = Contracts(project)  # request/response schemas, compiled once
         handlers = load_handlers(project)
         self.plans: dict[str, EndpointPlan] = {
             endpoint.id: EndpointPlan(endpoint, handlers.get(endpoint.id, []))
@@ -286,12 +288,21 @@ class EpctlApp:
         if refused is not None:
             return refused
         handlers = plan.handlers
-        if handlers:
-            # Read now: a body that does not parse or is too large is refused before any workflow, and
+        if handlers or self.contracts.checks_body(endpoint.id):
+            # Read now, within max_body_size: too large is 413 before any check or workflow, and
             # workflows that run after a static reply still see the request's data.
             refused = self.limits.read_body(request)
             if refused is not None:
                 return refused
+        # A query or body failing the endpoint's request_schema is 400, before any workflow runs.
+        refused = self.contracts.check_request(endpoint.id, request)
+        if refused is not None:
+            return refused
+        if handlers:
+            try:
+                request.body  # noqa: B018 (a body that does not parse is 400 before any workflow)
+            except BadBodyError:
+                return error_answer(400, "Bad request")
         if endpoint.reply is not None:
             answer = self.render_reply(
                 endpoint.reply, request, endpoint, page_status=200, redirect_status=301
@@ -299,8 +310,11 @@ class EpctlApp:
             if handlers:
                 # Losant: "that static reply will be issued immediately"; the workflows run once it is sent.
                 answer.after = partial(self.run_after_reply, endpoint, handlers, request)
-            return answer
-        return self.run_workflows(endpoint, handlers, request)
+        else:
+            answer = self.run_workflows(endpoint, handlers, request)
+        # A 2xx reply failing the endpoint's response_schema is logged, and replaced by a 500 when the
+        # settings enforce response schemas.
+        return self.contracts.check_response(endpoint.id, request, answer)
 
     def reply_unauthorized(self, request: Request, endpoint: Endpoint, status: int) -> Answer:
         reply = endpoint.unauthorized_reply or self.settings.unauthorized_reply

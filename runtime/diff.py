@@ -9,7 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from epctl.schemas.models import ApiKey, Component, Endpoint, Layout, Page, Table, Workflow
+from epctl.schemas.models import (
+    ApiKey,
+    Auth,
+    Case,
+    Component,
+    Endpoint,
+    Layout,
+    Page,
+    Settings,
+    Table,
+    Workflow,
+)
 
 ChangeKind = Literal["added", "removed", "changed"]
 # Tables a version holds, with the key that identifies one of them.
@@ -20,13 +31,14 @@ KEYED_TABLES: tuple[tuple[str, str, type[Table]], ...] = (
     ("component", "name", Component),
     ("workflow", "name", Workflow),
     ("api_key", "name", ApiKey),
+    ("case", "name", Case),
 )
 ACCESS_RANK = {"groups": 0, "authenticated": 1, "public": 2}
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    section: str  # endpoint, page, layout, component, workflow, api_key, settings, auth, file
+    section: str  # endpoint, page, layout, component, workflow, case, api_key, settings, auth, file
     name: str
     kind: ChangeKind
     fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # key -> (before, after)
@@ -63,8 +75,12 @@ def diff_contents(before: dict[str, Any], after: dict[str, Any]) -> VersionDiff:
             fields = diff_fields(old[name], new[name])
             if fields:
                 changes.append(Change(section, name, "changed", fields))
-    for section in ("settings", "auth"):
-        fields = diff_fields(before.get(section, {}), after.get(section, {}))
+    for section, settings_model in (("settings", Settings), ("auth", Auth)):
+        # With defaults filled in, a key added to the settings later is no change to older versions.
+        fields = diff_fields(
+            with_defaults(settings_model, before.get(section, {})),
+            with_defaults(settings_model, after.get(section, {})),
+        )
         if fields:
             changes.append(Change(section, section, "changed", fields))
     old_files = {**before.get("files", {})}
@@ -79,7 +95,18 @@ def diff_contents(before: dict[str, Any], after: dict[str, Any]) -> VersionDiff:
     order = {
         section: index
         for index, section in enumerate(
-            ["endpoint", "page", "layout", "component", "workflow", "file", "api_key", "auth", "settings"]
+            [
+                "endpoint",
+                "page",
+                "layout",
+                "component",
+                "workflow",
+                "case",
+                "file",
+                "api_key",
+                "auth",
+                "settings",
+            ]
         )
     }
     changes.sort(key=lambda c: (order[c.section], c.name))

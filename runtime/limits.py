@@ -39,14 +39,14 @@ class RequestLimits:
         return too_large_answer() if too_large else None
 
     def read_body(self, request: Request) -> Answer | None:
-        """Read the request's body within the limit: return None when it is read, else the 400 or 413
-        answer."""
+        """Read the request's body within the limit: return the 413 answer when it is too large, else
+        None. A body that does not parse is left to its readers (`Request.body` raises BadBodyError)."""
         try:
             request.read_body(self.max_body_size)
         except BodyTooLargeError:
             return too_large_answer()
         except BadBodyError:
-            return error_answer(400, "Bad request")
+            return None
         return None
 
 

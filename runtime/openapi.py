@@ -6,14 +6,20 @@ a pattern and a note; a mixed segment keeps its literals around its parameters (
 Responses are what the runtime answers (README "Serving a request"): the static reply or the
 workflows' reply, 401/403 on protected endpoints, 400 when a parameter or body cannot be read, the
 version's not-found reply, 500 when no reply comes. An endpoint's `description` is internal and is
-exported only when asked for; `summary` is the public text.
+exported only when asked for; `summary` is the public text. Its JSON Schemas (README "Request and
+response schemas") become components: the body schema the JSON `requestBody`, each property of the query
+schema a query parameter, the response schema the content of every 2xx reply (`2XX`).
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 
+from jsonschema import Draft202012Validator
+
+from epctl.schemas.json_schemas import BODY_METHODS, JsonSchema, Part, endpoint_schemas
 from epctl.schemas.models import Endpoint, Reply
 from epctl.schemas.project import Project
 from epctl.schemas.routing import METHODS
@@ -26,6 +32,35 @@ JsonObject = dict[str, Json]
 OPENAPI_VERSION = "3.1.0"
 ERROR_SCHEMA = "Error"
 ERROR_REF: JsonObject = {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
+# The 400 of an endpoint with a request schema: the error, plus what failed (runtime/contracts.py).
+REQUEST_ERRORS_SCHEMA = "RequestErrors"
+REQUEST_ERRORS: JsonObject = {
+    "type": "object",
+    "properties": {
+        "error": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "What failed the request schema: where (a JSON pointer into the body or query) "
+            "and why. Absent when the request failed for another reason.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "in": {"enum": ["body", "query"]},
+                    "path": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+                "required": ["in", "path", "message"],
+            },
+        },
+    },
+    "required": ["error"],
+}
+# Component names of an endpoint's schemas, after the endpoint id (ids are valid component names).
+SCHEMA_COMPONENT_SUFFIXES: dict[Part, str] = {
+    "body": "request-body",
+    "query": "query",
+    "response": "response",
+}
 
 # The transports of README "Serving a request" step 3, one security scheme each. A user token in
 # `?authorization=` also works but is left out: a token in a URL ends up in logs and browser history.
@@ -63,9 +98,9 @@ SECURITY_SCHEMES: dict[str, JsonObject] = {
         "description": "An API key in the `apikey` query parameter.",
     },
 }
-# Methods whose request body the workflows read (the runtime reads a body for any method, but a body
-# on GET, DELETE or OPTIONS is outside what HTTP gives meaning to).
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# BODY_METHODS: the methods whose request body the workflows read (the runtime reads a body for any
+# method, but a body on GET, DELETE or OPTIONS is outside what HTTP gives meaning to), and whose body a
+# bare request_schema checks.
 
 # Route segments: the grammar itself is checked when the project loads; here a valid route is only
 # taken apart. `{p}`, `{p?}`, `{p*}`, `{p*N}` fill a whole segment; otherwise params sit in a mixed one.
@@ -206,6 +241,15 @@ class ResponseDoc:
         for name, header in other.headers.items():
             self.headers.setdefault(name, header)
 
+    def open_to_workflows(self) -> None:
+        """Document that a workflow may reply with this status too, with a body of its own: each media
+        type's schema becomes "the runtime's, or anything", and any other media type may come."""
+        self.descriptions.append("The reply of a workflow that answers with this status.")
+        for body in self.content.values():
+            runtime = body.get("schema", {})
+            body["schema"] = {"anyOf": [runtime, {"description": "A workflow's own reply."}]}
+        self.content.setdefault("*/*", {"schema": {}})
+
     def to_json(self) -> JsonObject:
         response: JsonObject = {"description": " Or: ".join(self.descriptions)}
         if self.headers:
@@ -242,6 +286,9 @@ class _Builder:
         self.tags: set[str] = set()
         self.schemes: set[str] = set()
         self.uses_error = False
+        self.uses_request_errors = False
+        # The endpoints' JSON Schemas, one component each, their references rebased to it.
+        self.components: dict[str, Json] = {}
 
     def add_endpoint(self, endpoint: Endpoint) -> None:
         for form in translate_route(endpoint.route):
@@ -288,10 +335,21 @@ class _Builder:
         description = self.describe(endpoint, form)
         if description:
             operation["description"] = description
-        if form.params:
-            operation["parameters"] = [param.to_json(names[param.name]) for param in form.params]
+        contract = endpoint_schemas(self.project, endpoint)
+        parameters: list[Json] = [param.to_json(names[param.name]) for param in form.params]
+        parameters += self.query_parameters(endpoint, contract.get("query"))
+        if parameters:
+            operation["parameters"] = parameters
         has_workflows = endpoint.id in self.triggered
-        if endpoint.method in BODY_METHODS and has_workflows:
+        body = contract.get("body")
+        if body is not None:
+            operation["requestBody"] = {
+                # The runtime answers a missing body 400 unless the schema accepts null.
+                "required": not Draft202012Validator(body).is_valid(None),
+                "description": "Checked against the endpoint's request schema before any workflow runs.",
+                "content": {"application/json": {"schema": self.component(endpoint, "body", body)}},
+            }
+        elif endpoint.method in BODY_METHODS and has_workflows:
             operation["requestBody"] = {
                 "required": False,
                 "description": "Read by the endpoint's workflows: JSON, a form, or text.",
@@ -300,7 +358,7 @@ class _Builder:
                     "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
                 },
             }
-        operation["responses"] = self.build_responses(endpoint, bool(form.params), has_workflows)
+        operation["responses"] = self.build_responses(endpoint, bool(form.params), has_workflows, contract)
         security = self.build_security(endpoint)
         if security:
             operation["security"] = security
@@ -312,6 +370,32 @@ class _Builder:
         operation["x-epctl-endpoint"] = endpoint.id
         operation["x-epctl-route"] = endpoint.route
         return operation
+
+    def component(self, endpoint: Endpoint, part: Part, schema: JsonSchema) -> JsonObject:
+        """Return a reference to `schema` as a component named after the endpoint and part."""
+        name = f"{endpoint.id}.{SCHEMA_COMPONENT_SUFFIXES[part]}"
+        self.components[name] = rebase_refs(schema, f"#/components/schemas/{name}")
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def query_parameters(self, endpoint: Endpoint, schema: JsonSchema | None) -> list[Json]:
+        """Return one `in: query` parameter for each top-level property of a query schema."""
+        if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+            return []
+        root = f"#/components/schemas/{endpoint.id}.{SCHEMA_COMPONENT_SUFFIXES['query']}"
+        required = schema.get("required", [])
+        parameters: list[Json] = []
+        for name, prop in schema["properties"].items():
+            parameter: JsonObject = {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "schema": rebase_refs(prop, root),
+            }
+            parameters.append(parameter)
+        if parameters:
+            # The parameters' references point into the whole query schema, kept as a component.
+            self.component(endpoint, "query", schema)
+        return parameters
 
     def describe(self, endpoint: Endpoint, form: PathForm) -> str:
         lines = []
@@ -340,7 +424,9 @@ class _Builder:
             requirements.append(requirement)
         return requirements
 
-    def build_responses(self, endpoint: Endpoint, has_params: bool, has_workflows: bool) -> JsonObject:
+    def build_responses(
+        self, endpoint: Endpoint, has_params: bool, has_workflows: bool, contract: dict[Part, JsonSchema]
+    ) -> JsonObject:
         """Return the responses the runtime can answer for `endpoint`, by status, `default` last."""
         responses: dict[str, ResponseDoc] = {}
 
@@ -354,6 +440,16 @@ class _Builder:
         settings = self.project.settings
         if endpoint.reply is not None:
             add(*self.reply_doc(endpoint.reply, 200, 301, "The endpoint's reply."))
+        elif has_workflows and "response" in contract:
+            # The response schema holds for every 2xx JSON reply (README "Request and response schemas").
+            schema = self.component(endpoint, "response", contract["response"])
+            add(
+                "2XX",
+                ResponseDoc(
+                    ["The reply of the endpoint's workflows."], {"application/json": {"schema": schema}}
+                ),
+            )
+            add("default", ResponseDoc(["Another status a workflow replies with."]))
         elif has_workflows:
             add(200, ResponseDoc(["The reply of the endpoint's workflows."]))
             add("default", ResponseDoc(["Another status a workflow replies with."]))
@@ -365,17 +461,31 @@ class _Builder:
                 add(*self.refusal_doc(refusal, 403, "A signed-in user outside the groups.", "Forbidden"))
         # A body is read only when workflows run; one that says it is JSON and does not parse is a 400.
         bad_body = has_workflows and endpoint.method in BODY_METHODS
-        if has_params or bad_body:
+        checked = "body" in contract or "query" in contract
+        if has_params or bad_body or checked:
             reasons = ["a path parameter that is not percent-encoded UTF-8"] if has_params else []
-            reasons += ["a JSON body that does not parse"] if bad_body else []
-            add(400, self.error_doc(f"Bad request: {' or '.join(reasons)}."))
+            reasons += ["a JSON body that does not parse"] if bad_body or "body" in contract else []
+            reasons += (
+                ["a request that fails the endpoint's request schema (see `errors`)"] if checked else []
+            )
+            description = f"Bad request: {' or '.join(reasons)}."
+            add(400, self.request_errors_doc(description) if checked else self.error_doc(description))
         not_found = settings.not_found_reply
         if not_found is None:
             add(404, self.error_doc("No route matches the path."))
         else:
             add(*self.reply_doc(not_found, 404, 302, "No route matches the path."))
         if endpoint.reply is None:
-            add(500, self.error_doc("A workflow failed, or none replied."))
+            failed = "A workflow failed, or none replied"
+            if "response" in contract and settings.enforce_response_schema:
+                failed += ", or the reply failed the endpoint's response schema"
+            add(500, self.error_doc(failed + "."))
+        if has_workflows and endpoint.reply is None:
+            # A workflow may answer any status, 404 or 500 included: found by schemathesis, which saw a
+            # workflow's JSON 404 where only the not-found page was documented.
+            for status, doc in responses.items():
+                if status != "default" and not status.startswith("2"):
+                    doc.open_to_workflows()
         statuses = sorted(responses, key=lambda status: (status == "default", status))
         return {status: responses[status].to_json() for status in statuses}
 
@@ -405,6 +515,11 @@ class _Builder:
         self.uses_error = True
         return ResponseDoc([description], {"application/json": {"schema": dict(ERROR_REF)}})
 
+    def request_errors_doc(self, description: str) -> ResponseDoc:
+        self.uses_request_errors = True
+        schema: JsonObject = {"$ref": f"#/components/schemas/{REQUEST_ERRORS_SCHEMA}"}
+        return ResponseDoc([description], {"application/json": {"schema": schema}})
+
     def document(self, root: str) -> JsonObject:
         method_order = {method.lower(): index for index, method in enumerate(METHODS)}
         paths: JsonObject = {}
@@ -413,13 +528,19 @@ class _Builder:
             ordered: JsonObject = {m: item[m] for m in sorted(item, key=method_order.__getitem__)}
             paths[template] = ordered
         components: JsonObject = {}
+        schemas: JsonObject = {}
         if self.uses_error:
             error: JsonObject = {
                 "type": "object",
                 "properties": {"error": {"type": "string"}},
                 "required": ["error"],
             }
-            components["schemas"] = {ERROR_SCHEMA: error}
+            schemas[ERROR_SCHEMA] = error
+        if self.uses_request_errors:
+            schemas[REQUEST_ERRORS_SCHEMA] = copy.deepcopy(REQUEST_ERRORS)
+        schemas.update(sorted(self.components.items()))
+        if schemas:
+            components["schemas"] = schemas
         if self.schemes:
             components["securitySchemes"] = {
                 name: dict(scheme) for name, scheme in SECURITY_SCHEMES.items() if name in self.schemes
@@ -436,3 +557,26 @@ class _Builder:
         if components:
             document["components"] = components
         return document
+
+
+def rebase_refs(schema: JsonSchema | Json, root: str) -> Json:
+    """Return a copy of (part of) a schema for a place inside the OpenAPI document: `true`/`false` as
+    the equivalent objects, and its references, which point inside the schema it belongs to (`validate`
+    checks that), pointing at the same places under `root`, where that whole schema now lives."""
+    if isinstance(schema, bool):
+        return {} if schema else {"not": {}}
+
+    def rebase(node: object) -> Json:
+        if isinstance(node, dict):
+            return {key: rebase_ref(value) if key == "$ref" else rebase(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [rebase(item) for item in node]
+        assert node is None or isinstance(node, str | int | float)
+        return node
+
+    def rebase_ref(value: object) -> Json:
+        if isinstance(value, str) and (value == "#" or value.startswith("#/")):
+            return root + value[1:]
+        return rebase(value)
+
+    return rebase(schema)

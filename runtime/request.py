@@ -52,6 +52,15 @@ _REFUSED_CHARSETS = frozenset({"idna", "punycode"})
 _READ_SIZE = 64 * 1024
 
 
+class _Unreadable:
+    """A body that was read and did not parse: what `Request.body` raises again."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BadBodyError) -> None:
+        self.error = error
+
+
 class HeaderDict(dict[str, str]):
     """Request headers under lowercase names, looked up case-insensitively (`headers["User-Agent"]`)."""
 
@@ -190,6 +199,8 @@ class Request:
         """The parsed body; raises BadBodyError when a JSON body does not parse."""
         if self._body is _NOT_READ:
             self._body = read_body(self.environ)
+        if isinstance(self._body, _Unreadable):
+            raise self._body.error
         return self._body
 
     def read_body(self, max_size: int | None) -> Any:
@@ -199,8 +210,13 @@ class Request:
         a body that is not what its content type says.
         """
         if self._body is _NOT_READ:
-            self._body = read_body(self.environ, max_size)
-        return self._body
+            try:
+                self._body = read_body(self.environ, max_size)
+            except BadBodyError as err:
+                # The stream is read: `body` raises the same error again rather than read nothing.
+                self._body = _Unreadable(err)
+                raise
+        return self.body
 
 
 def read_headers(environ: WSGIEnvironment) -> HeaderDict:

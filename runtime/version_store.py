@@ -34,6 +34,7 @@ from epctl.schemas.version_file import (
     VersionError,
     check_version_name,
     compute_digest,
+    load_version,
     read_version_document,
     verify_document,
     version_path,
@@ -78,6 +79,7 @@ def dump_project(project: Project) -> dict[str, Any]:
         "layout": [dump(p) for p in project.layouts.values()],
         "component": [dump(p) for p in project.components.values()],
         "workflow": [dump(w) for w in project.workflows.values()],
+        "case": [dump(c) for c in project.cases.values()],
         "files": _normalize_newlines(project.files),
         "table_files": _normalize_newlines(project.table_files),
     }
@@ -248,14 +250,20 @@ def read_content(root: Path, name: str) -> dict[str, Any]:
     return {key: value for key, value in document.items() if key not in HEADER_KEYS}
 
 
-def promote_version(root: Path, version: str, env: str) -> str | None:
+def promote_version(root: Path, version: str, env: str, *, test: bool = True) -> str | None:
     """Point environment `env` at `version` in epctl.toml, keeping its comments and layout.
 
     Returns the version it pointed at before (None for a new environment). Raises VersionError when
-    the version does not exist or does not verify.
+    the version does not exist or does not verify; with `test`, first runs the version's request
+    cases and raises CasesFailedError when one fails (ProjectError when the version cannot be built).
     """
     check_version_name(version)
     read_version_document(root, version)  # refuses unknown and tampered versions
+    if test:
+        # Imported here: running cases builds the version's app (werkzeug, Jinja, its handlers).
+        from epctl.runtime.cases import check_cases
+
+        check_cases(load_version(root, version))
     path = root / CONFIG_FILE
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
     environments = document.setdefault("environments", tomlkit.table(is_super_table=True))

@@ -13,6 +13,7 @@ import jinja2
 from jinja2 import meta, nodes
 
 from epctl.schemas.handler_files import find_missing_imports, module_files
+from epctl.schemas.json_schemas import check_schemas
 from epctl.schemas.models import CONTENT_BLOCK, Endpoint, Page, Reply, Templated, route_of
 from epctl.schemas.problems import Code, Place, Problem, Severity, did_you_mean
 from epctl.schemas.project import Declarations, Project
@@ -33,7 +34,8 @@ def check_project(project: Project, invalid_ids: set[tuple[str, str]] | None = N
     checker.check_templates()
     checker.check_workflows()
     checker.check_api_keys()
-    return checker.problems
+    checker.check_cases()
+    return checker.problems + check_schemas(project)
 
 
 def build_router(
@@ -308,6 +310,20 @@ class _Checker:
                             place,
                         )
                     )
+
+    def check_cases(self) -> None:
+        """Report request cases that sign in with an API key the project does not declare."""
+        names = [api_key.name for api_key in self.project.api_keys]
+        for case in self.project.cases.values():
+            if case.api_key is not None and case.api_key not in names:
+                self.add(
+                    Code.UNKNOWN_API_KEY,
+                    f'case calls with API key "{case.api_key}", which is not declared: api_key names an '
+                    "[[api_key]] of epctl.toml" + did_you_mean(case.api_key, names),
+                    "case",
+                    case.name,
+                    "api_key",
+                )
 
 
 # A top-level statement that binds a name: where a handler's function comes from.

@@ -18,12 +18,14 @@ from pydantic import BaseModel, ValidationError
 
 from epctl.schemas.checks import ANY_NAME, build_router, check_project
 from epctl.schemas.handler_files import WORKFLOWS_FOLDER
+from epctl.schemas.json_schemas import resolve_schema_files
 from epctl.schemas.models import (
     NAME_RULE,
     TABLES_BY_FOLDER,
     VERSION_NAME_RULE,
     ApiKey,
     Auth,
+    Case,
     Component,
     Endpoint,
     Environment,
@@ -293,7 +295,8 @@ class ProjectReader:
             value = error.get("input")
             if kind == "extra_forbidden":
                 owner = _model_at(model, loc[:-1])
-                choices = list(owner.model_fields) if owner else []
+                # The keys users write: a field's alias where it has one (`json` for `json_body`).
+                choices = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
                 hint = SECRET_HINTS.get(name)
                 message = f'unknown key "{name}"' + (
                     f"; {hint}" if hint else did_you_mean(name, choices, list_all=True)
@@ -525,6 +528,10 @@ class ProjectReader:
                 return
             table = table.model_copy(update={"handler": f"{resolved}:{table.handler_function}"})
         if isinstance(table, Endpoint):
+            # JSON Schema files are linked files like templates: project-relative, their text frozen.
+            table = resolve_schema_files(
+                table, lambda path, subkey: resolve(path, file, f"{key}.{subkey}", name)
+            )
             project.endpoints.append(table)
         elif isinstance(table, Page):
             project.pages[name] = table
@@ -534,6 +541,8 @@ class ProjectReader:
             project.components[name] = table
         elif isinstance(table, Workflow):
             project.workflows[name] = table
+        elif isinstance(table, Case):
+            project.cases[name] = table
 
     def read_code_file(self, path: Path) -> None:
         """Read a Python file of the workflows folder into the project's files, if not read yet."""
@@ -551,8 +560,8 @@ class ProjectReader:
         if not target.is_relative_to(self.root):
             self.add(
                 Code.PATH_ESCAPE,
-                f'"{relative}" points outside the project folder; keep templates and '
-                "handlers inside the project",
+                f'"{relative}" points outside the project folder; keep templates, handlers '
+                "and schemas inside the project",
                 file,
                 key,
                 id,

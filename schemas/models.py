@@ -8,15 +8,19 @@ need more than one table (a reply's page exists, ids are unique, routes do not c
 from __future__ import annotations
 
 import functools
+import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -55,6 +59,57 @@ def check_route(path: str) -> str:
 
 
 RoutePath = Annotated[str, AfterValidator(check_route)]
+
+
+# The two parts of a request a `request_schema` table can name (README "Request and response schemas").
+RequestPart = Literal["body", "query"]
+REQUEST_PARTS: tuple[RequestPart, ...] = ("body", "query")
+
+
+def check_schema_source(value: Any) -> Any:
+    """Return `value` when it can name a JSON Schema: a file path (a string) or an inline table.
+
+    Only the shape is checked here; whether the schema is valid is `validate`'s check across files.
+    """
+    if isinstance(value, str | dict):
+        return value
+    raise PydanticCustomError(
+        str(Code.INVALID_TYPE),
+        "a schema is the path of a JSON Schema file (a string) or an inline table, not {kind}",
+        {"kind": _toml_kind(value)},
+    )
+
+
+def check_request_schema_source(value: Any) -> Any:
+    """Return `value` when it names a request schema: one schema, or a table with a `body` and/or a
+    `query` key naming one schema per part. Raise the problem otherwise."""
+    check_schema_source(value)
+    if isinstance(value, dict) and any(part in value for part in REQUEST_PARTS):
+        for key, part in value.items():
+            if key not in REQUEST_PARTS:
+                raise PydanticCustomError(
+                    str(Code.UNKNOWN_KEY),
+                    'a request_schema table with "body" or "query" holds only those two keys, not "{key}"; '
+                    "an inline schema goes under one of them",
+                    {"key": key},
+                )
+            if not isinstance(part, str | dict):
+                raise PydanticCustomError(
+                    str(Code.INVALID_TYPE),
+                    '"{key}" is the path of a JSON Schema file (a string) or an inline table, not {kind}',
+                    {"key": key, "kind": _toml_kind(part)},
+                )
+    return value
+
+
+def _toml_kind(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", list: "an array"}
+    return names.get(type(value), "a date or time")
+
+
+# A JSON Schema: the path of a `.json` file relative to the TOML file that names it, or an inline table.
+SchemaSource = Annotated[str | dict[str, Any], BeforeValidator(check_schema_source)]
+RequestSchemaSource = Annotated[str | dict[str, Any], BeforeValidator(check_request_schema_source)]
 
 
 def route_of(path: str) -> Route:
@@ -160,6 +215,9 @@ class Settings(Table):
         default=DEFAULT_MAX_BODY_SIZE,
         description='The largest request body accepted ("1MB", "512KB"); a larger one is answered 413.',
     )
+    enforce_response_schema: bool = Field(
+        default=False, description="Answer 500 when a reply fails its endpoint's response_schema."
+    )
 
 
 class Auth(Table):
@@ -241,6 +299,12 @@ class Endpoint(Table):
     unauthorized_reply: Reply | None = Field(
         default=None, description="The reply to an unauthorized request (default: the settings' one)."
     )
+    request_schema: RequestSchemaSource | None = Field(
+        default=None, description="JSON Schema a request's body (or query) must pass, else 400."
+    )
+    response_schema: SchemaSource | None = Field(
+        default=None, description="JSON Schema the 2xx replies must pass (enforced per the settings)."
+    )
 
     def __repr__(self) -> str:
         # Reads like werkzeug's Rule repr, so logs and test failures name the route at a glance.
@@ -292,9 +356,142 @@ class Workflow(Table):
         return self.handler.rpartition(":")[2]
 
 
+# -- request cases (`epctl test`, README "Request tests") -------------------------------------------
+
+# A case name is read in test reports: free text, on one line.
+MAX_CASE_NAME_LENGTH = 200
+CaseMethod = Literal[Method, "HEAD"]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_case_name(name: str) -> str:
+    if not 1 <= len(name) <= MAX_CASE_NAME_LENGTH or _CONTROL.search(name):
+        raise PydanticCustomError(
+            str(Code.INVALID_VALUE),
+            f"a case name is 1-{MAX_CASE_NAME_LENGTH} characters on one line",
+        )
+    return name
+
+
+def check_json_value(value: Any) -> Any:
+    """Return `value` when JSON can hold it; a TOML date or time is refused."""
+    try:
+        json.dumps(value)
+    except TypeError:
+        raise PydanticCustomError(
+            str(Code.INVALID_VALUE), "JSON has no dates or times: write this value as a string"
+        ) from None
+    return value
+
+
+def check_query_value(value: Any) -> Any:
+    if isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+        return value
+    raise PydanticCustomError(
+        str(Code.INVALID_TYPE),
+        'query values are strings, or arrays of strings for a repeated name: write limit = "5"',
+    )
+
+
+def listify(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def check_case_path(path: str) -> str:
+    if not path.startswith("/") or re.search(r"[\s?#\x00-\x1f\x7f]", path):
+        raise PydanticCustomError(
+            str(Code.INVALID_VALUE),
+            'path is the request path as sent, starting with "/", with no spaces; put the query '
+            'in `query = { name = "value" }`',
+        )
+    return path
+
+
+def check_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise PydanticCustomError(
+            str(Code.INVALID_VALUE),
+            "body_matches is not a valid regular expression: {error}",
+            {"error": str(err)},
+        ) from None
+    return pattern
+
+
+CaseName = Annotated[str, AfterValidator(check_case_name)]
+JsonValue = Annotated[Any, AfterValidator(check_json_value)]
+QueryValue = Annotated[str | list[str], BeforeValidator(check_query_value)]
+
+
+class CaseTable(Table):
+    """A table of a request case: `json` is a key users write, and a name pydantic's BaseModel keeps."""
+
+    model_config = ConfigDict(serialize_by_alias=True)
+
+
+class CaseUser(Table):
+    """The user a case signs in as: `epctl test` mints a token for these claims."""
+
+    sub: Annotated[str, StringConstraints(min_length=1)]
+    groups: list[str] = Field(default_factory=list)
+
+
+class Expect(CaseTable):
+    """What a case expects of the reply; every key set is checked."""
+
+    status: int | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: JsonValue = Field(default=None, alias="json")
+    body_contains: Annotated[list[str], BeforeValidator(listify)] = Field(default_factory=list)
+    body_matches: Annotated[str, AfterValidator(check_regex)] | None = None
+    redirect: str | None = None
+
+    @field_validator("status")
+    @classmethod
+    def check_status(cls, status: int | None) -> int | None:
+        if status is not None and not 100 <= status <= 599:
+            raise PydanticCustomError(
+                str(Code.INVALID_STATUS),
+                "status {status} is not an HTTP status (100-599)",
+                {"status": status},
+            )
+        return status
+
+    @model_validator(mode="after")
+    def check_something_expected(self) -> Expect:
+        if not self.model_fields_set:
+            raise ValueError(
+                "expect at least one of status, headers, json, body_contains, body_matches, redirect"
+            )
+        return self
+
+
+class Case(CaseTable):
+    """A request case of `tests/**/*.toml`: one request, and what its reply must be."""
+
+    name: CaseName
+    method: CaseMethod = "GET"
+    path: Annotated[str, AfterValidator(check_case_path)]
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, QueryValue] = Field(default_factory=dict)
+    json_body: JsonValue = Field(default=None, alias="json")
+    form: dict[str, str] | None = None
+    user: CaseUser | None = None
+    api_key: Name | None = None  # the name of an [[api_key]]: `epctl test` stands in a key of its own
+    expect: Expect
+
+    @model_validator(mode="after")
+    def check_one_body(self) -> Case:
+        if self.json_body is not None and self.form is not None:
+            raise ValueError("set one of `json` and `form`: a request has one body")
+        return self
+
+
 # Which array-of-tables each folder holds, and the model of one table of each.
 TABLES_BY_FOLDER: dict[str, dict[str, type[Table]]] = {
     "endpoints": {"endpoint": Endpoint},
     "pages": {"page": Page, "layout": Layout, "component": Component},
     "workflows": {"workflow": Workflow},
+    "tests": {"case": Case},
 }

@@ -57,6 +57,14 @@ CODE_INFO: Mapping[Code, CodeInfo] = MappingProxyType(
         Code.LAYOUT_SLOT: CodeInfo(_E, "a layout without exactly one `{% block content %}`"),
         Code.TEMPLATE_SYNTAX: CodeInfo(_E, "a template that does not compile"),
         Code.HANDLER_SYNTAX: CodeInfo(_E, "a handler file that is not valid Python"),
+        Code.UNKNOWN_API_KEY: CodeInfo(
+            _E, "a request case names an API key that `epctl.toml` does not declare"
+        ),
+        Code.INVALID_SCHEMA: CodeInfo(
+            _E,
+            "a `request_schema` or `response_schema` that is not JSON, not a valid JSON Schema (draft "
+            "2020-12), refers outside itself, or (for the query) does not describe an object",
+        ),
         Code.UNKNOWN_MODULE: CodeInfo(
             _E, "a file under `workflows/` imports a module that is neither a project file nor installed"
         ),

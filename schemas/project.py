@@ -15,6 +15,7 @@ from types import MappingProxyType
 from epctl.schemas.models import (
     ApiKey,
     Auth,
+    Case,
     Component,
     Endpoint,
     Environment,
@@ -73,6 +74,7 @@ class ProjectDraft:
     layouts: dict[str, Layout] = field(default_factory=dict)
     components: dict[str, Component] = field(default_factory=dict)
     workflows: dict[str, Workflow] = field(default_factory=dict)
+    cases: dict[str, Case] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     table_files: dict[str, str] = field(default_factory=dict)
     declarations: Declarations = field(default_factory=Declarations)
@@ -94,6 +96,7 @@ class ProjectDraft:
             layouts=MappingProxyType(dict(self.layouts)),
             components=MappingProxyType(dict(self.components)),
             workflows=MappingProxyType(dict(self.workflows)),
+            cases=MappingProxyType(dict(self.cases)),
             files=MappingProxyType(dict(self.files)),
             table_files=MappingProxyType(dict(self.table_files)),
             declarations=self.declarations,
@@ -120,6 +123,8 @@ class Project:
     layouts: Mapping[str, Layout]
     components: Mapping[str, Component]
     workflows: Mapping[str, Workflow]
+    # Request cases of tests/ (`epctl test`), by name, in declaration order.
+    cases: Mapping[str, Case]
     # Project-relative path -> text, for every template file and workflow handler file.
     files: Mapping[str, str]
     # Project-relative path -> text of each TOML file the tables came from, so a frozen version can

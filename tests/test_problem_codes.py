@@ -44,3 +44,8 @@ def test_readme_describes_each_code_as_problem_codes_does() -> None:
     assert {code: (severity, summary) for code, severity, summary in rows} == {
         str(code): (str(info.severity), info.summary) for code, info in CODE_INFO.items()
     }
+
+
+def test_every_problem_code_is_described() -> None:
+    """SARIF rules and suppressions read `CODE_INFO`: a code missing there would break them."""
+    assert set(CODE_INFO) == set(Code)

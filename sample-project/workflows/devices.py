@@ -34,13 +34,15 @@ def api_device_readings(request):
     device_id = request.params["deviceId"]
     if device_id not in READINGS:
         return {"error": "unknown device"}, 404
-    return {"device": device_id, "readings": READINGS[device_id]}
+    # The endpoint's request schema has checked that limit, when given, is a whole number 1-100.
+    limit = int(request.query.get("limit", "100"))
+    return {"device": device_id, "readings": READINGS[device_id][-limit:]}
 
 
 def api_create_device(request):
-    body = request.body or {}
-    name = body.get("name")
-    if not isinstance(name, str) or not name:
-        return {"error": "a JSON body with a non-empty \"name\" is required"}, 400
-    device_id = name.lower().replace(" ", "-")
-    return {"id": device_id, "name": name, "created_by": request.user["sub"]}, 201
+    # The endpoint's request schema has checked the body: an object with a non-empty "name".
+    body = request.body
+    device = {"id": body["name"].lower().replace(" ", "-"), "name": body["name"], "created_by": request.user["sub"]}
+    if "kind" in body:
+        device["kind"] = body["kind"]
+    return device, 201

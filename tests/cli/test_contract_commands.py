@@ -186,7 +186,7 @@ def test_audit_of_the_sample_reports_its_public_catch_all(runner: CliRunner) -> 
                 "message": 'GET /api/{rest*} (endpoint "api-not-found") answers every path under /api/ to '
                 "anyone; narrow the route or require a user or an API key",
                 "file": "endpoints/api.toml",
-                "line": 41,
+                "line": 47,
                 "key": "endpoint[5].route",
                 "id": "api-not-found",
                 "help": "A public route ending in {p*} answers every path under its prefix, including paths "
@@ -203,7 +203,7 @@ def test_audit_text_goes_to_stderr_grouped_by_file(runner: CliRunner) -> None:
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert "endpoints/api.toml" in lines
-    assert any(line.startswith("     41  warning public-catch-all  GET /api/{rest*}") for line in lines)
+    assert any(line.startswith("     47  warning public-catch-all  GET /api/{rest*}") for line in lines)
     assert lines[-1] == "✗ 0 errors, 1 warning, 0 info in 1 file"
 
 

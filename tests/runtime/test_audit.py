@@ -66,7 +66,7 @@ def test_secret_value_itself_never_appears_in_a_finding(write_project: WriteProj
 
 def test_sample_project_has_one_finding_its_public_api_catch_all() -> None:
     for version, file, line in (
-        ("develop", "endpoints/api.toml", 41),
+        ("develop", "endpoints/api.toml", 47),
         ("v1.0.0", "versions/v1.0.0.toml", 106),
     ):
         findings = audit_project(load_version(SAMPLE, version))

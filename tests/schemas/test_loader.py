@@ -72,8 +72,8 @@ def test_missing_route_is_reported_once_not_as_a_cascade(write_project: WritePro
         ("invalid-status", "a redirect needs a status from 300 to 399, not 200"),
         (
             "path-escape",
-            '"../../outside.html" points outside the project folder; keep templates and handlers '
-            "inside the project",
+            '"../../outside.html" points outside the project folder; keep templates, handlers '
+            "and schemas inside the project",
         ),
         (
             "unknown-handler",

@@ -1,0 +1,196 @@
+"""Benchmark what observability costs a request: metrics + one JSON access line, against nothing.
+
+Run: `python bench/bench_observability.py [--quick] [--single-process] [--no-server]` (`wrk` on PATH
+for the load, else a Python load generator). Prints, in one run:
+
+1. Per call, in microseconds of CPU time (best and median of the rounds): `Metrics.observe(record)`,
+   `AccessLog.write(record)` as a JSON line to /dev/null, and the two together.
+2. Per request to epctl's app (the JSON workflow route of `bench_runtime.py`), in-process, in rounds
+   in which the variants take turns: the bare app; the app in `ObservedApp` with nothing switched on
+   (request id and context only); the app in `ObservedApp` with metrics and a JSON access log. The
+   ratios observed/bare, best/best and the median of per-round ratios. Target: <= 1.1x.
+3. Requests/second under gunicorn (2 sync workers, 127.0.0.1) for the same route, the bare app next to
+   the observed one (multiprocess metrics, a JSON line per request to gunicorn's log file), in rounds
+   in which they take turns: what a client sees, HTTP and sockets included.
+
+Metrics run in prometheus_client's multiprocess mode, as under gunicorn (every value written to a
+memory-mapped file); `--single-process` measures the in-memory registry of a single-process server
+instead. Nothing is asserted about wall-clock times: the figures compare within one run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+TARGET_RATIO = 1.1
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run: fewer and shorter rounds")
+    parser.add_argument(
+        "--single-process", action="store_true", help="metrics without a multiprocess directory"
+    )
+    parser.add_argument("--no-server", action="store_true", help="skip the gunicorn part")
+    args = parser.parse_args(argv)
+    rounds, calls = (5, 500) if args.quick else (31, 2000)
+    load_seconds, load_rounds = (1.0, 1) if args.quick else (3.0, 5)
+
+    with tempfile.TemporaryDirectory(prefix="epctl-bench-") as work:
+        if not args.single_process:
+            # Before anything imports prometheus_client: its mode is fixed at import.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(Path(work) / "metrics")
+            from epctl.runtime.observability.metrics import prepare_metrics_directory
+
+            prepare_metrics_directory()
+        run(Path(work), rounds, calls, multiprocess=not args.single_process)
+        if not args.no_server and not args.single_process:
+            run_servers(Path(work), load_seconds, load_rounds)
+    return 0
+
+
+def make_observed_app(project_dir: str) -> object:
+    """Return epctl's app in ObservedApp with metrics and a JSON access log on stderr (importable by
+    gunicorn as `bench_observability:make_observed_app(...)`)."""
+    from epctl.runtime.app import create_app
+    from epctl.runtime.observability.access_log import AccessLog
+    from epctl.runtime.observability.metrics import Metrics
+    from epctl.runtime.observability.middleware import ObservedApp
+
+    metrics = Metrics("v1.0.0", "sha256:bench", "production")
+    return ObservedApp(create_app(project_dir), access_log=AccessLog("json"), metrics=metrics)
+
+
+def run_servers(work: Path, seconds: float, rounds: int) -> None:
+    import bench_runtime as shared
+
+    project = work / "project"
+    specs = {
+        "bare": f"bench_runtime:make_epctl_app({str(project)!r})",
+        "observed": f"bench_observability:make_observed_app({str(project)!r})",
+    }
+    loads, tool = shared.measure_servers(specs, work, seconds, rounds)
+    print(f"\n3. gunicorn, 2 sync workers, GET {shared.JSON_PATH} on 127.0.0.1; {rounds} rounds of: {tool}")
+    print("   (req/s: best, median)")
+    rates = {name: [load.requests_per_s for load in runs] for name, runs in loads.items()}
+    for name, runs in loads.items():
+        errors = sum(load.errors for load in runs)
+        note = f"  ({errors} errors: figures suspect)" if errors else ""
+        print(f"   {name:24} {max(rates[name]):7.0f} {statistics.median(rates[name]):7.0f}{note}")
+    best = max(rates["bare"]) / max(rates["observed"])
+    paired = shared.paired_ratio(rates["bare"], rates["observed"])
+    verdict = "met" if paired <= TARGET_RATIO else "NOT met"
+    print(f"   time per request observed/bare {best:.2f}x best/best; "
+          f"median of per-round ratios {paired:.2f}x (target <= {TARGET_RATIO}x: {verdict})")  # fmt: skip
+
+
+def run(work: Path, rounds: int, calls: int, *, multiprocess: bool) -> None:
+    import bench_runtime as shared  # the project, environ and timing helpers of the runtime benchmark
+
+    from epctl.runtime.app import create_app
+    from epctl.runtime.observability.access_log import AccessLog, AccessRecord
+    from epctl.runtime.observability.logs import configure_logging
+    from epctl.runtime.observability.metrics import Metrics
+    from epctl.runtime.observability.middleware import ObservedApp
+
+    devnull = open(os.devnull, "w")  # noqa: SIM115 (open for the whole run)
+    configure_logging("json", devnull)
+    access_log = AccessLog("json", devnull)
+    os.environ.setdefault("EPCTL_SECRET", "bench-secret-that-is-long-enough-for-hs256")
+    project = shared.write_project(work / "project")
+    app = create_app(project)
+    metrics = Metrics("v1.0.0", "sha256:bench", "production")
+    record = AccessRecord(
+        time.time(), "0123456789abcdef0123456789abcdef", "GET", "/api/items/42", "", 200, 0.00007,
+        route="/api/items/{id}", endpoint_id="items.show", response_bytes=61, version="v1.0.0",
+        environment="production",
+    )  # fmt: skip
+
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, metrics: "
+          f"{'multiprocess (as under gunicorn)' if multiprocess else 'single process'}")  # fmt: skip
+    print(f"\n1. Per call, CPU us ({rounds} rounds x {calls} calls; best, median)")
+    per_call = time_calls(
+        {
+            "observe": lambda: metrics.observe(record),
+            "JSON access line": lambda: access_log.write(record),
+            "both": lambda: (metrics.observe(record), access_log.write(record)),
+        },
+        rounds,
+        calls,
+    )
+    for name, times in per_call.items():
+        print(f"   {name:<24} {min(times):7.2f} us {statistics.median(times):7.2f} us")
+
+    environ = shared.make_environ(shared.JSON_PATH)
+    observed_on = ObservedApp(
+        app, version="v1.0.0", environment="production", access_log=access_log, metrics=metrics
+    )
+    observed_off = ObservedApp(app, version="v1.0.0", environment="production")
+    loops = {
+        "bare app": shared.make_request_loop(app, environ),
+        "observed, all off": shared.make_request_loop(observed_off, environ),
+        "observed, metrics+JSON": shared.make_request_loop(observed_on, environ),
+    }
+    costs = time_loops(loops, rounds, calls)
+    print(
+        f"\n2. Per request to epctl's app, GET {shared.JSON_PATH}, CPU us "
+        f"({rounds} rounds x {calls}; best, median)"
+    )
+    for name, times in costs.items():
+        print(f"   {name:<24} {min(times):7.1f} us {statistics.median(times):7.1f} us")
+    bare = costs["bare app"]
+    for name in ("observed, all off", "observed, metrics+JSON"):
+        best = min(costs[name]) / min(bare)
+        paired = shared.paired_ratio(costs[name], bare)
+        verdict = "met" if paired <= TARGET_RATIO else "NOT met"
+        print(f"   {name + '/bare':<29} {best:.2f}x best/best; median of per-round ratios {paired:.2f}x "
+              f"(target <= {TARGET_RATIO}x: {verdict})")  # fmt: skip
+    logging.shutdown()
+    devnull.close()
+
+
+def time_calls(
+    calls_by_name: dict[str, Callable[[], object]], rounds: int, calls: int
+) -> dict[str, list[float]]:
+    """Return {name: CPU microseconds per call in each round} (see `time_loops`)."""
+
+    def repeat(function: Callable[[], object]) -> Callable[[int], None]:
+        def loop(n: int) -> None:
+            for _ in range(n):
+                function()
+
+        return loop
+
+    return time_loops({name: repeat(function) for name, function in calls_by_name.items()}, rounds, calls)
+
+
+def time_loops(loops: dict[str, Callable[[int], None]], rounds: int, calls: int) -> dict[str, list[float]]:
+    """Return {name: CPU microseconds per call in each of `rounds` rounds of `calls` calls}.
+
+    CPU time of this thread, not wall time: on a shared machine a wall clock also counts the time other
+    processes held the CPU, which swamps differences of a few microseconds. The loops take turns in
+    each round, in a rotating order, so what remains (caches, frequency) hits all of them alike.
+    """
+    for loop in loops.values():
+        loop(max(1, calls // 10))  # warm caches and the metrics' label children
+    times: dict[str, list[float]] = {name: [] for name in loops}
+    names = list(loops)
+    for turn in range(rounds):
+        for name in names[turn % len(names) :] + names[: turn % len(names)]:
+            start = time.thread_time()
+            loops[name](calls)
+            times[name].append((time.thread_time() - start) / calls * 1e6)
+    return times
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,234 @@
+"""The access record of one request, its text and JSON lines, and the access log that writes them.
+
+A record holds what the request was and how it ended; `to_fields`, `to_json` and `to_text` are the
+only ways it becomes text, and all redact credentials from the query. `AccessLog` writes one line per
+record straight to its stream: the `logging` machinery (a LogRecord, handler lookup, formatter) costs
+several times what formatting the line does, and an access line is written for every request.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from json.encoder import encode_basestring_ascii
+from typing import Literal, TextIO
+from urllib.parse import unquote_plus
+
+ACCESS_LOGGER = "epctl.access"
+REDACTED = "[redacted]"
+# Query names whose values are credentials. epctl reads `authorization` (a user token) and `apikey`;
+# the others are what clients commonly send by mistake and must not land in a log either. Names are
+# compared percent-decoded and lowercased, since werkzeug decodes `?api%6Bey=` into `apikey`.
+CREDENTIAL_QUERY_NAMES = frozenset(
+    {"authorization", "apikey", "api_key", "access_token", "token", "password", "secret", "session"}
+)
+# A path is written at most this long: gunicorn lets a request line reach 4 KiB and werkzeug's server
+# more, and one caller must not make every log line that size.
+MAX_LOGGED_PATH = 2048
+
+LogFormat = Literal["text", "json"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
+
+
+class Outcome(StrEnum):
+    """Why a request was answered without running its endpoint; each has its own metric counter."""
+
+    NOT_FOUND = "not-found"
+    METHOD_NOT_ALLOWED = "method-not-allowed"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    BODY_TOO_LARGE = "body-too-large"
+
+
+@dataclass(slots=True)
+class AccessRecord:
+    """What one request was and how it ended (not frozen only because a frozen dataclass takes three
+    times as long to build, and one is built per request: treat it as read-only).
+
+    `time` is when it arrived (seconds since the epoch), `duration` how long it took (seconds).
+    `path` is the raw path without the query and `query` the raw query string: credentials in the
+    query are redacted when the record becomes text. `route` and `endpoint_id` are None when no
+    endpoint matched, `response_bytes` when the length is not known before the body is sent, `user`
+    (the token's `sub`) when nobody is signed in, `outcome` when the endpoint ran.
+    `workflow_errors` counts the workflows that raised (a request may still be answered by another).
+    """
+
+    time: float
+    request_id: str
+    method: str
+    path: str
+    query: str
+    status: int
+    duration: float
+    route: str | None = None
+    endpoint_id: str | None = None
+    response_bytes: int | None = None
+    version: str | None = None
+    environment: str | None = None
+    user: str | None = None
+    outcome: Outcome | None = None
+    workflow_errors: int = 0
+
+    def to_fields(self) -> dict[str, str | int | float | None]:
+        """Return the fields of the JSON line, in a fixed order, credentials redacted."""
+        return {
+            "time": format_time(self.time),
+            "level": "INFO",
+            "logger": ACCESS_LOGGER,
+            "request_id": self.request_id,
+            "method": self.method,
+            "path": format_path(self.path, self.query),
+            "route": self.route,
+            "endpoint_id": self.endpoint_id,
+            "status": self.status,
+            "duration_ms": round(self.duration * 1000, 3),
+            "bytes": self.response_bytes,
+            "version": self.version,
+            "environment": self.environment,
+            "user": self.user,
+            "outcome": self.outcome.value if self.outcome is not None else None,
+            "workflow_errors": self.workflow_errors,
+        }
+
+    def to_json(self) -> str:
+        """Return the JSON line: `json.dumps(self.to_fields())` without the dict and the encoder's
+        generic walk (a third of the time), strings escaped by the same C function json uses."""
+        return (
+            f'{{"time":"{format_time(self.time)}","level":"INFO","logger":"{ACCESS_LOGGER}",'
+            f'"request_id":{_json_string(self.request_id)},"method":{_json_string(self.method)},'
+            f'"path":{_json_string(format_path(self.path, self.query))},"route":{_json_string(self.route)},'
+            f'"endpoint_id":{_json_string(self.endpoint_id)},"status":{int(self.status)},'
+            f'"duration_ms":{self.duration * 1000:.3f},"bytes":{_json_int(self.response_bytes)},'
+            f'"version":{_json_string(self.version)},"environment":{_json_string(self.environment)},'
+            f'"user":{_json_string(self.user)},"outcome":{_json_string(self.outcome)},'
+            f'"workflow_errors":{int(self.workflow_errors)}}}'
+        )
+
+    def to_text(self) -> str:
+        """Return the text line: time, request id, method, path, status, duration, bytes, then the
+        known ones of endpoint, route, version, environment, user, outcome, workflow errors as
+        `name=value`."""
+        parts = [
+            format_time(self.time),
+            escape_text(self.request_id),
+            escape_text(self.method),
+            format_path(self.path, self.query),
+            str(self.status),
+            f"{self.duration * 1000:.1f}ms",
+            f"{self.response_bytes}B" if self.response_bytes is not None else "-",
+        ]
+        for name, value in (
+            ("endpoint", self.endpoint_id),
+            ("route", self.route),
+            ("version", self.version),
+            ("env", self.environment),
+            ("user", self.user),
+            ("outcome", self.outcome),
+        ):
+            if value is not None:
+                parts.append(f"{name}={escape_text(value)}")
+        if self.workflow_errors:
+            parts.append(f"workflow_errors={self.workflow_errors}")
+        return " ".join(parts)
+
+    def __str__(self) -> str:
+        # A record is logged as the message itself: any formatter that only calls getMessage() still
+        # writes a redacted line.
+        return self.to_text()
+
+
+# The formatted second of the last time formatted: (whole seconds, "2026-11-23T09:15:02"). Lines come
+# many per second, and strftime is most of format_time's cost. One tuple, swapped whole: thread-safe.
+_last_second: tuple[int, str] = (-1, "")
+
+
+def format_time(seconds: float) -> str:
+    """Return `seconds` since the epoch as UTC ISO 8601 with milliseconds: `2026-11-23T09:15:02.041Z`."""
+    global _last_second
+    # Rounded to the nearest millisecond in integers: `int((s - int(s)) * 1000)` turns .041 into 40.
+    whole, millis = divmod(round(seconds * 1000), 1000)
+    cached = _last_second
+    if cached[0] != whole:
+        cached = _last_second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{cached[1]}.{millis:03d}Z"
+
+
+def _json_string(value: str | None) -> str:
+    return "null" if value is None else encode_basestring_ascii(value)
+
+
+def _json_int(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
+
+
+def format_path(path: str, query: str) -> str:
+    """Return `path?query` as it can be logged: credential values redacted, at most 2048 characters,
+    and anything but printable non-space ASCII percent-encoded."""
+    text = path + "?" + redact_query(query) if query else path
+    if len(text) > MAX_LOGGED_PATH:
+        text = text[:MAX_LOGGED_PATH] + "..."
+    return escape_text(text)
+
+
+def redact_query(query: str) -> str:
+    """Return the query string with the value of every credential parameter replaced by `[redacted]`."""
+    parts = query.split("&")
+    changed = False
+    for index, part in enumerate(parts):
+        name, sep, _ = part.partition("=")
+        if sep and unquote_plus(name).strip().lower() in CREDENTIAL_QUERY_NAMES:
+            parts[index] = f"{name}={REDACTED}"
+            changed = True
+    return "&".join(parts) if changed else query
+
+
+def escape_text(value: str) -> str:
+    """Return `value` with every character that is not printable ASCII, and every space, as `%XX`
+    (UTF-8 bytes): a log line stays one line, and a terminal shows it without interpreting escapes."""
+    if value.isascii() and value.isprintable() and " " not in value:
+        return value
+    return "".join(
+        char
+        if char.isascii() and char.isprintable() and char != " "
+        else "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+        for char in value
+    )
+
+
+class AccessLog:
+    """Writes one line per access record to `stream` (stderr by default), as text or JSON."""
+
+    def __init__(self, log_format: LogFormat = "json", stream: TextIO | None = None) -> None:
+        self.log_format = log_format
+        self.stream = stream if stream is not None else sys.stderr
+        self._lock = threading.Lock()
+        # A stream with a file descriptor (stderr, a file) is written with os.write: one system call
+        # per line, below Python's buffers, so the line leaves whole even when several processes
+        # share the descriptor (gunicorn's workers), and it costs half of write() and flush().
+        try:
+            self._fd: int | None = self.stream.fileno()
+            self.stream.flush()  # what was buffered before must not come out after our lines
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both of the last two
+            self._fd = None
+
+    def write(self, record: AccessRecord) -> None:
+        """Write the line of `record`, whole, under a lock so that lines of concurrent threads never
+        interleave."""
+        line = (record.to_json() if self.log_format == "json" else record.to_text()) + "\n"
+        try:
+            with self._lock:
+                if self._fd is None:
+                    self.stream.write(line)
+                    self.stream.flush()
+                else:
+                    data = line.encode("utf-8", "backslashreplace")
+                    while data:
+                        data = data[os.write(self._fd, data) :]
+        except (OSError, ValueError):
+            # A full disk or a closed stream loses the line; the request was served all the same and
+            # must not turn into an error, nor take the worker down.
+            pass

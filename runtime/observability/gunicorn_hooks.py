@@ -1,0 +1,134 @@
+"""Gunicorn's side of observability: metrics summed over the workers, the admin listener in the
+master, and one log format for gunicorn's lines and epctl's.
+
+`ObservedServer` holds the master's state and its gunicorn hooks; `settings()` returns them with the
+logger class, for `epctl serve --workers` to set on its gunicorn config, and `gunicorn_config` builds
+one from environment variables for a gunicorn started by hand. Importing this module does nothing.
+
+- `when_ready` (master, once): start the admin listener, serving the metrics of every worker.
+- `post_fork` (each new worker): close the worker's copy of the admin socket.
+- `child_exit` (master, a worker exited): drop that worker's live values from the metrics directory.
+- `on_exit` (master, at shutdown): stop the admin listener, remove a metrics directory made for it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gunicorn.glogging import Logger
+
+from epctl.runtime.observability.admin import (
+    AdminServer,
+    AdminServerError,
+    Readiness,
+    create_admin_app,
+    start_admin_server,
+)
+from epctl.runtime.observability.context import RequestContextFilter
+from epctl.runtime.observability.logs import LogFormat, choose_log_format, configure_logging, make_formatter
+from epctl.runtime.observability.metrics import MetricsDirectory, create_registry, served_versions
+
+if TYPE_CHECKING:
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
+
+
+class EpctlGunicornLogger(Logger):
+    """gunicorn's logger with its error log in epctl's format, and no access log of its own: epctl's
+    app writes the access line (gunicorn cannot know the endpoint, route or user), so a request has
+    one line, not two. `log_format` None: text when stderr is a terminal, JSON otherwise."""
+
+    log_format: LogFormat | None = None
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        log_format = self.log_format or choose_log_format(sys.stderr)
+        formatter = make_formatter(log_format)
+        stream = sys.stderr
+        for handler in self.error_log.handlers:
+            handler.setFormatter(formatter)
+            handler.addFilter(RequestContextFilter())
+            stream = getattr(handler, "stream", None) or stream
+        # epctl's own records (workflow tracebacks) go where gunicorn's go: stderr, or --error-logfile.
+        configure_logging(log_format, stream)
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        pass
+
+
+@dataclass
+class ObservedServer:
+    """The observability of one gunicorn server (its master process).
+
+    `metrics_directory`: where the workers write their metrics (None: no metrics). `admin_port`: the
+    admin listener's port (None: no listener; 0: any free port, logged). `ready`: the readiness check
+    of `/readyz`; by default, ready once a live process announced the version it serves, which every
+    app with metrics does once it is built.
+    """
+
+    metrics_directory: MetricsDirectory | None = None
+    admin_port: int | None = None
+    admin_host: str = "127.0.0.1"
+    log_format: LogFormat | None = None
+    ready: Readiness | None = None
+    admin: AdminServer | None = None
+
+    def settings(self) -> dict[str, object]:
+        """Return the gunicorn settings of this server: hooks, logger class, and gunicorn's own access
+        log off (epctl writes it)."""
+        logger_class = type("EpctlGunicornLogger", (EpctlGunicornLogger,), {"log_format": self.log_format})
+        return {
+            "accesslog": None,
+            "logger_class": logger_class,
+            "when_ready": self.when_ready,
+            "post_fork": self.post_fork,
+            "child_exit": self.child_exit,
+            "on_exit": self.on_exit,
+        }
+
+    def when_ready(self, server: Arbiter) -> None:
+        if self.admin_port is None:
+            return
+        directory = self.metrics_directory.path if self.metrics_directory is not None else None
+        ready = self.ready or versions_announced(directory)
+        try:
+            self.admin = start_admin_server(
+                create_admin_app(ready, metrics_directory=directory), self.admin_host, self.admin_port
+            )
+        except AdminServerError as err:
+            # Serving goes on without the admin listener rather than stopping the site; said loudly.
+            if server.log is not None:
+                server.log.error("%s; serving without it", err)
+            return
+        if server.log is not None:
+            server.log.info("Admin listening at: %s (/metrics, /livez, /readyz)", self.admin.url)
+
+    def post_fork(self, server: Arbiter, worker: Worker) -> None:
+        if self.admin is not None:
+            self.admin.close_in_child()
+
+    def child_exit(self, server: Arbiter, worker: Worker) -> None:
+        if self.metrics_directory is not None:
+            # gunicorn's stubs type the pid as text; it is the worker's process id.
+            self.metrics_directory.mark_process_dead(int(worker.pid))
+
+    def on_exit(self, server: Arbiter) -> None:
+        if self.admin is not None:
+            self.admin.stop()
+            self.admin = None
+        if self.metrics_directory is not None:
+            self.metrics_directory.remove()
+
+
+def versions_announced(directory: Path | None) -> Callable[[], bool]:
+    """Return a readiness check: True once the metrics in `directory` show a version served by a live
+    process (an app builds, then announces its version; a worker that exits takes its announcement
+    along). Without a directory, nothing can be known from the master: always True."""
+    if directory is None:
+        return lambda: True
+    registry = create_registry(directory)
+    return lambda: bool(served_versions(registry))

@@ -1,0 +1,280 @@
+"""Prometheus metrics of the requests an app serves, correct under gunicorn's several workers.
+
+One `Metrics` object per app; the app calls `observe(record)` once per request and holds None when
+metrics are off, so an app without them pays nothing, not even the import of `prometheus_client`.
+
+Several processes (gunicorn's workers) each count their own requests; prometheus_client's
+multiprocess mode has every process write its values to files in one directory, and a scrape sums
+them. That mode is chosen when `prometheus_client` is first imported, from `PROMETHEUS_MULTIPROC_DIR`:
+so the server launcher calls `prepare_metrics_directory` first, before anything imports the client,
+and every worker it forks inherits the variable. This module imports the client only inside its
+functions for that reason.
+
+Metrics (labels in braces):
+- `epctl_requests_total{endpoint,method,status_class}` and `epctl_request_duration_seconds{endpoint,
+  method}`: every request. `endpoint` is the endpoint id, "" when none matched; never the raw path.
+- `epctl_not_found_total`, `epctl_method_not_allowed_total`, `epctl_unauthorized_total{endpoint}`,
+  `epctl_forbidden_total{endpoint}`, `epctl_body_too_large_total{endpoint}`,
+  `epctl_workflow_errors_total{endpoint}` (each workflow that raised).
+- `epctl_version_info{version,digest,environment}` = 1 for each version a live process serves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from epctl.runtime.observability.access_log import AccessRecord, Outcome
+from epctl.schemas.problems import EpctlError
+from epctl.schemas.routing import METHODS
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Methods outside this set are counted as "other": a label value per method a caller makes up would
+# let anyone grow the metrics without bound.
+COUNTED_METHODS = frozenset({*METHODS, "HEAD"})
+OTHER = "other"
+# From 1 ms (a JSON workflow reply takes well under that) to 30 s (the default request timeout).
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+VERSION_INFO = "epctl_version_info"
+_STATUS_CLASSES = ("", "1xx", "2xx", "3xx", "4xx", "5xx")
+
+
+class MetricsSetupError(EpctlError):
+    """The metrics directory cannot be used, or was prepared too late to take effect."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsDirectory:
+    """The directory of prometheus_client's multiprocess mode. `owned`: created by
+    `prepare_metrics_directory`, so `remove` deletes it; a directory the user named is only emptied."""
+
+    path: Path
+    owned: bool
+
+    def mark_process_dead(self, pid: int) -> None:
+        """Drop the live values (the version info) of the exited process `pid`; its counts stay summed."""
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, str(self.path))  # type: ignore[no-untyped-call]  # unannotated upstream
+
+    def remove(self) -> None:
+        """Delete the directory, metric files and all, when it was created here (a server stopping).
+
+        A directory the user named is left as it is: the next start empties it.
+        """
+        if not self.owned:
+            return
+        clear_metric_files(self.path)
+        # Anything else put there stays, and so does the directory: never delete what is not ours.
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+
+
+def prepare_metrics_directory(environ: MutableMapping[str, str] | None = None) -> MetricsDirectory:
+    """Return the multiprocess metrics directory for a server about to start, set up for this run.
+
+    With `PROMETHEUS_MULTIPROC_DIR` set, that directory (created if missing) with the metric files of
+    an earlier run removed: prometheus_client requires an empty one at start. Unset, a new temporary
+    directory, and the variable is set to it so that forked workers inherit it.
+
+    Raises MetricsSetupError when the directory cannot be created, or when prometheus_client was
+    already imported without the variable: its values would then stay per process and a scrape would
+    show one worker's share.
+    """
+    environ = os.environ if environ is None else environ
+    named = environ.get(MULTIPROCESS_ENV)
+    try:
+        if named:
+            # Absolute: a worker that changes directory (gunicorn's --chdir) must find the same one.
+            path, owned = Path(named).resolve(), False
+            path.mkdir(parents=True, exist_ok=True)
+            clear_metric_files(path)
+        else:
+            path, owned = Path(tempfile.mkdtemp(prefix="epctl-metrics-")), True
+    except OSError as err:
+        raise MetricsSetupError(
+            f"cannot use {named} as the metrics directory ({err.strerror}): "
+            f"set {MULTIPROCESS_ENV} to a writable directory"
+        ) from None
+    environ[MULTIPROCESS_ENV] = str(path)
+    values = sys.modules.get("prometheus_client.values")
+    if values is not None and values.ValueClass is values.MutexValue:
+        raise MetricsSetupError(
+            f"prometheus_client was imported before {MULTIPROCESS_ENV} was set, so each worker would "
+            "count alone: prepare the metrics directory before importing it (or set the variable "
+            "before starting the server)"
+        )
+    return MetricsDirectory(path, owned)
+
+
+def clear_metric_files(path: Path) -> None:
+    """Remove prometheus_client's files (`*.db`) from `path`; a missing directory is already clear."""
+    for file in path.glob("*.db"):
+        file.unlink(missing_ok=True)
+
+
+def multiprocess_directory() -> str | None:
+    """Return the multiprocess directory this process was started with, or None."""
+    return os.environ.get(MULTIPROCESS_ENV) or None
+
+
+@dataclass(frozen=True, slots=True)
+class _Families:
+    requests: Counter
+    duration: Histogram
+    not_found: Counter
+    method_not_allowed: Counter
+    unauthorized: Counter
+    forbidden: Counter
+    body_too_large: Counter
+    workflow_errors: Counter
+    version_info: Gauge
+
+
+_families: _Families | None = None
+_families_lock = threading.Lock()
+
+
+def _get_families() -> _Families:
+    """Return the process's metric families, registering them on first use.
+
+    Once per process: prometheus_client's registry refuses a name twice, and an app rebuilt (develop
+    reloading, a second environment) must count into the same families.
+    """
+    global _families
+    with _families_lock:
+        if _families is None:
+            from prometheus_client import Counter, Gauge, Histogram
+
+            _families = _Families(
+                requests=Counter(
+                    "epctl_requests", "Requests answered.", ["endpoint", "method", "status_class"]
+                ),
+                duration=Histogram(
+                    "epctl_request_duration_seconds",
+                    "Time to answer a request, in seconds.",
+                    ["endpoint", "method"],
+                    buckets=DURATION_BUCKETS,
+                ),
+                not_found=Counter("epctl_not_found", "Requests no route matched."),
+                method_not_allowed=Counter(
+                    "epctl_method_not_allowed", "Requests to a path routed only for other methods."
+                ),
+                unauthorized=Counter(
+                    "epctl_unauthorized", "Requests refused for missing or bad credentials.", ["endpoint"]
+                ),
+                forbidden=Counter(
+                    "epctl_forbidden", "Requests of users outside the endpoint's groups.", ["endpoint"]
+                ),
+                body_too_large=Counter(
+                    "epctl_body_too_large", "Requests refused for a body over max_body_size.", ["endpoint"]
+                ),
+                workflow_errors=Counter(
+                    "epctl_workflow_errors", "Workflows that raised while serving a request.", ["endpoint"]
+                ),
+                # A gauge, not an Info: Info does not work in multiprocess mode. `livemax` keeps only
+                # the values of live processes, so after a promotion the old version leaves the scrape
+                # with the last worker that served it.
+                version_info=Gauge(
+                    VERSION_INFO,
+                    "The version served: 1 for each version a live process serves.",
+                    ["version", "digest", "environment"],
+                    multiprocess_mode="livemax",
+                ),
+            )
+        return _families
+
+
+class Metrics:
+    """The metrics of one app (one version in one environment)."""
+
+    def __init__(self, version: str, digest: str = "", environment: str = "") -> None:
+        self._families = _get_families()
+        self._version_labels = (version, digest, environment)
+        # Label lookups cost a lock and a tuple of strings each; requests repeat a few label sets, so
+        # their children are kept here. Bounded: endpoints x counted methods x 6 status classes.
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        self._outcomes: dict[tuple[Outcome, str], Counter] = {}
+        self._families.version_info.labels(*self._version_labels).set(1)
+
+    def observe(self, record: AccessRecord) -> None:
+        """Count one answered request: its totals, its duration and why it was refused, if it was."""
+        method = record.method if record.method in COUNTED_METHODS else OTHER
+        endpoint = record.endpoint_id or ""
+        status = record.status
+        status_class = _STATUS_CLASSES[status // 100] if 100 <= status <= 599 else OTHER
+        key = (endpoint, method, status_class)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self._families.requests.labels(endpoint, method, status_class),
+                self._families.duration.labels(endpoint, method),
+            )
+        children[0].inc()
+        children[1].observe(record.duration)
+        if record.outcome is not None:
+            self._count_outcome(record.outcome, endpoint)
+        if record.workflow_errors:
+            self._families.workflow_errors.labels(endpoint).inc(record.workflow_errors)
+
+    def _count_outcome(self, outcome: Outcome, endpoint: str) -> None:
+        counter = self._outcomes.get((outcome, endpoint))
+        if counter is None:
+            families = self._families
+            if outcome is Outcome.NOT_FOUND:
+                counter = families.not_found
+            elif outcome is Outcome.METHOD_NOT_ALLOWED:
+                counter = families.method_not_allowed
+            elif outcome is Outcome.UNAUTHORIZED:
+                counter = families.unauthorized.labels(endpoint)
+            elif outcome is Outcome.FORBIDDEN:
+                counter = families.forbidden.labels(endpoint)
+            else:
+                counter = families.body_too_large.labels(endpoint)
+            self._outcomes[(outcome, endpoint)] = counter
+        counter.inc()
+
+    def retire(self) -> None:
+        """Stop announcing this app's version (an app replaced by a rebuilt one in the same process).
+
+        Its counts stay: counters only grow, and the next app counts into the same series.
+        """
+        info = self._families.version_info
+        if multiprocess_directory():
+            info.labels(*self._version_labels).set(0)  # removing a label set is not supported there
+        else:
+            info.remove(*self._version_labels)
+
+
+def create_registry(directory: str | Path | None = None) -> CollectorRegistry:
+    """Return the registry a scrape reads: with `directory` (a multiprocess metrics directory), one that
+    sums the files of every process in it; without, this process's own registry."""
+    from prometheus_client import REGISTRY, CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    if directory is None:
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]  # unannotated upstream
+    return registry
+
+
+def served_versions(registry: CollectorRegistry) -> list[dict[str, str]]:
+    """Return the labels (version, digest, environment) of every version `registry` says is served."""
+    return [
+        dict(sample.labels)
+        for family in registry.collect()
+        if family.name == VERSION_INFO
+        for sample in family.samples
+        if sample.value > 0
+    ]

@@ -1,0 +1,223 @@
+"""`ObservedApp`: a WSGI app wrapped so that each request has a request id, an access line, its
+metrics and its span, in one place.
+
+The wrapped app tells what only it knows (endpoint, route, user, why it refused) through the
+`note_*` functions of `context`; everything else (request id, status, duration, bytes) is read here.
+An app served without observability is not wrapped at all, and its `note_*` calls find no context.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from epctl.runtime.observability.access_log import AccessLog, AccessRecord
+from epctl.runtime.observability.context import RequestContext, bind_request, unbind_request
+from epctl.runtime.observability.request_ids import REQUEST_ID_HEADER, read_request_id
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from epctl.runtime.observability.metrics import Metrics
+    from epctl.runtime.observability.tracing import RequestSpan, Tracing
+
+    ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+
+log = logging.getLogger("epctl.runtime")
+
+# Where the request id is left in the environ, for the app to hand to workflows and templates.
+REQUEST_ID_KEY = "epctl.request_id"
+_REQUEST_ID_LOWER = REQUEST_ID_HEADER.lower()
+_REQUEST_ID_LENGTH = len(REQUEST_ID_HEADER)
+
+
+class ObservedApp:
+    """Wraps `app`: per request, binds a `RequestContext`, sends `X-Request-ID` back, and when the
+    reply is done writes its access line (`access_log`), counts it (`metrics`) and ends its span
+    (`tracing`); each of the three may be None. `version` and `environment` go into the access line."""
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        version: str | None = None,
+        environment: str | None = None,
+        access_log: AccessLog | None = None,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
+    ) -> None:
+        self.app = app
+        self.version = version
+        self.environment = environment
+        self.access_log = access_log
+        self.metrics = metrics
+        self.tracing = tracing
+        self.metrics_failed = False
+
+    def report_metrics_failure(self) -> None:
+        """Log a failure to count a request (a full disk under the metrics directory), the first time:
+        the request was served, and every request failing alike must not flood the log."""
+        if not self.metrics_failed:
+            self.metrics_failed = True
+            log.exception("counting a request in the metrics failed; later failures are not logged")
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        arrived = time.time()
+        started = time.perf_counter()
+        request_id = read_request_id(environ)
+        environ[REQUEST_ID_KEY] = request_id
+        context, token = bind_request(request_id)
+        span = None
+        if self.tracing is not None:
+            context.tracing = self.tracing
+            span = self.tracing.start_request(environ)
+        reply = _Reply(self, environ, context, span, arrived, started)
+
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            for name, _ in headers:
+                if len(name) == _REQUEST_ID_LENGTH and name.lower() == _REQUEST_ID_LOWER:
+                    break  # the app sent one itself
+            else:
+                headers.append((REQUEST_ID_HEADER, request_id))
+            reply.status = status
+            reply.headers = headers
+            return start_response(status, headers, exc_info)
+
+        try:
+            body = self.app(environ, start)
+        except BaseException:
+            reply.finish("500", None)
+            raise
+        finally:
+            # The request's context (and span) is current while the app runs, which is when workflows
+            # log and start spans of their own; a streamed body may be sent and closed elsewhere.
+            unbind_request(token)
+            if span is not None:
+                span.leave()
+        length = reply.content_length()
+        if length is not None:
+            # The common case, a buffered reply: done now, and the body goes out untouched.
+            reply.finish(reply.status, length)
+            return body
+        return _CountedBody(body, reply)
+
+
+class _Reply:
+    """What is known of one request's reply, and its single `finish`."""
+
+    __slots__ = (
+        "arrived",
+        "context",
+        "environ",
+        "finished",
+        "headers",
+        "observed",
+        "span",
+        "started",
+        "status",
+    )
+
+    def __init__(
+        self,
+        observed: ObservedApp,
+        environ: WSGIEnvironment,
+        context: RequestContext,
+        span: RequestSpan | None,
+        arrived: float,
+        started: float,
+    ) -> None:
+        self.observed = observed
+        self.environ = environ
+        self.context = context
+        self.span = span
+        self.arrived = arrived
+        self.started = started
+        self.status = "500"  # until the app starts a response: an app that never does has failed
+        self.headers: list[tuple[str, str]] = []
+        self.finished = False
+
+    def content_length(self) -> int | None:
+        for name, value in self.headers:
+            if len(name) == 14 and name.lower() == "content-length":
+                return int(value) if value.isdigit() else None
+        return None
+
+    def finish(self, status_line: str, response_bytes: int | None) -> None:
+        """End the request's span, count the request and write its access line, once."""
+        if self.finished:
+            return
+        self.finished = True
+        observed, context, environ = self.observed, self.context, self.environ
+        status = int(status_line[:3]) if status_line[:3].isdigit() else 500
+        method = str(environ.get("REQUEST_METHOD", ""))
+        if self.span is not None:
+            self.span.finish(
+                method=method, status=status, route=context.route, endpoint_id=context.endpoint_id
+            )
+        if observed.metrics is None and observed.access_log is None:
+            return
+        # Positional, in AccessRecord's field order: keywords cost a third more, once per request.
+        record = AccessRecord(
+            self.arrived,
+            context.request_id,
+            method,
+            read_path(environ),
+            environ.get("QUERY_STRING") or "",
+            status,
+            time.perf_counter() - self.started,
+            context.route,
+            context.endpoint_id,
+            response_bytes,
+            observed.version,
+            observed.environment,
+            context.user,
+            context.outcome,
+            context.workflow_errors,
+        )
+        if observed.metrics is not None:
+            try:
+                observed.metrics.observe(record)
+            except Exception:
+                observed.report_metrics_failure()
+        if observed.access_log is not None:
+            observed.access_log.write(record)
+
+
+class _CountedBody:
+    """A reply body of unknown length: counts the bytes sent and finishes the request on `close`, as
+    WSGI servers call it when the reply is done (or the client went away)."""
+
+    def __init__(self, body: Iterable[bytes], reply: _Reply) -> None:
+        self.body = body
+        self.reply = reply
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.body:
+            self.sent += len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.reply.finish(self.reply.status, self.sent)
+
+
+def read_path(environ: WSGIEnvironment) -> str:
+    """Return the request path as the client sent it (percent-encoded, no query)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if isinstance(raw, str) and raw:
+        return raw.partition("?")[0]
+    # WSGI strings hold the path's bytes as latin-1 characters: quote those bytes again.
+    path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
+    return quote(path.encode("latin-1", "replace"), safe="/%!$&'()*+,;=:@~")
