@@ -37,8 +37,26 @@ class ExitCode(IntEnum):
     """Every exit status epctl uses, in one place."""
 
     OK = 0
-    PROBLEMS = 1  # validation problems, a difference found, a check that failed
-    USAGE = 2  # bad command line (click uses 2 as well)
+    # A verdict (validation problems, a difference found, a check that failed), or a command without
+    # a verdict that could not do its work.
+    PROBLEMS = 1
+    # Bad command line (click uses 2 as well), a name that does not exist (a version, an environment),
+    # or a command with a verdict that could not reach one.
+    USAGE = 2
+
+
+# Commands whose exit status is a verdict (0 clean or equal, 1 problems or different): for them, not
+# being able to run (no project, a version that does not load) must not read as a verdict, so it is 2.
+VERDICT_COMMANDS = frozenset({"validate", "diff", "verify", "match"})
+
+
+def exit_code_of(err: Exception, command: str | None) -> ExitCode:
+    """Return the exit status of a command that failed with `err`, an error `report_error` printed."""
+    from epctl.schemas.problems import UsageError
+
+    if isinstance(err, UsageError) or command in VERDICT_COMMANDS:
+        return ExitCode.USAGE
+    return ExitCode.PROBLEMS
 
 
 class EpctlGroup(TyperGroup):
@@ -54,7 +72,7 @@ class EpctlGroup(TyperGroup):
         except Exception as err:
             if not report_error(err):
                 raise
-            raise typer.Exit(ExitCode.PROBLEMS) from None
+            raise typer.Exit(exit_code_of(err, ctx.invoked_subcommand)) from None
 
 
 def report_error(err: Exception) -> bool:
@@ -95,9 +113,10 @@ class State:
     @property
     def project_dir(self) -> Path:
         """The project folder; raises ProjectNotFoundError when none holds epctl.toml."""
+        from epctl.schemas.loader import find_project_dir, project_root
+
         if self.project_option is not None:
-            return self.project_option.resolve()
-        from epctl.schemas.loader import find_project_dir
+            return project_root(self.project_option)
 
         return find_project_dir(Path.cwd())
 

@@ -27,6 +27,10 @@ def snapshot_command(
     ctx: typer.Context,
     name: NameArgument,
     description: Annotated[str, typer.Option("--description", "-d", help="What this version is.")] = "",
+    sign: Annotated[
+        Path | None,
+        typer.Option("--sign", metavar="KEY", help="Sign with this Ed25519 private key (PKCS#8 PEM file)."),
+    ] = None,
 ) -> None:
     """Validate develop and freeze it into versions/NAME.toml (never overwrites)."""
     from rich.markup import escape
@@ -36,10 +40,11 @@ def snapshot_command(
     from epctl.runtime.version_store import freeze_version
 
     with progress_after(f"Freezing develop as {name}"):
-        frozen = freeze_version(get_state(ctx).project_dir, name, description)
+        frozen = freeze_version(get_state(ctx).project_dir, name, description, sign=sign)
+    signed = f", {frozen.signature}" if sign is not None else ""
     stderr.print(
         f"[green]Froze develop as {escape(name)}[/]: versions/{escape(name)}.toml "
-        f"({frozen.endpoints} endpoints, {frozen.digest[:19]}…)"
+        f"({frozen.endpoints} endpoints, {frozen.digest[:19]}…{escape(signed)})"
     )
 
 
@@ -78,6 +83,7 @@ def versions_command(
                     "digest": i.digest,
                     "endpoints": i.endpoints,
                     "verified": i.verified,
+                    "signature": i.signature,
                 }
                 for i in infos
             ]
@@ -193,7 +199,7 @@ def diff_command(
 
 @app.command("verify")
 def verify_command(ctx: typer.Context) -> None:
-    """Check every version's digest; exit 1 naming any that does not match."""
+    """Check every version's digest and signature; exit 1 naming any that fails."""
     passed = report_verification(get_state(ctx).project_dir)
     raise typer.Exit(ExitCode.OK if passed else ExitCode.PROBLEMS)
 
@@ -208,7 +214,9 @@ def report_verification(root: Path) -> bool:
     infos = describe_versions(root)
     for info in infos:
         if info.verified:
-            stderr.print(f"[green]ok[/]      {escape(info.name)}  {info.digest[:19]}…")
+            stderr.print(
+                f"[green]ok[/]      {escape(info.name)}  {info.digest[:19]}…  {escape(info.signature)}"
+            )
         else:
             stderr.print(f"[red]FAILED[/]  {escape(info.name)}: {escape(info.problem)}")
     if not infos:
@@ -230,6 +238,9 @@ def promote_command(
     no_test: Annotated[
         bool, typer.Option("--no-test", help="Promote without running the version's request cases first.")
     ] = False,
+    create: Annotated[
+        bool, typer.Option("--create", help="Add the environment when epctl.toml does not declare it.")
+    ] = False,
 ) -> None:
     """Run the version's request cases, then point an environment at it in epctl.toml, keeping the
     file's comments."""
@@ -238,7 +249,7 @@ def promote_command(
     from epctl.cli.output import stderr
     from epctl.runtime.version_store import promote_version
 
-    previous = promote_version(get_state(ctx).project_dir, version, env, test=not no_test)
+    previous = promote_version(get_state(ctx).project_dir, version, env, test=not no_test, create=create)
     was = f" (was {escape(previous)})" if previous else " (new environment)"
     stderr.print(f"[green]{escape(env)} → {escape(version)}[/]{was}")
 
@@ -253,12 +264,27 @@ def restore_command(
     from rich.markup import escape
 
     from epctl.cli.output import stderr
-    from epctl.runtime.version_store import restore_version
+    from epctl.runtime.restore import restore_version
 
     plan, backup = restore_version(get_state(ctx).project_dir, name, force=force)
+    replaced = len(plan.changed) + len(plan.remove)
     if backup:
-        stderr.print(f"Saved develop first as [bold]{escape(backup)}[/]")
+        stderr.print(
+            f"Copied the {count(replaced, 'develop file')} it replaces into [bold]{escape(backup)}/[/]"
+        )
+    written = len(plan.changed) + len(plan.created)
     stderr.print(
-        f"[green]Restored {escape(name)} into develop[/]: {len(plan.write)} files written"
+        f"[green]Restored {escape(name)} into develop[/]: {count(written, 'file')} written"
         + (f", {len(plan.remove)} removed" if plan.remove else "")
+        + (" (develop already matched it)" if not written and not plan.remove else "")
     )
+    if plan.kept:
+        stderr.print(
+            f"Kept {count(len(plan.kept), 'develop file')} the version does not have: "
+            f"{escape(', '.join(plan.kept))}"
+        )
+
+
+def count(number: int, noun: str) -> str:
+    """Return "1 file", "2 files"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -156,13 +156,35 @@ def find_widened_access(before: dict[str, Any], after: dict[str, Any]) -> list[s
     new_origins = set(new_settings.get("allowed_origins", ["*"]))
     if "*" not in old_origins and new_origins - old_origins:
         widened.append(f"settings: CORS origins widened: {', '.join(sorted(new_origins - old_origins))}")
+    widened += find_widened_auth(before.get("auth", {}), after.get("auth", {}))
     old_keys = {k["name"]: k for k in before.get("api_key", [])}
+    old_hashes = {k["sha256"] for k in before.get("api_key", [])}
     for api_key in after.get("api_key", []):
         previous = old_keys.get(api_key["name"])
         scope = set(api_key.get("endpoints", ["*"]))
         if previous is None:
             widened.append(f"API key {api_key['name']}: new key")
-        elif "*" not in set(previous.get("endpoints", ["*"])) and scope - set(previous.get("endpoints", [])):
+            continue
+        if api_key["sha256"] != previous["sha256"] and api_key["sha256"] not in old_hashes:
+            widened.append(f"API key {api_key['name']}: hash replaced (another key is accepted)")
+        if "*" not in set(previous.get("endpoints", ["*"])) and scope - set(previous.get("endpoints", [])):
             gained = ", ".join(sorted(scope - set(previous["endpoints"])))
             widened.append(f"API key {api_key['name']}: may now call {gained}")
+    return widened
+
+
+def find_widened_auth(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Return a sentence for each change to [auth] that lets other tokens in: another secret
+    variable signs them, or the issuer check was dropped or changed."""
+    widened = []
+    old_env, new_env = before.get("secret_env", "EPCTL_SECRET"), after.get("secret_env", "EPCTL_SECRET")
+    if old_env != new_env:
+        widened.append(
+            f"auth: secret_env {old_env} → {new_env} (tokens signed with another secret are accepted)"
+        )
+    old_issuer, new_issuer = before.get("issuer"), after.get("issuer")
+    if old_issuer is not None and new_issuer is None:
+        widened.append(f"auth: issuer {old_issuer} removed (tokens of any issuer are accepted)")
+    elif old_issuer is not None and new_issuer != old_issuer:
+        widened.append(f"auth: issuer {old_issuer} → {new_issuer} (tokens of another issuer are accepted)")
     return widened

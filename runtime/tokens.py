@@ -20,12 +20,20 @@ from epctl.schemas.project import Project
 # Only HS256 is ever accepted: naming the algorithm explicitly refuses `alg: none` and any token that
 # claims another algorithm, whatever its header says.
 ALGORITHM = "HS256"
+# HS256 signs with a SHA-256 HMAC: a key shorter than the hash's 32 bytes weakens every token.
+MIN_SECRET_BYTES = 32
+MAKE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 _TTL_RE = re.compile(r"^([0-9]+)([smhd])$")
 _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class MissingSecretError(EpctlError):
     """The environment variable that holds the token secret is unset or empty."""
+
+
+class WeakSecretError(EpctlError):
+    """A token secret too short to sign HS256 tokens safely. Not a MissingSecretError: a project that
+    could run without a secret must still not run with a weak one."""
 
 
 class InvalidTtlError(EpctlError):
@@ -35,14 +43,22 @@ class InvalidTtlError(EpctlError):
 def read_secret(project: Project) -> str:
     """Return the token secret from the variable `project.auth.secret_env` names.
 
-    Raises MissingSecretError naming the variable when it is unset or empty.
+    Raises MissingSecretError naming the variable when it is unset or empty, WeakSecretError when it
+    holds fewer than MIN_SECRET_BYTES bytes (HS256 wants a key at least as long as its hash).
     """
     name = project.auth.secret_env
     secret = os.environ.get(name, "")
     if not secret:
         raise MissingSecretError(
             f"the environment variable {name} is not set: it holds the secret that signs user tokens "
-            f"([auth] secret_env in epctl.toml); set it, e.g. `export {name}=<a long random string>`"
+            f'([auth] secret_env in epctl.toml); set it, e.g. `export {name}="$({MAKE_SECRET})"`'
+        )
+    size = len(secret.encode("utf-8"))
+    if size < MIN_SECRET_BYTES:
+        raise WeakSecretError(
+            f"the secret in {name} is {size} bytes; user tokens need a secret of at least "
+            f"{MIN_SECRET_BYTES} random bytes. Make one with `{MAKE_SECRET}` and set {name} to it "
+            "(a variable such as HOME or USER never holds a secret)"
         )
     return secret
 

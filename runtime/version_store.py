@@ -7,35 +7,53 @@ complete file and never a half-written one; `epctl.toml` is rewritten through a 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli
 import tomli_w
 import tomlkit
 from pydantic import BaseModel
 
-from epctl.schemas.loader import CONFIG_FILE, VERSIONS_FOLDER, list_table_files, load_project
-from epctl.schemas.models import TABLES_BY_FOLDER, ApiKey, Auth, Settings
-from epctl.schemas.problems import EpctlError, ProjectError
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from epctl.runtime.config_text import ConfigTextError, parse_config, strip_local_sections
+from epctl.runtime.project_writes import (
+    check_write_target,
+    project_lock,
+    remove_stale_temporaries,
+    rewrite,
+    write_exclusive,
+)
+from epctl.schemas.loader import (
+    CONFIG_FILE,
+    ENVIRONMENT_NAME,
+    VERSIONS_FOLDER,
+    load_project,
+    load_trusted_keys,
+)
+from epctl.schemas.models import NAME_RULE
+from epctl.schemas.problems import EpctlError, UsageError
 from epctl.schemas.project import DEVELOP, Project
+from epctl.schemas.project_files import read_project_text
+from epctl.schemas.signing import SIGNATURE_KEY, check_signature, load_private_key, sign_digest
 from epctl.schemas.version_file import (
     CONTENT_KEYS,
     FORMAT,
     HEADER_KEYS,
     VersionError,
+    check_trusted,
     check_version_name,
     compute_digest,
     load_version,
+    read_trusted_document,
     read_version_document,
+    read_version_text,
     verify_document,
     version_path,
 )
@@ -45,8 +63,12 @@ class VersionExistsError(VersionError):
     """A snapshot under a name that is taken: versions are never overwritten."""
 
 
-class RestoreConflictError(EpctlError):
-    """`restore` would overwrite or remove develop files that differ from the version."""
+class UnknownEnvironmentError(UsageError):
+    """`promote --env NAME` naming an environment epctl.toml does not declare."""
+
+
+class InvalidEnvironmentNameError(UsageError):
+    """An environment name outside the name rule."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +78,9 @@ class VersionInfo:
     description: str
     digest: str
     endpoints: int
-    verified: bool
+    verified: bool  # the digest matches, and the signature is one this checkout accepts
     problem: str = ""
+    signature: str = ""  # "unsigned", "signed by release", "bad signature: ...", ...
 
 
 def dump_project(project: Project) -> dict[str, Any]:
@@ -81,8 +104,17 @@ def dump_project(project: Project) -> dict[str, Any]:
         "workflow": [dump(w) for w in project.workflows.values()],
         "case": [dump(c) for c in project.cases.values()],
         "files": _normalize_newlines(project.files),
-        "table_files": _normalize_newlines(project.table_files),
+        "table_files": _normalize_newlines({**project.table_files, **_config_text(project)}),
     }
+
+
+def _config_text(project: Project) -> dict[str, str]:
+    """Return {"epctl.toml": its text without local sections} for develop, so that `restore` gives
+    the file back as written; nothing for a frozen version (its table files already hold it)."""
+    config = project.declarations.texts.get(CONFIG_FILE)
+    if project.version != DEVELOP or config is None:
+        return {}
+    return {CONFIG_FILE: strip_local_sections(config.text)}
 
 
 def _normalize_newlines(files: Mapping[str, str]) -> dict[str, str]:
@@ -117,8 +149,10 @@ def format_sources(table: str, files: dict[str, str]) -> str:
     return "".join(parts)
 
 
-def render_version(project: Project, name: str, description: str, created: datetime) -> tuple[str, str]:
-    """Return the text of version file `name` for `project` and its digest."""
+def render_version(
+    project: Project, name: str, description: str, created: datetime, key: Ed25519PrivateKey | None = None
+) -> tuple[str, str]:
+    """Return the text of version file `name` for `project` and its digest, signed with `key` if given."""
     header = {
         "format": FORMAT,
         "name": name,
@@ -128,35 +162,45 @@ def render_version(project: Project, name: str, description: str, created: datet
     content = dump_project(project)
     digest = compute_digest({**header, **content})
     tables = {key: value for key, value in content.items() if key not in CONTENT_KEYS}
-    text = tomli_w.dumps({**header, "digest": digest, **tables}, multiline_strings=True)
+    signature = {SIGNATURE_KEY: sign_digest(key, digest)} if key is not None else {}
+    text = tomli_w.dumps({**header, "digest": digest, **signature, **tables}, multiline_strings=True)
     text += "".join(format_sources(key, content[key]) for key in CONTENT_KEYS)
     # Read the text back before anything is written: a version that would not verify is never made.
     verify_document(f"{VERSIONS_FOLDER}/{name}.toml", tomli.loads(text))
     return text, digest
 
 
-def freeze_version(root: Path, name: str, description: str = "") -> VersionInfo:
+def freeze_version(root: Path, name: str, description: str = "", *, sign: Path | None = None) -> VersionInfo:
     """Validate develop and freeze it into `versions/NAME.toml`; return what was frozen.
 
-    Raises VersionError for a bad or taken name, ProjectError when develop has errors. Nothing is
-    written unless the whole version is.
+    With `sign`, the digest is signed with the Ed25519 private key in that PEM file. Raises
+    VersionError for a bad or taken name, ProjectError when develop has errors, SigningKeyError for a
+    key that cannot sign. Nothing is written unless the whole version is.
     """
-    path = version_path(root, name)
+    relative = version_path(root, name).relative_to(root).as_posix()
+    path = check_write_target(root, relative)
     if path.exists():
         raise VersionExistsError(
-            f'version "{name}" already exists ({VERSIONS_FOLDER}/{name}.toml); versions '
-            "are never overwritten: choose a new name"
+            f'version "{name}" already exists ({relative}); versions are never overwritten: choose a new name'
         )
+    key = load_private_key(sign, root) if sign is not None else None
     project = load_project(root)
     created = datetime.now(UTC)
-    text, digest = render_version(project, name, description, created)
-    write_exclusive(
-        path,
-        text,
-        taken=lambda: VersionExistsError(
-            f'version "{name}" was just created by another snapshot; versions are never overwritten'
-        ),
-    )
+    text, digest = render_version(project, name, description, created, key)
+    with project_lock(root):
+        path = check_write_target(root, relative)  # versions/ may have been made just now
+        path.parent.mkdir(exist_ok=True)
+        remove_stale_temporaries(path.parent)
+        write_exclusive(
+            path,
+            text,
+            taken=lambda: VersionExistsError(
+                f'version "{name}" was just created by another snapshot; versions are never overwritten'
+            ),
+        )
+    signature = "unsigned"
+    if key is not None:
+        signature = check_signature(tomli.loads(text), load_trusted_keys(root)).detail
     return VersionInfo(
         name,
         created.isoformat(timespec="seconds"),
@@ -164,45 +208,8 @@ def freeze_version(root: Path, name: str, description: str = "") -> VersionInfo:
         digest,
         len(project.endpoints),
         verified=True,
+        signature=signature,
     )
-
-
-def write_exclusive(path: Path, text: str, *, taken: Callable[[], Exception]) -> None:
-    """Write `text` to `path` only if `path` does not exist, atomically; raise `taken()` if it does."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _temporary_beside(path, text) as temporary:
-        try:
-            os.link(temporary, path)  # atomic, and fails if the name is taken: an exclusive claim
-        except FileExistsError:
-            raise taken() from None
-
-
-def write_replace(path: Path, text: str) -> None:
-    """Replace `path` with `text` atomically: readers see the old file or the new, never a mix."""
-    with _temporary_beside(path, text) as temporary:
-        os.replace(temporary, path)
-
-
-@contextlib.contextmanager
-def _temporary_beside(path: Path, text: str) -> Iterator[Path]:
-    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temporary = Path(name)
-    try:
-        # mkstemp makes the file private (0600); give it the mode a plain write would have.
-        os.chmod(descriptor, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_current_umask())
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        yield temporary
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def list_version_names(root: Path) -> list[str]:
@@ -211,29 +218,38 @@ def list_version_names(root: Path) -> list[str]:
 
 
 def describe_versions(root: Path) -> list[VersionInfo]:
-    """Return every version with its header and whether its digest verifies, oldest first."""
+    """Return every version with its header and whether it verifies, oldest first: its digest, and
+    its signature (where epctl.toml lists trusted keys, an unsigned version does not verify).
+
+    Raises ProjectError when epctl.toml cannot say which keys it trusts.
+    """
+    trusted = load_trusted_keys(root)
     infos = []
     for name in list_version_names(root):
-        path = version_path(root, name)
         try:
-            document = tomli.loads(path.read_text(encoding="utf-8"))
-        except (tomli.TOMLDecodeError, UnicodeDecodeError) as err:
-            infos.append(VersionInfo(name, "", "", "", 0, False, f"not readable TOML: {err}"))
+            document = tomli.loads(read_version_text(root, name)[1])
+        except (tomli.TOMLDecodeError, EpctlError, RecursionError) as err:
+            reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+            infos.append(VersionInfo(name, "", "", "", 0, False, f"not readable TOML: {reason}"))
             continue
         problem = ""
+        signature = ""
         try:
             verify_document(f"{VERSIONS_FOLDER}/{name}.toml", document)  # parsed once, checked here
+            signature = check_trusted(name, document, trusted).detail
         except VersionError as err:
             problem = str(err)
+        endpoints = document.get("endpoint")
         infos.append(
             VersionInfo(
                 name=name,
                 created=str(document.get("created", "")),
                 description=str(document.get("description", "")),
                 digest=str(document.get("digest", "")),
-                endpoints=len(document.get("endpoint", [])),
+                endpoints=len(endpoints) if isinstance(endpoints, list) else 0,
                 verified=not problem,
                 problem=problem,
+                signature=signature,
             )
         )
     return sorted(infos, key=lambda info: (info.created, info.name))
@@ -250,126 +266,61 @@ def read_content(root: Path, name: str) -> dict[str, Any]:
     return {key: value for key, value in document.items() if key not in HEADER_KEYS}
 
 
-def promote_version(root: Path, version: str, env: str, *, test: bool = True) -> str | None:
+def check_environment_name(name: str) -> None:
+    """Raise InvalidEnvironmentNameError unless `name` can name an environment."""
+    if not ENVIRONMENT_NAME.fullmatch(name):
+        raise InvalidEnvironmentNameError(f"{name!r} is not a valid environment name: use {NAME_RULE}")
+
+
+def promote_version(
+    root: Path, version: str, env: str, *, create: bool = False, test: bool = True
+) -> str | None:
     """Point environment `env` at `version` in epctl.toml, keeping its comments and layout.
 
     Returns the version it pointed at before (None for a new environment). Raises VersionError when
-    the version does not exist or does not verify; with `test`, first runs the version's request
-    cases and raises CasesFailedError when one fails (ProjectError when the version cannot be built).
+    the version does not exist, does not verify, or is not signed by a key epctl.toml trusts;
+    UnknownEnvironmentError for an environment epctl.toml does not declare unless `create`; and the
+    errors of `rewrite` and `project_lock`. With `test`, first runs the version's request cases and
+    raises CasesFailedError when one fails (ProjectError when the version cannot be built).
+    The file is rewritten under the project lock and re-read just before its rename, so an edit
+    saved meanwhile is kept.
     """
     check_version_name(version)
-    read_version_document(root, version)  # refuses unknown and tampered versions
+    check_environment_name(env)
+    read_trusted_document(root, version)  # refuses unknown, tampered and (under trust) unsigned ones
     if test:
         # Imported here: running cases builds the version's app (werkzeug, Jinja, its handlers).
         from epctl.runtime.cases import check_cases
 
         check_cases(load_version(root, version))
-    path = root / CONFIG_FILE
-    document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    environments = document.setdefault("environments", tomlkit.table(is_super_table=True))
-    previous = None
-    if env in environments:
-        previous = environments[env].get("version")
-        environments[env]["version"] = version
-    else:
-        table = tomlkit.table()
-        table["version"] = version
-        environments[env] = table
-    write_replace(path, tomlkit.dumps(document))
-    return None if previous is None else str(previous)
+    path = check_write_target(root, CONFIG_FILE)
+    previous: list[str | None] = []
 
-
-@dataclass(frozen=True, slots=True)
-class RestorePlan:
-    content: dict[str, Any]  # the version's frozen content
-    write: dict[str, str]  # project path -> text the version holds
-    differing: list[str]  # develop files that exist with other content
-    remove: list[str]  # develop TOML table files the version does not have
-
-
-def plan_restore(root: Path, name: str) -> RestorePlan:
-    """Return what restoring version `name` into develop would write, overwrite and remove."""
-    content = read_content(root, name)
-    write = {**content["files"], **content["table_files"]}
-    differing = []
-    for relative, text in sorted(write.items()):
-        target = root / relative
-        # A version file is data: even one whose digest checks out must not write outside the project.
-        if not target.resolve().is_relative_to(root.resolve()):
-            raise VersionError(
-                f'version "{name}" holds a file outside the project ("{relative}"); nothing was restored'
+    def point(text: str) -> str:
+        document = parse_config(text)
+        environments = document.setdefault("environments", tomlkit.table(is_super_table=True))
+        if not isinstance(environments, dict) or not isinstance(environments.get(env, {}), dict):
+            raise ConfigTextError(
+                f"{CONFIG_FILE}: [environments.{env}] is not a table; `epctl validate` shows what to fix"
             )
-        if target.exists() and target.read_text(encoding="utf-8") != text:
-            differing.append(relative)
-    remove = []
-    for folder in TABLES_BY_FOLDER:
-        for path in list_table_files(root, folder):
-            relative = path.relative_to(root).as_posix()
-            if relative not in content["table_files"]:
-                remove.append(relative)
-    return RestorePlan(content, write, differing, remove)
-
-
-def restore_version(root: Path, name: str, *, force: bool = False) -> tuple[RestorePlan, str | None]:
-    """Copy version `name` back into develop (Losant's copy-to-develop).
-
-    Without `force`, raises RestoreConflictError when develop files would be overwritten or removed.
-    With it, develop is first saved as version `develop-backup-<time>` (or, when develop does not
-    validate, its files are copied to `.epctl/backups/<time>/`). Returns the plan and the backup name.
-    """
-    check_version_name(name)
-    plan = plan_restore(root, name)
-    backup = None
-    if plan.differing or plan.remove:
-        if not force:
-            listed = ", ".join([*plan.differing, *(f"{p} (removed)" for p in plan.remove)][:8])
-            raise RestoreConflictError(
-                f"restoring {name} would change develop files that differ from it: {listed}; "
-                "rerun with --force to save develop as a backup version first"
+        previous.clear()
+        if env in environments:
+            pointer = environments[env].get("version")
+            previous.append(None if pointer is None else str(pointer))
+            environments[env]["version"] = version
+        elif not create:
+            known = ", ".join(sorted(environments)) or "none yet"
+            raise UnknownEnvironmentError(
+                f'no environment "{env}" in {CONFIG_FILE} (known: {known}); check the name, or pass '
+                "--create to add it"
             )
-        backup = back_up_develop(root, [*plan.differing, *plan.remove])
-    for relative, text in plan.write.items():
-        target = root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_replace(target, text)
-    for relative in plan.remove:
-        (root / relative).unlink()
-    restore_config(root, plan.content)
-    return plan, backup
+        else:
+            previous.append(None)
+            table = tomlkit.table()
+            table["version"] = version
+            environments[env] = table
+        return tomlkit.dumps(document)
 
-
-def back_up_develop(root: Path, changed: list[str]) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    name = f"develop-backup-{stamp}"
-    try:
-        freeze_version(root, name, description="develop before `epctl restore --force`")
-        return name
-    except ProjectError:
-        folder = root / ".epctl" / "backups" / stamp
-        for relative in [*changed, CONFIG_FILE]:
-            target = folder / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(root / relative, target)
-        return folder.relative_to(root).as_posix()
-
-
-def restore_config(root: Path, content: dict[str, Any]) -> None:
-    """Write a version's settings, auth and API keys into epctl.toml; environments stay as they are."""
-    path = root / CONFIG_FILE
-    document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    current = document.unwrap()
-    # Compare meanings, not text: a section that already says the same (defaults left out, comments
-    # in) is left exactly as the user wrote it.
-    for key, model in (("settings", Settings), ("auth", Auth)):
-        if model.model_validate(current.get(key, {})) != model.model_validate(content[key]):
-            document[key] = content[key]
-    keys_now = [ApiKey.model_validate(k) for k in current.get("api_key", [])]
-    if keys_now != [ApiKey.model_validate(k) for k in content["api_key"]]:
-        if content["api_key"]:
-            array = tomlkit.aot()
-            for api_key in content["api_key"]:
-                array.append(tomlkit.item(api_key))
-            document["api_key"] = array
-        elif "api_key" in document:
-            del document["api_key"]
-    write_replace(path, tomlkit.dumps(document))
+    with project_lock(root):
+        rewrite(path, lambda: read_project_text(root, path), point)
+    return previous[0]

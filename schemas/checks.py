@@ -7,7 +7,8 @@ Every check returns problems; none raises for what a user wrote.
 from __future__ import annotations
 
 import ast
-from collections.abc import Container, Iterable
+import functools
+from collections.abc import Callable, Container, Iterable
 
 import jinja2
 from jinja2 import meta, nodes
@@ -15,12 +16,35 @@ from jinja2 import meta, nodes
 from epctl.schemas.handler_files import find_missing_imports, module_files
 from epctl.schemas.json_schemas import check_schemas
 from epctl.schemas.models import CONTENT_BLOCK, Endpoint, Page, Reply, Templated, route_of
-from epctl.schemas.problems import Code, Place, Problem, Severity, did_you_mean
+from epctl.schemas.positions import find_failing_line
+from epctl.schemas.problems import Code, Place, Problem, Severity, Suggester, WorkBudget, did_you_mean
 from epctl.schemas.project import Declarations, Project
 from epctl.schemas.routing import RouteConflictError, Router
 
+TOO_DEEP_FOR_JINJA = "expressions or blocks nested too deeply for the template parser; split them up"
+TOO_DEEP_FOR_PYTHON = "expressions nested too deeply for Python's parser; split them up"
 ANY_NAME = "*"  # in `invalid_ids`: any name of that kind may exist (its file did not parse)
 _PARSER = jinja2.Environment()
+
+
+def _too_deep_for_jinja(source: str) -> bool:
+    try:
+        _PARSER.parse(source)
+    except RecursionError:
+        return True
+    except jinja2.TemplateSyntaxError:
+        return False
+    return False
+
+
+def _too_deep_for_python(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (RecursionError, MemoryError):
+        return True
+    except SyntaxError:
+        return False
+    return False
 
 
 def check_project(project: Project, invalid_ids: set[tuple[str, str]] | None = None) -> list[Problem]:
@@ -74,6 +98,8 @@ class _Checker:
         self.project = project
         self.invalid = invalid_ids
         self.problems: list[Problem] = []
+        self.budget = WorkBudget()
+        self.suggesters: dict[str, Suggester] = {}
 
     def add(
         self,
@@ -92,12 +118,21 @@ class _Checker:
         return name in declared or (kind, name) in invalid or (kind, ANY_NAME) in invalid
 
     def suggest(self, kind: str, name: str, declared: Iterable[str]) -> str:
-        """Return a did-you-mean among declared names, counting declared-but-invalid tables too."""
-        return did_you_mean(name, [*declared, *(n for k, n in self.invalid if k == kind)])
+        """Return a did-you-mean among declared names, counting declared-but-invalid tables too.
 
-    def check_reply(self, reply: Reply | None, label: str, place: Place) -> None:
+        `declared` is read once per kind: one suggester per kind serves the whole run, within one
+        work budget, so thousands of unknown references stay linear.
+        """
+        suggester = self.suggesters.get(kind)
+        if suggester is None:
+            invalid = sorted(n for k, n in self.invalid if k == kind and n != ANY_NAME)
+            suggester = self.suggesters[kind] = Suggester([*declared, *invalid], self.budget)
+        return did_you_mean(name, suggester)
+
+    def check_reply(self, reply: Reply | None, label: str, place: Callable[[], Place]) -> None:
         """Report a page reply naming a page that is not declared; `label` names the reply in the
-        message (`reply`, `settings.not_found_reply`), `place` is where its `page` key is."""
+        message (`reply`, `settings.not_found_reply`), `place()` is where its `page` key is (found only
+        when there is a problem: finding lines costs a scan of the file)."""
         if reply is None or reply.type != "page" or reply.page is None:
             return
         if not self.known("page", reply.page, self.project.pages):
@@ -106,7 +141,7 @@ class _Checker:
                     Code.UNKNOWN_PAGE,
                     f'{label} names page "{reply.page}", which is not declared in pages/'
                     + self.suggest("page", reply.page, self.project.pages),
-                    place,
+                    place(),
                 )
             )
 
@@ -115,13 +150,19 @@ class _Checker:
         where = self.project.declarations
         for reply_key in ("not_found_reply", "unauthorized_reply"):
             label = f"settings.{reply_key}"
-            self.check_reply(getattr(settings, reply_key), label, where.locate("epctl.toml", f"{label}.page"))
+            self.check_reply(
+                getattr(settings, reply_key),
+                label,
+                functools.partial(where.locate, "epctl.toml", f"{label}.page"),
+            )
         triggered = {e for w in self.project.workflows.values() for e in w.endpoints}
         for endpoint in self.project.endpoints:
             eid = endpoint.id
             for reply_key in ("reply", "unauthorized_reply"):
                 self.check_reply(
-                    getattr(endpoint, reply_key), reply_key, where.place("endpoint", eid, f"{reply_key}.page")
+                    getattr(endpoint, reply_key),
+                    reply_key,
+                    functools.partial(where.place, "endpoint", eid, f"{reply_key}.page"),
                 )
             if endpoint.access == "groups" and not endpoint.groups:
                 self.add(
@@ -204,7 +245,12 @@ class _Checker:
     def parse_template(self, kind: str, name: str, table: Templated) -> nodes.Template | None:
         source = self.project.template_source(table)
         try:
-            return _PARSER.parse(source)
+            try:
+                return _PARSER.parse(source)
+            except RecursionError:
+                raise jinja2.TemplateSyntaxError(
+                    TOO_DEEP_FOR_JINJA, find_failing_line(source, _too_deep_for_jinja)
+                ) from None
         except jinja2.TemplateSyntaxError as err:
             if table.template is not None:
                 place = Place(file=table.template, line=err.lineno, id=name)
@@ -282,8 +328,15 @@ class _Checker:
                 )
 
     def parse_handler(self, name: str | None, path: str) -> ast.Module | None:
+        source = self.project.files[path]
         try:
-            return ast.parse(self.project.files[path], filename=path)
+            try:
+                return ast.parse(source, filename=path)
+            except (RecursionError, MemoryError):
+                # CPython's parser runs out of stack on deep nesting (a MemoryError, not memory).
+                too_deep = SyntaxError(TOO_DEEP_FOR_PYTHON)
+                too_deep.lineno = find_failing_line(source, _too_deep_for_python)
+                raise too_deep from None
         except SyntaxError as err:
             self.problems.append(
                 Problem.error(

@@ -33,6 +33,7 @@ SECTION_HELP = {
     "api_key": "API keys, stored as the sha256 of the key.",
     "environments": "Environments by name: each points at a frozen version.",
     "lint": "Suppressions: warnings this project accepts. Errors cannot be suppressed.",
+    "trusted_key": "Ed25519 public keys: with any listed, only versions signed by one of them are served.",
     "endpoint": "An HTTP endpoint: method, route, access and reply.",
     "page": "A page: a template rendered as a reply.",
     "layout": "A layout: a template that wraps pages, with one {% block content %} slot.",
@@ -40,7 +41,7 @@ SECTION_HELP = {
     "workflow": "A workflow: a Python handler run by the endpoints that trigger it.",
 }
 # How a section of epctl.toml is written: one table, an array of tables, or a table of tables.
-ARRAYS = {"api_key"}
+ARRAYS = {"api_key", "trusted_key"}
 NAMED_TABLES = {"environments"}
 REQUIRED_SECTIONS = ["project"]
 

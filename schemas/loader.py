@@ -7,6 +7,7 @@ reference checked, so one `epctl validate` run lists everything a user has to fi
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from epctl.schemas.checks import ANY_NAME, build_router, check_project
 from epctl.schemas.handler_files import WORKFLOWS_FOLDER
 from epctl.schemas.json_schemas import resolve_schema_files
 from epctl.schemas.models import (
+    NAME_PATTERN,
     NAME_RULE,
     TABLES_BY_FOLDER,
     VERSION_NAME_RULE,
@@ -36,9 +38,10 @@ from epctl.schemas.models import (
     Settings,
     Table,
     Templated,
+    TrustedKey,
     Workflow,
 )
-from epctl.schemas.positions import KeyLines
+from epctl.schemas.positions import KeyLines, find_failing_line
 from epctl.schemas.problems import (
     Code,
     EpctlError,
@@ -46,19 +49,25 @@ from epctl.schemas.problems import (
     Problem,
     ProjectError,
     Severity,
+    WorkBudget,
     did_you_mean,
     raise_on_errors,
 )
 from epctl.schemas.project import Project, ProjectDraft
+from epctl.schemas.project_files import ProjectFileError, read_project_text
 
 CONFIG_FILE = "epctl.toml"
 VERSIONS_FOLDER = "versions"
+# Sections of epctl.toml that belong to this checkout, not to a version: where versions are served
+# and which signers are trusted. Never frozen, never rolled back by a restore.
+LOCAL_SECTIONS = ("environments", "trusted_key")
 CONFIG_SECTIONS: dict[str, type[Table]] = {
     "project": ProjectInfo,
     "settings": Settings,
     "auth": Auth,
     "api_key": ApiKey,
     "environments": Environment,
+    "trusted_key": TrustedKey,
     "lint": Lint,
 }
 # pydantic's names for expected types, in the words of TOML.
@@ -102,6 +111,7 @@ class Source(Protocol):
         ...
 
 
+ENVIRONMENT_NAME = re.compile(NAME_PATTERN)
 # `id = "x"` or `name = "x"` at the start of a line: what a broken file probably declares.
 _DECLARED_NAME = re.compile(r"""^[ \t]*(?:id|name)[ \t]*=[ \t]*["']([^"'\n]+)["']""", re.MULTILINE)
 
@@ -184,6 +194,25 @@ def load_environments(project_dir: str | Path) -> dict[str, Environment]:
     return environments
 
 
+def read_trusted_keys(project_dir: str | Path) -> tuple[list[TrustedKey], list[Problem]]:
+    """Return the [[trusted_key]] tables of `epctl.toml` and the problems of reading them (a file that
+    is not TOML, an invalid key), reading nothing else."""
+    root = project_root(project_dir)
+    reader = ProjectReader(root)
+    config = reader.parse(root / CONFIG_FILE)
+    if config is not None:
+        reader.read_trusted_keys(config, CONFIG_FILE)
+    return reader.trusted_keys, reader.problems
+
+
+def load_trusted_keys(project_dir: str | Path) -> tuple[TrustedKey, ...]:
+    """Return the keys whose signatures this checkout trusts; raise ProjectError when epctl.toml
+    cannot say (not TOML, an invalid [[trusted_key]]): an unknown trust list never means "none"."""
+    keys, problems = read_trusted_keys(project_dir)
+    raise_on_errors(problems)
+    return tuple(keys)
+
+
 class FolderSource:
     """Develop: `epctl.toml`, then every TOML file of the table folders, sources read from disk."""
 
@@ -245,7 +274,8 @@ def _unwrap(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """Return how TOML names the type of `value`: `a string`, `an array`, `a table`, ..."""
     names = {
         bool: "a boolean",
         int: "an integer",
@@ -267,6 +297,9 @@ class ProjectReader:
         # reported again as unknown, so one typo gives one problem, not a cascade.
         self.invalid_ids: set[tuple[str, str]] = set()
         self.draft = ProjectDraft(root=root)
+        self.trusted_keys: list[TrustedKey] = []  # local to this checkout: kept beside the draft
+        self.refused: set[str] = set()  # files read_project_text refused, by project path
+        self.budget = WorkBudget()  # the "did you mean" work of one read
 
     # -- problems -----------------------------------------------------------------------------
     def add(
@@ -279,9 +312,10 @@ class ProjectReader:
         line: int | None = None,
         severity: Severity = Severity.ERROR,
     ) -> None:
-        place = self.draft.declarations.locate(file, key, id)
         if line is not None:
             place = Place(file=file, line=line, key=key or None, id=id)
+        else:
+            place = self.draft.declarations.locate(file, key, id)
         self.problems.append(Problem(severity, code, message, place))
 
     def add_validation(
@@ -299,7 +333,7 @@ class ProjectReader:
                 choices = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
                 hint = SECRET_HINTS.get(name)
                 message = f'unknown key "{name}"' + (
-                    f"; {hint}" if hint else did_you_mean(name, choices, list_all=True)
+                    f"; {hint}" if hint else did_you_mean(name, choices, list_all=True, budget=self.budget)
                 )
                 self.add(Code.UNKNOWN_KEY, message, file, key, id)
             elif kind == "missing":
@@ -319,7 +353,7 @@ class ProjectReader:
                 expected = error["msg"].removeprefix("Input should be ").rstrip(".")
                 expected = TOML_TYPE_NAMES.get(expected, expected)
                 self.add(
-                    Code.INVALID_TYPE, f'"{name}" must be {expected}, not {_describe(value)}', file, key, id
+                    Code.INVALID_TYPE, f'"{name}" must be {expected}, not {describe(value)}', file, key, id
                 )
             else:
                 self.add(Code.INVALID_VALUE, f'"{name}": {error["msg"]}', file, key, id)
@@ -329,7 +363,10 @@ class ProjectReader:
         """Return the TOML document at `path`, or None after recording why it cannot be read."""
         file = path.relative_to(self.root).as_posix()
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_project_text(self.root, path)
+        except ProjectFileError as err:
+            self.add(err.code, str(err), file)
+            return None
         except UnicodeDecodeError as err:
             self.add(
                 Code.ENCODING, f"not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8", file
@@ -350,6 +387,16 @@ class ProjectReader:
             line = getattr(err, "lineno", None)
             self.add(Code.TOML_SYNTAX, f"TOML syntax error: {message}", file, line=line)
             return None
+        except RecursionError:
+            # tomli refuses arrays and inline tables nested over 400 levels, without a line.
+            line = find_failing_line(text, _nests_too_deeply)
+            self.add(
+                Code.TOML_SYNTAX,
+                f"TOML syntax error: arrays or inline tables nested more than {MAX_TOML_DEPTH} levels deep",
+                file,
+                line=line,
+            )
+            return None
 
     def read(self, source: Source) -> ProjectDraft:
         """Return the draft of every document `source` yields, each table validated on its own."""
@@ -359,6 +406,7 @@ class ProjectReader:
                 self.read_config(document.data, document.file)
             if document.environments:
                 self.read_environments(document.data, document.file)
+                self.read_trusted_keys(document.data, document.file)
             if document.resolve is not None:
                 self.read_tables(document.file, document.data, document.tables, document.resolve)
         return self.draft
@@ -377,7 +425,9 @@ class ProjectReader:
         for name in document:
             if name not in known:
                 where = CONFIG_FILE if file == CONFIG_FILE else f"{file.split('/')[0]}/ files"
-                message = f'unknown table "{name}" in {where}' + did_you_mean(name, known, list_all=True)
+                message = f'unknown table "{name}" in {where}' + did_you_mean(
+                    name, known, list_all=True, budget=self.budget
+                )
                 self.add(Code.UNKNOWN_KEY, message, file, name)
 
     def read_config(self, config: dict[str, Any], file: str) -> None:
@@ -397,6 +447,7 @@ class ProjectReader:
             lint = self.validate(Lint, config["lint"], file, "lint", None)
             if isinstance(lint, Lint):
                 self.draft.lint = lint
+        hashes: dict[str, tuple[str, str]] = {}  # sha256 -> (name, key path) of the first key with it
         for key, table in self.each_table(config, "api_key", file):
             api_key = self.validate(ApiKey, table, file, key, table.get("name"))
             if isinstance(api_key, ApiKey):
@@ -408,7 +459,23 @@ class ProjectReader:
                         f"{key}.name",
                         api_key.name,
                     )
+                first = hashes.setdefault(api_key.sha256, (api_key.name, key))
+                if first[1] != key:
+                    self.add_duplicate_hash(file, key, api_key.name, *first)
                 self.draft.api_keys.append(api_key)
+
+    def add_duplicate_hash(self, file: str, key: str, name: str, first_name: str, first_key: str) -> None:
+        """Report an API key whose sha256 an earlier key has: the one key would get both scopes."""
+        first = self.draft.declarations.locate(file, f"{first_key}.sha256", first_name)
+        self.problems.append(
+            Problem.error(
+                Code.DUPLICATE_API_KEY,
+                f'API key "{name}" has the same sha256 as API key "{first_name}" ({file}:{first.line}): '
+                "one key would be allowed the endpoints of both; give each caller its own key",
+                self.draft.declarations.locate(file, f"{key}.sha256", name),
+                (first,),
+            )
+        )
 
     def read_environments(self, config: dict[str, Any], file: str) -> None:
         """Read [environments.NAME]: develop's pointers at versions (never frozen into a version)."""
@@ -423,10 +490,31 @@ class ProjectReader:
             environments = {}
         for name, table in environments.items():
             key = f"environments.{name}"
+            if not ENVIRONMENT_NAME.fullmatch(name):
+                # json.dumps shows a newline or an empty name as the user would have to write it.
+                self.add(
+                    Code.INVALID_VALUE,
+                    f"environment name {json.dumps(name)} is not valid: use {NAME_RULE}",
+                    file,
+                    key,
+                    name,
+                )
+                continue
             environment = self.validate(Environment, table, file, key, name)
             if isinstance(environment, Environment):
                 self.draft.environments[name] = environment
                 self.check_environment_version(name, environment, file, key)
+
+    def read_trusted_keys(self, config: dict[str, Any], file: str) -> None:
+        """Read [[trusted_key]]: the signers whose versions this checkout serves (never frozen)."""
+        for key, table in self.each_table(config, "trusted_key", file):
+            trusted = self.validate(TrustedKey, table, file, key, table.get("name"))
+            if not isinstance(trusted, TrustedKey):
+                continue
+            if any(k.name == trusted.name for k in self.trusted_keys):
+                message = f'trusted key name "{trusted.name}" is used twice'
+                self.add(Code.DUPLICATE_NAME, message, file, f"{key}.name", trusted.name)
+            self.trusted_keys.append(trusted)
 
     def check_environment_version(self, name: str, environment: Environment, file: str, key: str) -> None:
         if not (self.root / VERSIONS_FOLDER / f"{environment.version}.toml").is_file():
@@ -463,7 +551,7 @@ class ProjectReader:
                 yield key, table
             else:
                 self.add(
-                    Code.INVALID_TYPE, f'each "{name}" must be a table, not {_describe(table)}', file, key
+                    Code.INVALID_TYPE, f'each "{name}" must be a table, not {describe(table)}', file, key
                 )
 
     def validate(self, model: type[Table], table: Any, file: str, key: str, id: str | None) -> Table | None:
@@ -471,7 +559,7 @@ class ProjectReader:
             self.add(Code.MISSING_KEY, f"missing required table [{key}]", file, key, id)
             return None
         if not isinstance(table, dict):
-            self.add(Code.INVALID_TYPE, f'"{key}" must be a table, not {_describe(table)}', file, key, id)
+            self.add(Code.INVALID_TYPE, f'"{key}" must be a table, not {describe(table)}', file, key, id)
             return None
         try:
             return model.model_validate(table)
@@ -547,10 +635,12 @@ class ProjectReader:
     def read_code_file(self, path: Path) -> None:
         """Read a Python file of the workflows folder into the project's files, if not read yet."""
         relative = path.relative_to(self.root).as_posix()
-        if relative in self.draft.files or "__pycache__" in relative:
+        if relative in self.draft.files or relative in self.refused or "__pycache__" in relative:
             return
         try:
-            self.draft.files[relative] = path.read_text(encoding="utf-8")
+            self.draft.files[relative] = read_project_text(self.root, path)
+        except ProjectFileError as err:
+            self.add(err.code, str(err), relative)
         except (OSError, UnicodeDecodeError) as err:
             self.add(Code.UNREADABLE_FILE, f"cannot read {relative}: {err}", relative)
 
@@ -571,7 +661,11 @@ class ProjectReader:
         if project_path in self.draft.files:
             return project_path
         try:
-            self.draft.files[project_path] = target.read_text(encoding="utf-8")
+            self.draft.files[project_path] = read_project_text(self.root, target)
+        except ProjectFileError as err:
+            self.refused.add(project_path)  # reported once, here, where a table names it
+            self.add(err.code, str(err), file, key, id)
+            return None
         except FileNotFoundError:
             self.add(
                 Code.MISSING_FILE, f'file "{relative}" not found (looked for {project_path})', file, key, id
@@ -581,6 +675,20 @@ class ProjectReader:
             self.add(Code.UNREADABLE_FILE, f'cannot read "{relative}": {err}', file, key, id)
             return None
         return project_path
+
+
+MAX_TOML_DEPTH = 400  # tomli's limit on nested arrays and inline tables
+
+
+def _nests_too_deeply(text: str) -> bool:
+    """Return True when tomli gives up on `text` for its nesting (other errors do not count)."""
+    try:
+        tomli.loads(text)
+    except RecursionError:
+        return True
+    except tomli.TOMLDecodeError:
+        return False
+    return False
 
 
 def table_name(table: Table) -> str:

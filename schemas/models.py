@@ -29,11 +29,13 @@ from epctl.schemas.limits import DEFAULT_MAX_BODY_SIZE, DEFAULT_REQUEST_TIMEOUT,
 from epctl.schemas.problem_codes import SUPPRESSIBLE_CODES, explain_unsuppressible
 from epctl.schemas.problems import Code
 from epctl.schemas.routing import Method, Route, RouteSyntaxError, parse_route
+from epctl.schemas.signing import parse_public_key
 
 # One rule for every name a user gives: endpoint ids, table names, API key names, versions.
 MAX_NAME_LENGTH = 128
 NAME_RULE = f"1-{MAX_NAME_LENGTH} characters of A-Z a-z 0-9 . _ -"
-Name = Annotated[str, StringConstraints(pattern=rf"^[A-Za-z0-9._-]{{1,{MAX_NAME_LENGTH}}}$")]
+NAME_PATTERN = rf"^[A-Za-z0-9._-]{{1,{MAX_NAME_LENGTH}}}$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 # A version name is also a file name under versions/: a leading dot would hide it.
 VERSION_NAME_RULE = f"{NAME_RULE}, not starting with a dot"
 VERSION_NAME_PATTERN = rf"^[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{MAX_NAME_LENGTH - 1}}}$"
@@ -239,6 +241,21 @@ class ApiKey(Table):
     )
     endpoints: list[str] = Field(
         default_factory=lambda: ["*"], description='Endpoint ids the key may call; ["*"] for all.'
+    )
+
+
+def check_public_key(text: str) -> str:
+    """Return `text` when it holds an Ed25519 public key; raise ValueError saying what is accepted."""
+    parse_public_key(text)
+    return text
+
+
+class TrustedKey(Table):
+    """A signer whose versions this checkout serves, promotes and restores (see `signing`)."""
+
+    name: Name = Field(description=f"The signer's name, shown by `epctl verify` ({NAME_RULE}).")
+    public_key: Annotated[str, AfterValidator(check_public_key)] = Field(
+        description="The Ed25519 public key: its PEM text or the base64 body (`openssl pkey -pubout`)."
     )
 
 

@@ -10,10 +10,15 @@ so a clean 10,000-endpoint project never pays for it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-_BARE_OR_QUOTED = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
-_DOTTED = rf"{_BARE_OR_QUOTED}(?:\s*\.\s*{_BARE_OR_QUOTED})*"
-_HEADER = re.compile(rf"[ \t]*(\[\[|\[)\s*({_DOTTED})\s*\]\]?")
+import tomli
+
+# A key never spans lines (TOML allows only spaces and tabs around its dots), so no pattern may cross
+# a newline: each match is then bounded by its line and the scan stays linear in the file's length.
+_BARE_OR_QUOTED = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')"""
+_DOTTED = rf"{_BARE_OR_QUOTED}(?:[ \t]*\.[ \t]*{_BARE_OR_QUOTED})*"
+_HEADER = re.compile(rf"[ \t]*(\[\[|\[)[ \t]*({_DOTTED})[ \t]*\]\]?")
 _ASSIGN = re.compile(rf"[ \t]*({_DOTTED})[ \t]*=[ \t]*")
 _KEY_PART = re.compile(_BARE_OR_QUOTED)
 
@@ -23,10 +28,21 @@ def split_dotted(dotted: str) -> list[str]:
     parts = []
     for match in _KEY_PART.finditer(dotted):
         part = match.group(0)
-        if part[0] in "\"'":
+        if part[0] == '"' and "\\" in part:
+            part = _unescape(part)
+        elif part[0] in "\"'":
             part = part[1:-1]
         parts.append(part)
     return parts
+
+
+def _unescape(quoted: str) -> str:
+    """Return the value of a basic-string key with escapes (`"qa\\nroot"`), as tomli reads it."""
+    try:
+        value = tomli.loads(f"k = {quoted}")["k"]
+    except tomli.TOMLDecodeError:
+        return quoted[1:-1]
+    return value if isinstance(value, str) else quoted[1:-1]
 
 
 def join_key(prefix: str, parts: list[str]) -> str:
@@ -119,6 +135,26 @@ def scan_key_lines(text: str) -> dict[str, int]:
             newline = text.find("\n", pos)
             pos = n if newline == -1 else newline + 1
     return lines
+
+
+def find_failing_line(text: str, fails: Callable[[str], bool]) -> int:
+    """Return the first line N of `text` such that `fails(the text up to and with line N)`.
+
+    For errors that carry no line (a parser's RecursionError on deep nesting): `fails` must be
+    monotonic (a prefix fails, so does every longer one) and true for the whole text. Bisection calls
+    it about log2(lines) times, so finding the line stays near-linear in the text's length.
+    """
+    ends = [match.end() for match in re.finditer("\n", text)]
+    if not ends or ends[-1] != len(text):
+        ends.append(len(text))
+    low, high = 0, len(ends) - 1
+    while low < high:
+        middle = (low + high) // 2
+        if fails(text[: ends[middle]]):
+            high = middle
+        else:
+            low = middle + 1
+    return low + 1
 
 
 class KeyLines:

@@ -31,7 +31,15 @@ CODE_INFO: Mapping[Code, CodeInfo] = MappingProxyType(
             _E, "a file could not be read (permissions, a folder where a file belongs)"
         ),
         Code.MISSING_FILE: CodeInfo(_E, "a template or handler file named by a table does not exist"),
-        Code.PATH_ESCAPE: CodeInfo(_E, "a path points outside the project folder"),
+        Code.PATH_ESCAPE: CodeInfo(
+            _E, "a path points outside the project folder (a `../` path, or a symlink leading out)"
+        ),
+        Code.NOT_A_FILE: CodeInfo(
+            _E, "a project file that is not a regular file (a folder, a device such as `/dev/zero`, a FIFO)"
+        ),
+        Code.FILE_TOO_LARGE: CodeInfo(
+            _E, "a file over 16 MiB (the limit for every file epctl reads, version files included)"
+        ),
         Code.UNKNOWN_KEY: CodeInfo(_E, "a key or table epctl does not know (a typo is never ignored)"),
         Code.MISSING_KEY: CodeInfo(_E, "a required key or table is missing"),
         Code.NOT_AN_ARRAY: CodeInfo(_E, "`[endpoint]` written where `[[endpoint]]` belongs"),
@@ -47,6 +55,9 @@ CODE_INFO: Mapping[Code, CodeInfo] = MappingProxyType(
         Code.DUPLICATE_ID: CodeInfo(_E, "two endpoints with one id"),
         Code.DUPLICATE_NAME: CodeInfo(
             _E, "two pages, layouts, components, workflows or API keys with one name"
+        ),
+        Code.DUPLICATE_API_KEY: CodeInfo(
+            _E, "two API keys with one sha256 (the one key would get the scopes of both)"
         ),
         Code.UNKNOWN_PAGE: CodeInfo(_E, "a reply names a page that is not declared"),
         Code.UNKNOWN_LAYOUT: CodeInfo(_E, "a page names a layout that is not declared"),

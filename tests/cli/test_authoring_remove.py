@@ -27,7 +27,7 @@ def test_remove_with_workflows_keeps_shared_ones_and_comments(runner: CliRunner,
     result = run(runner, sample, "remove", "endpoint", "api-me", "--with-workflows", "--yes")
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines()[:3] == [
-        '  - [[endpoint]] "api-me"  GET /api/me  endpoints/api.toml:25',
+        '  - [[endpoint]] "api-me"  GET /api/me  endpoints/api.toml:31',
         '  - [[workflow]] "api-me"  workflows/api.toml:1  (only this endpoint triggered it; its handler '
         "workflows/api.py:who_am_i is left for you to delete)",
         '  ~ [[workflow]] "audit-log"  workflows/devices.toml:26: trigger removed (still triggered by admin)',

@@ -114,6 +114,6 @@ def test_bad_format_is_usage_error(runner: CliRunner) -> None:
 
 def test_no_project_found_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
     result = validate(runner, tmp_path)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # could not run: never the "problems found" verdict
     assert "is not an epctl project: it has no epctl.toml" in result.stderr
     assert "Traceback" not in result.output

@@ -35,7 +35,7 @@ def test_snapshot_refusals_write_nothing(runner: CliRunner, sample: Path) -> Non
         in again.stderr
     )
     develop = run(runner, sample, "snapshot", "develop")
-    assert develop.exit_code == 1
+    assert develop.exit_code == 2
     assert '"develop" is the live, editable version' in develop.stderr
     (sample / "endpoints" / "bad.toml").write_text('[[endpoint]]\nid = "bad"\nmethod = "GET"\nroute = "x"\n')
     invalid = run(runner, sample, "snapshot", "v2")
@@ -84,7 +84,7 @@ def test_diff_exit_codes_and_access_widened(runner: CliRunner, sample: Path) -> 
 
 def test_diff_of_an_unknown_version_is_an_error(runner: CliRunner, sample: Path) -> None:
     result = run(runner, sample, "diff", "v9", "develop")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert 'no version "v9"' in result.stderr
 
 
@@ -96,7 +96,7 @@ def test_promote_keeps_comments_and_reports_the_move(runner: CliRunner, sample: 
     text = (sample / "epctl.toml").read_text()
     assert 'version = "v2"' in text and "# Smart Farm: a device-monitoring experience" in text
     unknown = run(runner, sample, "promote", "v3", "--env", "production")
-    assert unknown.exit_code == 1
+    assert unknown.exit_code == 2
 
 
 def test_validate_and_match_a_frozen_version(runner: CliRunner, sample: Path) -> None:
@@ -119,7 +119,12 @@ def test_restore_refuses_then_forces_with_a_backup(runner: CliRunner, sample: Pa
     assert "rerun with --force" in refused.stderr
     forced = run(runner, sample, "restore", "v1", "--force")
     assert forced.exit_code == 0, forced.output
-    assert "Saved develop first as develop-backup-" in forced.stderr
+    [backup] = (sample / ".epctl" / "backups").iterdir()
+    assert forced.stderr.splitlines() == [
+        f"Copied the 1 develop file it replaces into .epctl/backups/{backup.name}/",
+        "Restored v1 into develop: 1 file written",
+    ]
+    assert (backup / "pages" / "templates" / "home.html").read_text() == "edited\n"
     assert home.read_text() == original
 
 
@@ -137,7 +142,7 @@ def test_snapshot_of_a_name_over_the_limit_names_the_limit_and_writes_nothing(
     """Versions accept exactly the names environments can point at (1-128 characters)."""
     before = sorted(p.name for p in (sample / "versions").iterdir())
     result = run(runner, sample, "snapshot", "v" * 200)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.strip() == (
         'Error: "vvvvvvvvvvvvvvvvvvvvvvvv…" is not a valid version name: it has 200 characters, and a '
         "version name has at most 128"
@@ -145,6 +150,20 @@ def test_snapshot_of_a_name_over_the_limit_names_the_limit_and_writes_nothing(
     assert sorted(p.name for p in (sample / "versions").iterdir()) == before
     assert run(runner, sample, "snapshot", "v" * 128).exit_code == 0
     assert run(runner, sample, "validate").exit_code == 0
+
+
+def test_promote_to_an_unknown_environment_is_refused_unless_create(runner: CliRunner, sample: Path) -> None:
+    before = (sample / "epctl.toml").read_text()
+    refused = run(runner, sample, "promote", "v1.0.0", "--env", "qa")
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == (
+        'Error: no environment "qa" in epctl.toml (known: production); check the name, or pass --create '
+        "to add it"
+    )
+    assert (sample / "epctl.toml").read_text() == before
+    created = run(runner, sample, "promote", "v1.0.0", "--env", "qa", "--create")
+    assert created.exit_code == 0, created.output
+    assert created.stderr.strip() == "qa → v1.0.0 (new environment)"
 
 
 def test_reload_with_workers_is_refused_with_the_reason(runner: CliRunner, sample: Path) -> None:

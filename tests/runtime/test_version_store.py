@@ -16,14 +16,13 @@ from werkzeug.test import Client
 from epctl.runtime import create_app
 from epctl.runtime.diff import diff_contents
 from epctl.runtime.hosts import build_host_app, host_name
+from epctl.runtime.restore import ForgedVersionError, RestoreConflictError, restore_version
 from epctl.runtime.version_store import (
-    RestoreConflictError,
     VersionExistsError,
     format_sources,
     freeze_version,
     promote_version,
     read_content,
-    restore_version,
 )
 from epctl.schemas.problems import ProjectError
 from epctl.schemas.version_file import (
@@ -111,6 +110,10 @@ def test_version_file_is_reviewable_toml_with_sources_and_digest(sample: Path) -
         ("v1/../../x", "is not a valid version name"),
         ("", "is not a valid version name"),
         ("x" * 256, "is not a valid version name"),
+        # versions and verify skip hidden files, and 246-255 characters overflowed the file name limit
+        (".hidden", r'"\.hidden" is not a valid version name: use .*, not starting with a dot'),
+        ("x" * 246, "it has 246 characters, and a version name has at most 128"),
+        ("x" * 255, "it has 255 characters, and a version name has at most 128"),
     ],
 )
 def test_bad_version_names_are_refused(sample: Path, name: str, message: str) -> None:
@@ -264,8 +267,9 @@ def test_restore_gives_back_develop_file_for_file(sample: Path) -> None:
     assert (sample / "pages" / "templates" / "home.html").read_text() == "changed\n"
 
     _, backup = restore_version(sample, "v1", force=True)
-    assert backup is not None and backup.startswith("develop-backup-")
-    assert "changed" in (sample / "versions" / f"{backup}.toml").read_text()
+    assert backup is not None and backup.startswith(".epctl/backups/")
+    assert (sample / backup / "pages" / "templates" / "home.html").read_text() == "changed\n"
+    assert (sample / backup / "endpoints" / "extra.toml").exists()
     for path, data in originals.items():
         assert path.read_bytes() == data, path
     assert not (sample / "endpoints" / "extra.toml").exists()
@@ -274,7 +278,7 @@ def test_restore_gives_back_develop_file_for_file(sample: Path) -> None:
 def test_restore_into_matching_develop_needs_no_force(sample: Path) -> None:
     freeze_version(sample, "v1")
     plan, backup = restore_version(sample, "v1")
-    assert (plan.differing, plan.remove, backup) == ([], [], None)
+    assert (plan.changed, plan.created, plan.remove, backup) == ([], [], [], None)
 
 
 @pytest.mark.parametrize(
@@ -302,7 +306,7 @@ def test_restore_never_writes_outside_the_project(sample: Path, tmp_path: Path) 
     document["files"]["../outside.txt"] = "pwned"
     document["digest"] = compute_digest(document)
     path.write_text(tomli_w.dumps(document))
-    with pytest.raises(VersionError, match=r'holds a file outside the project \("\.\./outside\.txt"\)'):
+    with pytest.raises(ForgedVersionError, match=r"holds files no version can own: \.\./outside\.txt\."):
         restore_version(sample, "v1", force=True)
     assert not (tmp_path / "outside.txt").exists()
 
@@ -314,3 +318,21 @@ def test_an_environment_serves_its_version_under_its_root(sample: Path, secret: 
     assert "v1.0.0 · rendered" in client.get("/farm/").text
     assert client.get("/farm/api/devices", headers=API_KEY).status_code == 200
     assert client.get("/").status_code == 404
+
+
+def test_diff_flags_another_secret_a_dropped_issuer_and_replaced_or_added_key_hashes(sample: Path) -> None:
+    before = read_content(sample, "develop")
+    config = sample / "epctl.toml"
+    text = config.read_text()
+    text = text.replace('secret_env = "EPCTL_SECRET"', 'secret_env = "OTHER_SECRET"')
+    text = text.replace('issuer = "smart-farm"\n', "")
+    text = text.replace("7158cc5bb3cd849bc28105ea52ce733d393e8aad6d7a718351efaa639684ad89", "b" * 64)
+    text += f'\n[[api_key]]\nname = "partner"\nsha256 = "{"c" * 64}"\nendpoints = ["api-devices"]\n'
+    config.write_text(text)
+    result = diff_contents(before, read_content(sample, "develop"))
+    assert result.access_widened == [
+        "auth: secret_env EPCTL_SECRET → OTHER_SECRET (tokens signed with another secret are accepted)",
+        "auth: issuer smart-farm removed (tokens of any issuer are accepted)",
+        "API key mobile-app: hash replaced (another key is accepted)",
+        "API key partner: new key",
+    ]

@@ -262,3 +262,46 @@ def test_load_project_is_the_documented_entry_point() -> None:
     import epctl.schemas
 
     assert epctl.schemas.load_project(SAMPLE).name == "smart-farm"
+
+
+def test_two_api_keys_with_one_hash_are_refused(write_project: WriteProject) -> None:
+    """The one key would be allowed the endpoints of both: scopes must never merge silently."""
+    digest = "a" * 64
+    root = write_project(
+        {
+            "epctl.toml": f'[project]\nname = "t"\n\n[[api_key]]\nname = "mobile"\nsha256 = "{digest}"\n'
+            f'endpoints = ["a"]\n\n[[api_key]]\nname = "admin"\nsha256 = "{digest}"\n',
+            "endpoints/a.toml": '[[endpoint]]\nid = "a"\nmethod = "GET"\nroute = "/a"\n'
+            'reply = { type = "redirect", to = "/" }\n',
+        }
+    )
+    _, problems = read_project(root)
+    [problem] = [p for p in problems if p.severity is Severity.ERROR]
+    assert (problem.code, problem.file, problem.line, problem.place.key) == (
+        "duplicate-api-key",
+        "epctl.toml",
+        11,
+        "api_key[1].sha256",
+    )
+    assert problem.message == (
+        'API key "admin" has the same sha256 as API key "mobile" (epctl.toml:6): one key would be allowed '
+        "the endpoints of both; give each caller its own key"
+    )
+    assert [(p.file, p.line) for p in problem.related] == [("epctl.toml", 6)]
+
+
+@pytest.mark.parametrize(
+    ("header", "shown"), [('"qa\\nroot"', '"qa\\nroot"'), ('""', '""'), ('"a b"', '"a b"')]
+)
+def test_environment_names_follow_the_name_rule(write_project: WriteProject, header: str, shown: str) -> None:
+    root = write_project(
+        {"epctl.toml": f'[project]\nname = "t"\n\n[environments.{header}]\nversion = "v1"\n'}
+    )
+    _, problems = read_project(root)
+    assert [(p.code, p.line, p.message) for p in problems] == [
+        (
+            "invalid-value",
+            4,
+            f"environment name {shown} is not valid: use 1-128 characters of A-Z a-z 0-9 . _ -",
+        )
+    ]

@@ -61,3 +61,15 @@ def test_a_missing_key_points_at_its_table_and_an_inline_key_at_its_line() -> No
 def test_strings_with_quotes_and_escapes_do_not_confuse_the_scan() -> None:
     text = 'a = "x \\" [[t]]"\nb = \'lit "\'\nc = """one ""quoted"" """\nd = 1\n'
     assert scan_key_lines(text) == {"a": 1, "b": 2, "c": 3, "d": 4}
+
+
+def test_a_key_is_never_read_across_lines() -> None:
+    """TOML keys do not span lines: a scan that let them did quadratic work on `[` + `a\\n.\\n`..."""
+    assert scan_key_lines("[a\n.\nb]\nc = 1\n") == {"c": 4}
+    assert scan_key_lines("x\n.\ny = 1\n") == {"y": 3}
+    assert scan_key_lines("[" + "a\n.\n" * 1000 + "z = 1\n") == {"z": 2001}
+
+
+def test_quoted_keys_with_escapes_read_as_tomli_reads_them() -> None:
+    lines = scan_key_lines('[environments."qa\\nroot"]\nversion = "v1"\n')
+    assert lines == {"environments.qa\nroot": 1, "environments.qa\nroot.version": 2}

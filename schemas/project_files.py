@@ -1,0 +1,73 @@
+"""Reading a file of a project safely: inside the project, a regular file, of bounded size.
+
+A project folder comes from a stranger's pull request as often as from its owner, so no file it holds
+may make epctl read outside it (`endpoints/x.toml -> /etc/passwd` would be frozen into a version),
+block (a FIFO), or read without end (`-> /dev/zero`). Every file epctl reads goes through
+`read_project_text`, which refuses each of those with a problem code.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from epctl.schemas.problems import Code, EpctlError
+
+MAX_FILE_SIZE = 16 * 1024 * 1024  # bytes: any file a project holds, version files included
+MAX_FILE_SIZE_TEXT = "16 MiB"
+
+
+class ProjectFileError(EpctlError):
+    """A project file epctl refuses to read; `code` is the problem to report."""
+
+    def __init__(self, code: Code, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def read_project_text(root: Path, path: Path) -> str:
+    """Return the text of `path` (UTF-8, newlines read as `\\n`, as `Path.read_text` reads them).
+
+    Raises ProjectFileError (`path-escape`, `not-a-file`, `file-too-large`) when the path, symlinks
+    followed, leaves `root`, is not a regular file, or holds more than MAX_FILE_SIZE bytes;
+    FileNotFoundError when there is nothing there; UnicodeDecodeError and OSError as a read would.
+    """
+    relative = _relative(root, path)
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise ProjectFileError(
+            Code.PATH_ESCAPE,
+            f"{relative} leads outside the project (to {resolved}); epctl reads only files inside the "
+            "project folder: replace the symlink with the file itself",
+        )
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; a regular file ignores the flag.
+    descriptor = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            what = "a folder" if stat.S_ISDIR(info.st_mode) else "a device, FIFO or socket"
+            raise ProjectFileError(
+                Code.NOT_A_FILE, f"{relative} is {what}, not a regular file; epctl reads only regular files"
+            )
+        data = b""
+        if info.st_size <= MAX_FILE_SIZE:
+            # Read one byte past the limit: a file that grew after fstat is caught too.
+            with os.fdopen(os.dup(descriptor), "rb") as handle:
+                data = handle.read(MAX_FILE_SIZE + 1)
+        if info.st_size > MAX_FILE_SIZE or len(data) > MAX_FILE_SIZE:
+            raise ProjectFileError(
+                Code.FILE_TOO_LARGE,
+                f"{relative} is {max(info.st_size, len(data)):,} bytes; a project file may hold at most "
+                f"{MAX_FILE_SIZE_TEXT} ({MAX_FILE_SIZE:,} bytes)",
+            )
+    finally:
+        os.close(descriptor)
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _relative(root: Path, path: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
