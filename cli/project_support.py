@@ -119,8 +119,10 @@ def match_one(project: Project, method: str, path: str) -> dict[str, Any]:
             )
         case Disabled(target=endpoint):
             pass
-        case MethodNotAllowed(allowed=allowed) | Preflight(allowed=allowed):
-            pass
+        case MethodNotAllowed():
+            allowed = outcome.allow_methods  # exactly the server's `Allow` header
+        case Preflight(allowed=allowed):
+            pass  # exactly the server's `Access-Control-Allow-Methods` header
         case BadEncoding() | NotFound():
             pass
     result: dict[str, Any] = {

@@ -56,6 +56,7 @@ def serve_command(
         serve_app,
         serve_develop,
         serve_gunicorn,
+        served_apps,
     )
 
     if sum((version is not None, env is not None, serve_all)) > 1:
@@ -118,7 +119,9 @@ def serve_command(
     check_users_database(app_)
     if workers > 1:
         stderr.print(f"with {workers} gunicorn workers")
-        serve_gunicorn(app_, host, port, workers)
+        # The app's own deadline (a host app of `--all` serves several: the longest counts).
+        timeout = max((served.deadline for served in served_apps(app_)), default=30.0)
+        serve_gunicorn(app_, host, port, workers, request_timeout=timeout)
     else:
         serve_app(app_, host, port)
 
@@ -133,6 +136,9 @@ def token_command(
     ttl: Annotated[str, typer.Option(help="Lifetime: 45s, 30m, 1h, 7d.")] = "1h",
 ) -> None:
     """Mint a user token signed with the project secret; prints only the token."""
+    if not sub.strip():
+        # A token naming nobody would be accepted as user "": the server refuses such tokens too.
+        raise typer.BadParameter("a token names its user: give a user id, e.g. --sub ada", param_hint="--sub")
     from epctl.cli.output import stdout
     from epctl.runtime.tokens import mint_token, parse_ttl
     from epctl.schemas.loader import load_project

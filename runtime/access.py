@@ -30,12 +30,17 @@ KEY_QUERY = "apikey"
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """What a request presented: the API key as sent and the user token as sent, either may be None;
-    `from_cookie` when the token came from the cookie (which a browser sends on its own)."""
+    """Every API key and user token a request presented, each in transport order (duplicates once).
 
-    api_key: str | None
-    token: str | None
-    from_cookie: bool = False
+    A request is authenticated when ANY of them is valid: a stale `authorization` cookie beside a
+    fresh header or `?authorization=` is the common browser case. `cookie` is the token the
+    `authorization` cookie carried (a browser sends it on its own, so writes it signs in are checked
+    for their origin).
+    """
+
+    api_keys: tuple[str, ...] = ()
+    tokens: tuple[str, ...] = ()
+    cookie: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,8 @@ class Verdict:
 
     status: int
     user: dict[str, Any] | None = None
+    # The token that signed the user in: the cookie's, or a header's or the query's.
+    token: str | None = None
 
     @property
     def allowed(self) -> bool:
@@ -61,29 +68,32 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def read_credentials(request: Request) -> Credentials:
-    """Return the API key and user token of a request, each from its first transport that is present.
+    """Return every API key and user token of a request, in this order.
 
-    API key: an `Authorization` header that is not `Bearer ...`, else `?apikey=`. Token: `Session`
-    header, `Authorization: Bearer`, cookie `authorization`, `?authorization=`. Cookies and the query
-    are parsed only when the transports before them are empty.
+    API keys: an `Authorization` header that is not `Bearer ...`, then `?apikey=`. Tokens: `Session`
+    header, `Authorization: Bearer`, cookie `authorization`, `?authorization=`.
     """
     environ = request.environ
     authorization = str(environ.get("HTTP_AUTHORIZATION", "")).strip()
-    bearer = None
-    api_key = None
+    keys: list[str] = []
+    tokens = [str(environ.get("HTTP_SESSION", "")).strip()]
     if authorization[: len(BEARER)].lower() == BEARER:
-        bearer = authorization[len(BEARER) :].strip() or None
-    elif authorization:
-        api_key = authorization
-    if api_key is None and environ.get("QUERY_STRING"):
-        api_key = request.query.get(KEY_QUERY) or None
-    token = str(environ.get("HTTP_SESSION", "")).strip() or bearer
-    if token:
-        return Credentials(api_key, token)
-    token = request.cookies.get(TOKEN_COOKIE)
-    if token:
-        return Credentials(api_key, token, from_cookie=True)
-    return Credentials(api_key, request.query.get(TOKEN_QUERY) or None)
+        tokens.append(authorization[len(BEARER) :].strip())
+    else:
+        keys.append(authorization)
+    cookie = None
+    if environ.get("HTTP_COOKIE"):
+        cookie = request.cookies.get(TOKEN_COOKIE) or None
+        tokens.append(cookie or "")
+    if environ.get("QUERY_STRING"):
+        keys.append(request.query.get(KEY_QUERY, ""))
+        tokens.append(request.query.get(TOKEN_QUERY, ""))
+    return Credentials(_present(keys), _present(tokens), cookie)
+
+
+def _present(values: list[str]) -> tuple[str, ...]:
+    # dict.fromkeys keeps the first of duplicates in order: a token sent twice is checked once.
+    return tuple(dict.fromkeys(value for value in values if value))
 
 
 class Gatekeeper:
@@ -123,8 +133,8 @@ class Gatekeeper:
         credentials = read_credentials(request)
         verdict = self.check_access(endpoint, credentials)
         if (
-            credentials.from_cookie
-            and verdict.user is not None
+            verdict.token is not None
+            and verdict.token == credentials.cookie
             and request.method in UNSAFE_METHODS
             and not is_same_site(request.environ, self.origins)
         ):
@@ -133,21 +143,19 @@ class Gatekeeper:
 
     def check_access(self, endpoint: Endpoint, credentials: Credentials) -> Verdict:
         """Return the verdict for a request with `credentials` on `endpoint`."""
-        if endpoint.api_key and not self.key_allows(credentials.api_key, endpoint.id):
+        if endpoint.api_key and not any(self.key_allows(key, endpoint.id) for key in credentials.api_keys):
             return Verdict(401)
-        user = self.read_user(credentials.token)
+        user, token = self.read_user(credentials.tokens)
         if endpoint.access == "public":
-            return Verdict(200, user)
+            return Verdict(200, user, token)
         if user is None:
             return Verdict(401)
         if endpoint.access == "groups" and not set(endpoint.groups).intersection(user["groups"]):
-            return Verdict(403, user)
-        return Verdict(200, user)
+            return Verdict(403, user, token)
+        return Verdict(200, user, token)
 
-    def key_allows(self, key: str | None, endpoint_id: str) -> bool:
+    def key_allows(self, key: str, endpoint_id: str) -> bool:
         """Return whether `key` is a stored API key whose scope includes `endpoint_id`."""
-        if key is None:
-            return False
         digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
         allowed = False
         # Every stored hash is compared, in constant time, whatever matched before: how long the check
@@ -158,14 +166,19 @@ class Gatekeeper:
             allowed |= matched and in_scope
         return allowed
 
-    def read_user(self, token: str | None) -> dict[str, Any] | None:
-        """Return the claims of a valid user token, else None."""
-        if token is None or self.secret is None:
-            return None
-        claims = decode_token(token, self.secret, issuer=self.issuer)
-        if claims is not None and self.sessions is not None and not self.sessions.is_current(claims):
-            return None
-        return claims
+    def read_user(self, tokens: tuple[str, ...]) -> tuple[dict[str, Any] | None, str | None]:
+        """Return the claims of the first valid user token of `tokens` (a current session, where
+        `[users]` is on) and that token; (None, None) when none is."""
+        if self.secret is None:
+            return None, None
+        for token in tokens:
+            claims = decode_token(token, self.secret, issuer=self.issuer)
+            if claims is None:
+                continue
+            if self.sessions is not None and not self.sessions.is_current(claims):
+                continue  # a session ended (password changed, user disabled): try the next credential
+            return claims, token
+        return None, None
 
 
 def _optional_secret(project: Project) -> str | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,6 +26,8 @@ from uuid import UUID
 from werkzeug.http import HTTP_STATUS_CODES, dump_cookie, remove_entity_headers
 from werkzeug.urls import iri_to_uri
 
+from epctl.runtime.header_rules import check_cookie_name
+from epctl.runtime.mount import cookie_path, site_location
 from epctl.schemas.problems import EpctlError
 
 if TYPE_CHECKING:
@@ -53,10 +55,11 @@ class Answer:
 
     `code` and `status` (the status line) always agree; `headers` are the reply's own headers, before
     CORS and the version's `response_headers` are added (`Content-Length` is added when it is sent);
-    `body` is the whole body, or `stream` the iterable of a WSGI app that answered (passed on as is).
+    `body` is the whole body, or `stream` the iterable of a WSGI app that answered (passed on as is);
+    `after`, when set, runs once the server has sent the reply (`run_after_close`).
     """
 
-    __slots__ = ("body", "code", "headers", "status", "stream")
+    __slots__ = ("after", "body", "code", "headers", "status", "stream")
 
     def __init__(
         self,
@@ -72,6 +75,8 @@ class Answer:
         self.headers = headers
         self.body = body
         self.stream = stream
+        # Work to do once the reply is sent (the workflows behind a static reply): run on close().
+        self.after: Callable[[], object] | None = None
 
     def __repr__(self) -> str:
         return f"<Answer {self.status} {len(self.body) if self.stream is None else 'stream'}>"
@@ -242,14 +247,25 @@ def cookie_header(
     return "Set-Cookie", cookie
 
 
-def add_cookies(headers: Headers, cookies: Mapping[str, Any]) -> None:
-    """Add a Set-Cookie for each `{name: value}` or `{name: {"value": ..., set_cookie options}}`."""
+def add_cookies(headers: Headers, cookies: Mapping[str, Any], *, root: str = "", https: bool = False) -> None:
+    """Add a Set-Cookie for each `{name: value}` or `{name: {"value": ..., set_cookie options}}`.
+
+    Defaults: `Path` the environment root (a site-absolute `path` gets the root), HttpOnly,
+    SameSite=Lax, Secure when the request came over https; an option the workflow gives wins.
+    Raises ValueError for a cookie name that is not an HTTP token, TypeError for an unknown option.
+    """
     for name, spec in cookies.items():
+        check_cookie_name(name)
+        options: dict[str, Any] = {"path": "/", "httponly": True, "samesite": "Lax", "secure": https}
         if isinstance(spec, Mapping):
-            options = {key: value for key, value in spec.items() if key != "value"}
-            headers.append(cookie_header(name, str(spec.get("value", "")), **{"path": "/", **options}))
+            options.update((key, value) for key, value in spec.items() if key != "value")
+            value = str(spec.get("value", ""))
         else:
-            headers.append(cookie_header(name, str(spec), path="/"))
+            value = str(spec)
+        path = options["path"]
+        if isinstance(path, str):
+            options["path"] = cookie_path(path, root)
+        headers.append(cookie_header(name, value, **options))
 
 
 # -- sending --------------------------------------------------------------------------------------
@@ -280,15 +296,51 @@ def send_answer(
     return answer.stream
 
 
-def fix_locations(headers: Headers) -> None:
-    """Make `Location` and `Content-Location` values ASCII URLs, as werkzeug's Response does."""
+class ClosingBody:
+    """A WSGI body that runs `after` when the server closes it, once the reply is sent (PEP 3333: the
+    server calls `close()` on every body, also when sending it failed)."""
+
+    __slots__ = ("_after", "_body")
+
+    def __init__(self, body: Iterable[bytes], after: Callable[[], object]) -> None:
+        self._body = body
+        self._after: Callable[[], object] | None = after
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            after, self._after = self._after, None
+            if after is not None:
+                after()
+
+
+def run_after_close(body: Iterable[bytes], answer: Answer) -> Iterable[bytes]:
+    """Return `body`, made to run `answer.after` once sent when the answer has work to do after."""
+    if answer.after is None:
+        return body
+    return ClosingBody(body, answer.after)
+
+
+def fix_locations(headers: Headers, root: str = "") -> None:
+    """Make `Location` and `Content-Location` values ASCII URLs, as werkzeug's Response does; a
+    site-relative `Location` stays on the site and gets the environment `root` (see `mount.py`)."""
     for index, (name, value) in enumerate(headers):
-        if name.lower() in ("location", "content-location"):
+        lower = name.lower()
+        if lower == "location":
+            headers[index] = (name, iri_to_uri(site_location(value, root)))
+        elif lower == "content-location":
             headers[index] = (name, iri_to_uri(value))
 
 
 # -- JSON -----------------------------------------------------------------------------------------
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """Return a JSON value for a value `json` does not know; raises TypeError for anything else."""
     # Flask's JSON provider covers these, and handlers written for Flask return them.
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -304,7 +356,7 @@ def _json_default(value: Any) -> Any:
 
 
 # One encoder, made once: `json.dumps` with any option set builds a new encoder on every call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default)
 # Even one encoder's `encode` builds the C encoder again on every call (about half its cost for a small
 # reply): this one is built once and kept. Without the circular-reference check, which needs a shared
 # mutable dict that concurrent threads would trip over: a reply that contains itself fails with a
@@ -314,9 +366,7 @@ _C_ENCODE = (
     None
     if _make_encoder is None
     # (markers, default, encode str, indent, key separator, item separator, sort_keys, skipkeys, allow_nan)
-    else _make_encoder(
-        None, _json_default, json.encoder.encode_basestring, None, ":", ",", False, False, True
-    )
+    else _make_encoder(None, json_default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
 )
 
 

@@ -11,11 +11,11 @@ werkzeug `Request` or `Response` is made for a request (a workflow may still ret
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -38,11 +38,16 @@ from epctl.runtime.answers import (
     header_value,
     json_answer,
     redirect_answer,
+    run_after_close,
     send_answer,
     set_header,
     text_answer,
 )
 from epctl.runtime.contracts import Contracts
+from epctl.runtime.deadline import run_with_deadline
+from epctl.runtime.header_rules import check_headers, check_status
+from epctl.runtime.limits import RequestLimits, freeze
+from epctl.runtime.mount import clean_root, strip_root
 from epctl.runtime.render import Renderer, make_context
 from epctl.runtime.replies import (
     CURRENT_SIGNER,
@@ -55,6 +60,7 @@ from epctl.runtime.replies import (
 from epctl.runtime.request import BadBodyError, EndpointInfo, Request
 from epctl.runtime.sessions import Sessions
 from epctl.runtime.workflows import Handler, load_handlers
+from epctl.schemas.limits import parse_duration, parse_size
 from epctl.schemas.loader import load_environments, load_users_section
 from epctl.schemas.models import Endpoint, Environment, Reply
 from epctl.schemas.problems import Code, EpctlError, Place, Problem, ProjectError
@@ -154,7 +160,7 @@ class EpctlApp:
 
     def __init__(self, project: Project, *, root: str = "") -> None:
         self.project = project
-        self.root = "/" + root.strip("/") if root.strip("/") else ""
+        self.root = clean_root(root)
         # The loader built the router from exactly these endpoints; build its search trees now, so
         # gunicorn workers forked from this process share them and no first request pays for them.
         self.router = project.router
@@ -179,8 +185,10 @@ class EpctlApp:
             endpoint.id: EndpointPlan(endpoint, handlers.get(endpoint.id, []))
             for endpoint in project.endpoints
         }
-        # Read-only at the top level: a workflow writing into globals would leak into every request.
-        self.globals: Mapping[str, Any] = MappingProxyType(copy.deepcopy(self.settings.globals))
+        # Read-only all the way down: a workflow writing into globals would leak into every request.
+        self.globals: Mapping[str, Any] = freeze(self.settings.globals)
+        self.deadline = parse_duration(self.settings.request_timeout)
+        self.limits = RequestLimits(parse_size(self.settings.max_body_size))
         self.version = project.version
         self._build_headers()
 
@@ -226,7 +234,9 @@ class EpctlApp:
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ, version=self.version, globals=self.globals, sessions=self.sessions)
+        request = Request(
+            environ, version=self.version, globals=self.globals, sessions=self.sessions, root=self.root
+        )
         answer = self.respond(request)
         own = answer.headers
         if (
@@ -244,8 +254,9 @@ class EpctlApp:
             headers += cors if cors is not None else self.origin_headers(environ.get("HTTP_ORIGIN"))
             headers += self.plain_tail
             start_response(answer.status, headers)
-            return () if request.method == "HEAD" else (body,)
-        return send_answer(answer, self.finish_headers(request, answer), environ, start_response)
+            return run_after_close(() if request.method == "HEAD" else (body,), answer)
+        sent = send_answer(answer, self.finish_headers(request, answer), environ, start_response)
+        return run_after_close(sent, answer)
 
     # -- the request flow of SPEC §4 -------------------------------------------------------------
     def respond(self, request: Request) -> Answer:
@@ -255,7 +266,7 @@ class EpctlApp:
         """
         try:
             return self.route_request(request)
-        except Exception:
+        except (Exception, SystemExit, KeyboardInterrupt):
             log.exception("unexpected error serving %s %s", request.method, request.path)
             return error_answer(500, "Internal server error")
 
@@ -312,17 +323,33 @@ class EpctlApp:
         request.user = verdict.user
         if not verdict.allowed:
             return self.reply_unauthorized(request, endpoint, verdict.status)
+        refused = self.limits.check_length(request.environ)
+        if refused is not None:
+            return refused
+        handlers = plan.handlers
+        if handlers or self.contracts.checks_body(endpoint.id):
+            # Read now, within max_body_size: too large is 413 before any check or workflow, and
+            # workflows that run after a static reply still see the request's data.
+            refused = self.limits.read_body(request)
+            if refused is not None:
+                return refused
         # A query or body failing the endpoint's request_schema is 400, before any workflow runs.
         refused = self.contracts.check_request(endpoint.id, request)
         if refused is not None:
             return refused
-        handlers = plan.handlers
         if handlers:
             try:
-                request.body  # noqa: B018 (read now: a body that does not parse is 400 before any workflow)
+                request.body  # noqa: B018 (a body that does not parse is 400 before any workflow)
             except BadBodyError:
                 return error_answer(400, "Bad request")
-        if self.sessions is None or not handlers:
+        if endpoint.reply is not None:
+            answer = self.render_reply(
+                endpoint.reply, request, endpoint, page_status=200, redirect_status=301
+            )
+            if handlers:
+                # Losant: "that static reply will be issued immediately"; the workflows run once it is sent.
+                answer.after = partial(self.run_after_reply, endpoint, handlers, request)
+        elif self.sessions is None or not handlers:
             answer = self.run_workflows(endpoint, handlers, request)
         else:
             # `token_for` in a workflow mints with this app's secret and users store.
@@ -342,49 +369,103 @@ class EpctlApp:
         return self.render_reply(reply, request, endpoint, page_status=status, redirect_status=302)
 
     def run_workflows(self, endpoint: Endpoint, handlers: tuple[Handler, ...], request: Request) -> Answer:
-        """Return the static reply, else the first workflow reply; every workflow runs either way."""
-        answer: Answer | None = None
-        if endpoint.reply is not None:
-            answer = self.render_reply(
-                endpoint.reply, request, endpoint, page_status=200, redirect_status=301
+        """Return the first reply of the endpoint's workflows (all of them run), within the deadline:
+        504 when they are still running then, 500 when none replied."""
+        if not handlers:
+            return self.no_reply(endpoint, request, failed=False)
+        outcome = run_with_deadline(
+            partial(self.call_workflows, endpoint, handlers, request),
+            self.deadline,
+            name=f"epctl-workflows-{endpoint.id}",
+        )
+        if not outcome.finished:
+            log.error(
+                'endpoint "%s": workflows still running after %s on %s %s; answered 504, the work abandoned',
+                endpoint.id,
+                self.settings.request_timeout,
+                request.method,
+                request.path,
             )
+            return error_answer(504, "Gateway timeout")
+        if outcome.error is not None:
+            log.error('endpoint "%s": running its workflows failed', endpoint.id, exc_info=outcome.error)
+            return error_answer(500, "Internal server error")
+        return outcome.value or self.no_reply(endpoint, request, failed=False)
+
+    def run_after_reply(self, endpoint: Endpoint, handlers: tuple[Handler, ...], request: Request) -> None:
+        """Run the workflows behind a static reply that was sent already: their replies are ignored,
+        their failures and a passed deadline logged."""
+        outcome = run_with_deadline(
+            partial(self.call_workflows, endpoint, handlers, request, want_reply=False),
+            self.deadline,
+            name=f"epctl-workflows-{endpoint.id}",
+        )
+        if not outcome.finished:
+            log.error(
+                'endpoint "%s": workflows still running after %s on %s %s (static reply sent): abandoned',
+                endpoint.id,
+                self.settings.request_timeout,
+                request.method,
+                request.path,
+            )
+
+    def call_workflows(
+        self, endpoint: Endpoint, handlers: tuple[Handler, ...], request: Request, *, want_reply: bool = True
+    ) -> Answer | None:
+        """Run every workflow in declaration order; return the first reply that can be sent, the
+        500 answer when one failed and none replied, else None (also always when not `want_reply`).
+
+        A workflow that raises (SystemExit and KeyboardInterrupt included) or returns a reply that
+        cannot be sent is logged and the next one still runs: one failing workflow never hides
+        another's reply.
+        """
+        answer: Answer | None = None
+        failed = False
         for handler in handlers:
             try:
                 value = handler.function(request)
-            except Exception:
+            except (Exception, SystemExit, KeyboardInterrupt):
                 log.exception(
-                    'workflow "%s" (%s) failed on %s %s',
+                    'workflow "%s" (%s) of endpoint "%s" failed on %s %s',
                     handler.workflow,
                     handler.handler,
+                    endpoint.id,
                     request.method,
                     request.path,
                 )
-                # The reply is settled once something failed before any reply: later workflows still
-                # run (each may have its own side effects), but the caller gets the generic 500.
-                if answer is None:
-                    answer = error_answer(500, "Internal server error")
+                failed = True
                 continue
-            if value is None or answer is not None:
+            if value is None or answer is not None or not want_reply:
                 continue
             try:
                 answer = self.make_answer(value, request, endpoint)
+                check_status(answer.status)
+                check_headers(answer.headers)
             except Exception:
                 log.exception(
-                    'workflow "%s" (%s) returned a reply that cannot be sent: %r',
+                    'workflow "%s" (%s) of endpoint "%s" returned a reply that cannot be sent: %r',
                     handler.workflow,
                     handler.handler,
+                    endpoint.id,
                     value,
                 )
-                answer = error_answer(500, "Internal server error")
-        if answer is None:
+                answer = None
+                failed = True
+        if answer is None and failed and want_reply:
+            return error_answer(500, "Internal server error")
+        return answer
+
+    def no_reply(self, endpoint: Endpoint, request: Request, *, failed: bool) -> Answer:
+        """Return the 500 answer of an endpoint no workflow replied for, logging why unless a
+        failure was logged already."""
+        if not failed:
             log.error(
                 'endpoint "%s" gave no reply to %s %s: it has no static reply and no workflow returned one',
                 endpoint.id,
                 request.method,
                 request.path,
             )
-            answer = error_answer(500, "Internal server error")
-        return answer
+        return error_answer(500, "Internal server error")
 
     # -- replies ---------------------------------------------------------------------------------
     def context(self, request: Request, endpoint: Endpoint | None) -> dict[str, Any]:
@@ -452,7 +533,7 @@ class EpctlApp:
         else:
             return body_answer(value, request)
         apply_headers(answer.headers, value.headers)
-        add_cookies(answer.headers, value.cookies)
+        add_cookies(answer.headers, value.cookies, root=self.root, https=is_https(request))
         return answer
 
     def session_answer(self, value: SignInReply | SignOutReply, request: Request) -> Answer:
@@ -493,8 +574,13 @@ class EpctlApp:
         for lower, name, value in self.response_headers:
             if lower not in present:
                 set_header(headers, name, value)
-        fix_locations(headers)
+        fix_locations(headers, self.root)
         return headers
+
+
+def is_https(request: Request) -> bool:
+    """Return whether the request came over https (as the WSGI server, or a proxy it trusts, says)."""
+    return request.environ.get("wsgi.url_scheme") == "https"
 
 
 def body_answer(body: Any, request: Request) -> Answer:
@@ -542,14 +628,3 @@ def _quote_path(path: str) -> str:
     if _NEEDS_QUOTING(path) is None:
         return path
     return quote(path.encode("latin-1", "replace"), safe=_PATH_SAFE)
-
-
-def strip_root(path: str, root: str) -> str | None:
-    """Return `path` without the mount prefix `root`, or None when the path is outside it."""
-    if not root:
-        return path
-    if path == root:
-        return "/"
-    if path.startswith(root + "/"):
-        return path[len(root) :]
-    return None

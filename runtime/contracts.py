@@ -93,6 +93,11 @@ class Contracts:
                 response=compile_schema(schemas.get("response")),
             )
 
+    def checks_body(self, endpoint_id: str) -> bool:
+        """Return whether the endpoint has a body schema (its requests' bodies are read to check)."""
+        contract = self.contracts.get(endpoint_id)
+        return contract is not None and contract.body is not None
+
     def check_request(self, endpoint_id: str, request: Request) -> Answer | None:
         """Return the 400 reply for a request whose query or body fails its endpoint's schema, else
         None. Reads the body only when a body schema is there to check it."""

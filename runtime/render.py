@@ -8,6 +8,7 @@ them by accident.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,8 +16,10 @@ import jinja2
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
-from epctl.runtime.request import Request
+from epctl.runtime.answers import json_default
+from epctl.runtime.request import EndpointInfo, Request
 from epctl.schemas.models import CONTENT_BLOCK, Endpoint, Page, Reply, Templated
 from epctl.schemas.problems import Code, EpctlError, Place, Problem, ProjectError
 from epctl.schemas.project import Project
@@ -93,16 +96,23 @@ class Renderer:
         for name, component in project.components.items():
             sources[name] = self._source(project, "component", name, component)
             html_names.add(name)
-        html_names.update(PAGE_PREFIX + name for name, page in self.pages.items() if _is_html(page))
+        loader = _ProjectLoader(sources)
         self.env = _Sandbox(
-            loader=_ProjectLoader(sources),
-            # Asked on every render (for each template it runs): a set lookup. Redirect targets are not
-            # in it: URLs are not HTML, the `urlencode` filter escapes them.
-            autoescape=frozenset(html_names).__contains__,
+            loader=loader,
+            autoescape=lambda template: template in html_names or self._page_is_markup(template),
             # Every template is compiled once below and kept: never evicted, never checked for changes.
             cache_size=-1,
             auto_reload=False,
         )
+        # JSON pages: every `{{ ... }}` is written as the content of a JSON string (quotes, backslashes
+        # and control characters escaped), so `{"q": "{{ request.query.q }}"}` stays valid JSON for any
+        # input. A value already marked safe (`|tojson`, `|safe`) is written as it is.
+        self.json_env = _Sandbox(
+            loader=loader, autoescape=False, finalize=json_string_content, cache_size=-1, auto_reload=False
+        )
+        for env in (self.env, self.json_env):
+            # `tojson` serialises every value of the render context: read-only mappings, dates, the request.
+            env.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": template_json_default}
         for name, page in project.pages.items():
             source, filename = self._source(project, "page", name, page)
             if page.layout is not None:
@@ -110,7 +120,8 @@ class Renderer:
             sources[PAGE_PREFIX + name] = (source, filename)
         self.templates: dict[str, jinja2.Template] = {}
         for internal in sources:
-            self.templates[internal] = self._compile(internal, sources[internal][1])
+            env = self.json_env if self._page_is_json(internal) else self.env
+            self.templates[internal] = self._compile(env, internal, sources[internal][1])
         self.locations: dict[str, jinja2.Template] = {}
         for reply in _redirect_replies(project):
             assert reply.to is not None
@@ -139,6 +150,21 @@ class Renderer:
         """
         return self.locations[to].render(context)
 
+    def _page_content_type(self, template: str | None) -> str | None:
+        if template is None or not template.startswith(PAGE_PREFIX):
+            return None  # redirect targets: URLs are not HTML, the `urlencode` filter escapes them
+        page = self.pages.get(template.removeprefix(PAGE_PREFIX))
+        return None if page is None else page.content_type
+
+    def _page_is_markup(self, template: str | None) -> bool:
+        """Return whether a page is autoescaped as markup: HTML, XHTML, XML and SVG content types."""
+        content_type = self._page_content_type(template)
+        return content_type is not None and is_markup_type(content_type)
+
+    def _page_is_json(self, template: str | None) -> bool:
+        content_type = self._page_content_type(template)
+        return content_type is not None and is_json_type(content_type)
+
     def _as_child(self, source: str, layout: str, filename: str | None) -> str:
         """Return the page source as a child of its layout.
 
@@ -155,9 +181,9 @@ class Renderer:
             return extends + source
         return extends + "{% block " + CONTENT_BLOCK + " %}" + source + "{% endblock %}"
 
-    def _compile(self, internal: str, filename: str | None) -> jinja2.Template:
+    def _compile(self, env: jinja2.Environment, internal: str, filename: str | None) -> jinja2.Template:
         try:
-            return self.env.get_template(internal)
+            return env.get_template(internal)
         except jinja2.TemplateSyntaxError as err:
             raise _syntax_error(err, filename, self.project) from None
 
@@ -204,6 +230,9 @@ def make_context(project: Project, *, request: Request, endpoint: Endpoint | Non
         "globals": request.globals,
         "request": request,
         "data": {},
+        # The environment root ("" for none) and the site path of an app path, for links in bodies.
+        "root": request.root,
+        "url": request.url,
     }
 
 
@@ -215,8 +244,45 @@ def with_page(context: Mapping[str, Any], page: Page, data: Mapping[str, Any]) -
     return {**context, "experience": experience, "data": data}
 
 
-def _is_html(page: Page) -> bool:
-    return "html" in page.content_type.lower()
+def is_markup_type(content_type: str) -> bool:
+    """Return whether a content type is markup autoescaped as HTML: html, xhtml, xml and svg types."""
+    mimetype = content_type.partition(";")[0].strip().lower()
+    return "html" in mimetype or "xml" in mimetype or "svg" in mimetype
+
+
+def is_json_type(content_type: str) -> bool:
+    """Return whether a content type is JSON (`application/json`, `*/*+json`)."""
+    mimetype = content_type.partition(";")[0].strip().lower()
+    return mimetype == "application/json" or mimetype.endswith("+json")
+
+
+def json_string_content(value: Any) -> Any:
+    """Return what a JSON page writes for `{{ value }}`: the text escaped as JSON string content,
+    or a value marked safe (`|tojson`, `|safe`) as it is."""
+    if isinstance(value, Markup):
+        return value
+    return json.dumps(str(value), ensure_ascii=False)[1:-1]
+
+
+def template_json_default(value: Any) -> Any:
+    """Return a JSON value for what `tojson` meets in the render context beyond JSON's own types.
+
+    Raises TypeError for anything else (the render fails: 500, logged).
+    """
+    if isinstance(value, Request):
+        return {
+            "method": value.method,
+            "path": value.path,
+            "params": value.params,
+            "query": value.query,
+            "headers": dict(value.headers),
+            "cookies": value.cookies,
+        }
+    if isinstance(value, EndpointInfo):
+        return {"id": value.id, "route": value.route, "tags": dict(value.tags)}
+    if isinstance(value, jinja2.Undefined):
+        return None
+    return json_default(value)
 
 
 def _redirect_replies(project: Project) -> list[Reply]:

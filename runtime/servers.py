@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import math
 import os
 import sys
 import threading
@@ -24,6 +25,7 @@ from werkzeug import serving
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from epctl.runtime.app import EpctlApp, create_app
+from epctl.runtime.hosts import HostApp
 from epctl.runtime.tokens import development_secret
 from epctl.schemas.loader import CONFIG_FILE
 from epctl.schemas.models import TABLES_BY_FOLDER, Auth
@@ -269,13 +271,32 @@ def run_development_server(app: WSGIApplication, host: str, port: int) -> None:
         server.server_close()
 
 
-def serve_gunicorn(
-    app: WSGIApplication, host: str, port: int, workers: int, *, access_log: bool = True
-) -> None:
-    """Serve `app` with gunicorn and `workers` worker processes until gunicorn stops.
+# gunicorn's threaded worker: a slow or idle client holds one thread of a worker, never the worker
+# (with sync workers two clients dripping header bytes take two workers for the whole timeout). Idle
+# kept-alive connections wait in the worker's poller, not in a thread, for KEEPALIVE_SECONDS; gunicorn
+# gives a new connection a few seconds to send its first bytes before it goes back to the poller.
+WORKER_CLASS = "gthread"
+THREADS_PER_WORKER = 8
+KEEPALIVE_SECONDS = 5
+# Added to `request_timeout` for gunicorn's worker timeout: the app answers 504 first (see deadline.py);
+# gunicorn's restart of a worker whose main loop stopped answering is the backstop.
+WORKER_TIMEOUT_GRACE = 5
 
-    The app is built before the workers fork, so every worker serves exactly the same build. Access
-    and error logs go to stderr (stdout is for data).
+
+def serve_gunicorn(
+    app: WSGIApplication,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    access_log: bool = True,
+    request_timeout: float = 30.0,
+) -> None:
+    """Serve `app` with gunicorn's gthread worker, `workers` processes, until gunicorn stops.
+
+    The app is built before the workers fork, so every worker serves exactly the same build. The
+    worker timeout is `request_timeout` plus a grace period. Access and error logs go to stderr
+    (stdout is for data).
     """
     configure_logging()
     # Imported here: gunicorn pulls in its arbiter and workers, which `serve` without --workers never needs.
@@ -298,6 +319,10 @@ def serve_gunicorn(
                 "accesslog": "-" if access_log else None,
                 "errorlog": "-",
                 "logger_class": StderrLogger,
+                "worker_class": WORKER_CLASS,
+                "threads": THREADS_PER_WORKER,
+                "keepalive": KEEPALIVE_SECONDS,
+                "timeout": math.ceil(request_timeout) + WORKER_TIMEOUT_GRACE,
             }
             # gunicorn >= 25.1 opens a control socket at one fixed path per user: a second server on
             # the host would take it over. epctl does not use `gunicornc`, so it is switched off.
@@ -318,6 +343,15 @@ def stream_is_colour_terminal(stream: object) -> bool:
     did not ask for none (NO_COLOR, https://no-color.org)."""
     isatty = getattr(stream, "isatty", None)
     return bool(callable(isatty) and isatty()) and not os.environ.get("NO_COLOR")
+
+
+def served_apps(app: object) -> list[EpctlApp]:
+    """Return the version apps behind a served app: itself, or those of a `serve --all` host app."""
+    if isinstance(app, EpctlApp):
+        return [app]
+    if isinstance(app, HostApp):
+        return [found for inner in (app.default, *app.by_host.values()) for found in served_apps(inner)]
+    return []
 
 
 def configure_logging() -> None:

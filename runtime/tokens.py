@@ -95,9 +95,16 @@ def parse_ttl(text: str) -> int:
     return int(found.group(1)) * _TTL_UNITS[found.group(2)]
 
 
+class InvalidSubjectError(EpctlError):
+    """A token would name nobody: `sub` empty or only spaces."""
+
+
 def mint_token(project: Project, sub: str, groups: Iterable[str], ttl_seconds: int) -> str:
     """Return a signed user token with claims `sub`, `groups`, `iat`, `exp` (and `iss` when the
-    project sets an issuer). Raises MissingSecretError when the secret variable is unset."""
+    project sets an issuer). Raises InvalidSubjectError for an empty `sub`, MissingSecretError when
+    the secret variable is unset."""
+    if not sub.strip():
+        raise InvalidSubjectError('a token names its user: give --sub a user id, e.g. --sub ada (not "")')
     now = int(time.time())
     claims: dict[str, Any] = {"sub": sub, "groups": list(groups), "iat": now, "exp": now + ttl_seconds}
     if project.auth.issuer is not None:
@@ -116,6 +123,9 @@ def decode_token(token: str, secret: str, *, issuer: str | None) -> dict[str, An
         )
     except jwt.PyJWTError:
         return None
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip():
+        return None  # a token naming nobody (`"sub": ""`) is no user
     groups = claims.get("groups")
     # Group checks iterate the claim: a string would match its letters, anything else is no groups.
     if not isinstance(groups, list) or not all(isinstance(group, str) for group in groups):

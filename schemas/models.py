@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from epctl.schemas.limits import DEFAULT_MAX_BODY_SIZE, DEFAULT_REQUEST_TIMEOUT, parse_duration, parse_size
 from epctl.schemas.problem_codes import SUPPRESSIBLE_CODES, explain_unsuppressible
 from epctl.schemas.problems import Code
 from epctl.schemas.route_hints import describe_invalid_route
@@ -161,6 +162,20 @@ class Reply(Table):
         return self
 
 
+def _check_duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+def _check_size(text: str) -> str:
+    parse_size(text)
+    return text
+
+
+Duration = Annotated[str, AfterValidator(_check_duration)]
+Size = Annotated[str, AfterValidator(_check_size)]
+
+
 class ProjectInfo(Table):
     name: Name = Field(description=f"The project's name ({NAME_RULE}); `application.name` in templates.")
 
@@ -184,6 +199,14 @@ class Settings(Table):
     )
     unauthorized_reply: Reply | None = Field(
         default=None, description="The reply to an unauthorized request when its endpoint sets none."
+    )
+    request_timeout: Duration = Field(
+        default=DEFAULT_REQUEST_TIMEOUT,
+        description='How long the workflows of one request may run ("30s", "500ms", "2m"); then 504.',
+    )
+    max_body_size: Size = Field(
+        default=DEFAULT_MAX_BODY_SIZE,
+        description='The largest request body accepted ("1MB", "512KB"); a larger one is answered 413.',
     )
     enforce_response_schema: bool = Field(
         default=False, description="Answer 500 when a reply fails its endpoint's response_schema."
@@ -229,8 +252,8 @@ class TrustedKey(Table):
 
 class Environment(Table):
     version: VersionName = Field(description="The frozen version this environment serves.")
-    root: Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9._~-]+)*$")] = Field(
-        default="", description='A path prefix the environment is served under, such as "/api".'
+    root: Annotated[str, StringConstraints(pattern=r"^(/|(/[A-Za-z0-9._~-]+)*)$")] = Field(
+        default="", description='A path prefix the environment is served under, such as "/api" ("/": none).'
     )
     hosts: list[str] = Field(
         default_factory=list, description="Host names served this version by `serve --all`."

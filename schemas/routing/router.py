@@ -18,13 +18,15 @@ from epctl.schemas.routing.table import Candidate, Match, RouteConflictError, Ro
 T = TypeVar("T")
 
 
-def _allow_header(allowed: tuple[str, ...]) -> str:
-    # HEAD rides on GET routes, and OPTIONS is always answered (by a route or by the preflight).
+def allow_methods(allowed: tuple[str, ...], *, preflight: bool) -> tuple[str, ...]:
+    """Return the methods a path answers, sorted: the routed ones, HEAD when GET is one, and OPTIONS
+    when a route or the CORS preflight (`preflight`, CORS on) answers it."""
     listed = set(allowed)
     if "GET" in listed:
         listed.add("HEAD")
-    listed.add("OPTIONS")
-    return ", ".join(sorted(listed))
+    if preflight:
+        listed.add("OPTIONS")
+    return tuple(sorted(listed))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,8 @@ class MethodNotAllowed:
 
     allowed: tuple[str, ...]
     path: str
+    # Whether OPTIONS is answered for the path without a route of its own (CORS preflights on).
+    preflight: bool = True
 
     status: ClassVar[int] = 405
 
@@ -76,9 +80,15 @@ class MethodNotAllowed:
         return f"only {', '.join(self.allowed)} routes match this path"
 
     @property
+    def allow_methods(self) -> tuple[str, ...]:
+        """Return the methods the `Allow` header lists: the allowed methods, HEAD when GET is one,
+        and OPTIONS when it is routed or CORS preflights answer it."""
+        return allow_methods(self.allowed, preflight=self.preflight)
+
+    @property
     def allow_header(self) -> str:
-        """Return the `Allow` value: the allowed methods, HEAD when GET is one, and OPTIONS."""
-        return _allow_header(self.allowed)
+        """Return the `Allow` value: `allow_methods` joined."""
+        return ", ".join(self.allow_methods)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +113,14 @@ class Preflight:
     reason: ClassVar[str] = "CORS preflight: no OPTIONS route for this path"
 
     @property
+    def allow_methods(self) -> tuple[str, ...]:
+        """Return the methods the `Allow` header lists: the allowed ones, HEAD when GET is one, OPTIONS."""
+        return allow_methods(self.allowed, preflight=True)
+
+    @property
     def allow_header(self) -> str:
-        """Return the `Allow` value: the allowed methods, HEAD when GET is one, and OPTIONS."""
-        return _allow_header(self.allowed)
+        """Return the `Allow` value: `allow_methods` joined."""
+        return ", ".join(self.allow_methods)
 
 
 def _target(found: Match[T]) -> T:
@@ -168,7 +183,7 @@ class Router(Generic[T]):
         if found.status == 405:
             if self.cors and lookup_method(method) == "OPTIONS":
                 return Preflight(found.allowed, found.path)
-            return MethodNotAllowed(found.allowed, found.path)
+            return MethodNotAllowed(found.allowed, found.path, preflight=self.cors)
         disabled = self._disabled.match(method, path)
         if disabled.status == 200:
             return Disabled(_target(disabled), found.path)

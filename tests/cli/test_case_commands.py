@@ -163,8 +163,8 @@ def test_failing_cases_name_file_line_and_every_difference(runner: CliRunner, pr
         '      body does not contain "nope"',
         "  ✗ tests/cases.toml:17  boom is a 500  (500, _ ms)",
         "      status: expected 200, got 500",
-        '      logged: workflow "boom" (workflows/flows.py:boom) failed on GET /boom (ZeroDivisionError: '
-        "division by zero)",
+        '      logged: workflow "boom" (workflows/flows.py:boom) of endpoint "boom" failed on GET /boom '
+        "(ZeroDivisionError: division by zero)",
         "  ✗ tests/cases.toml:22  shape breaks its schema  (200, _ ms)",
         "      the reply does not match the endpoint's response_schema: /: 'id' is a required property",
         "✗ 3 failed, 1 passed",

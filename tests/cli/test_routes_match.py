@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+from werkzeug.test import Client
 
 from epctl.cli.main import app
+from epctl.runtime import create_app
 from tests.conftest import SAMPLE, WriteProject, run, usage_error
 
 FILES = {
@@ -72,7 +74,19 @@ def test_match_explains_why_the_winner_beat_the_other_candidates(
 def test_match_other_method_only_is_405_with_allowed(runner: CliRunner, write_project: WriteProject) -> None:
     root = write_project(FILES)
     result = json.loads(run(runner, root, "match", "GET", "/files/report", "--json").stdout)
-    assert (result["status"], result["endpoint"], result["allowed"]) == (405, None, ["POST"])
+    # Exactly what the server's `Allow` header lists.
+    assert (result["status"], result["endpoint"], result["allowed"]) == (405, None, ["OPTIONS", "POST"])
+
+
+def test_match_allowed_is_the_servers_allow_header_with_cors_off(
+    runner: CliRunner, write_project: WriteProject
+) -> None:
+    root = write_project({**FILES, "epctl.toml": '[project]\nname = "t"\n[settings]\ncors = false\n'})
+    result = json.loads(run(runner, root, "match", "OPTIONS", "/files/report", "--json").stdout)
+    assert (result["status"], result["allowed"]) == (405, ["POST"])
+    app = create_app(root)
+    response = Client(app).options("/files/report")
+    assert (response.status_code, response.headers["Allow"]) == (405, "POST")
 
 
 def test_match_disabled_endpoint_is_503(runner: CliRunner, write_project: WriteProject) -> None:

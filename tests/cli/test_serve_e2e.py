@@ -147,3 +147,23 @@ def test_log_colour_only_on_a_terminal_without_no_color(
         monkeypatch.setenv("NO_COLOR", "1")
         assert stream_is_colour_terminal(terminal) is False
     os.close(leader)
+
+
+def test_serve_env_under_gunicorn_puts_the_root_on_redirects(serve: Serve, tmp_path: Path) -> None:
+    """Issue 10: with `root = "/farm"`, a static redirect and the unauthorized redirect carry the root,
+    through real gunicorn (gthread workers) as on the test client."""
+    url = serve("--env", "production", "--workers", "2")
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
+    try:
+        connection.request("GET", "/farm/dashboard")
+        response = connection.getresponse()
+        response.read()
+        assert (response.status, response.getheader("Location")) == (301, "/farm/devices")
+        connection.request("GET", "/farm/devices")
+        response = connection.getresponse()
+        response.read()
+        assert (response.status, response.getheader("Location")) == (302, "/farm/login?next=/devices")
+    finally:
+        connection.close()
+    # Issue 11: threaded workers, so a slow client holds a thread, not a whole worker.
+    assert "Using worker: gthread" in (tmp_path / "serve0.log").read_text()

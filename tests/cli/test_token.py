@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from epctl.cli.main import app
-from tests.conftest import SECRET
+from tests.conftest import SECRET, usage_error
 
 
 def test_token_prints_only_a_token_the_app_accepts(runner: CliRunner, sample: Path, secret: str) -> None:
@@ -59,3 +59,11 @@ def test_token_rejects_a_bad_ttl(runner: CliRunner, sample: Path, secret: str) -
 def test_version_flag(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--version"])
     assert (result.exit_code, result.stdout) == (0, "epctl 0.1.0\n")
+
+
+def test_token_refuses_an_empty_sub(runner: CliRunner, sample: Path, secret: str) -> None:
+    for sub in ("", "  "):
+        result = runner.invoke(app, ["--project", str(sample), "token", "--sub", sub])
+        assert result.exit_code == 2, result.output
+        assert "a token names its user: give a user id, e.g. --sub ada" in usage_error(result)
+        assert result.stdout == ""

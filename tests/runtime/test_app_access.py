@@ -13,7 +13,7 @@ from werkzeug.test import Client, TestResponse
 
 from epctl.runtime.tokens import mint_token
 from epctl.schemas.loader import load_project
-from tests.conftest import MakeClient, WriteProject
+from tests.conftest import SECRET, MakeClient, MintToken, WriteProject
 
 
 def sha(key: str) -> str:
@@ -200,10 +200,10 @@ def test_user_token_transports(
     assert response.json["user"]["groups"] == ["staff"]
 
 
-def test_the_first_token_transport_present_is_the_one_used(client: Client, project: Path) -> None:
-    """A bad Session token is not rescued by a good Bearer token: transports are not tried in turn."""
+def test_every_token_transport_present_is_tried_in_turn(client: Client, project: Path) -> None:
+    """A bad Session token does not hide a good Bearer token (issue 10: any valid credential)."""
     headers = {"Session": "not-a-token", "Authorization": f"Bearer {token_for(project)}"}
-    assert client.get("/me", headers=headers).status_code == 401
+    assert client.get("/me", headers=headers).status_code == 200
 
 
 def test_missing_token_answers_401(client: Client) -> None:
@@ -329,3 +329,22 @@ def test_sample_api_key_and_token_flows(sample_client: Client, sample_token: Cal
     admin = sample_client.get("/admin")
     assert admin.status_code == 200
     assert "Signed in as ann (admins)." in admin.text
+
+
+def test_a_request_is_authenticated_when_any_credential_it_carries_is_valid(
+    sample_client: Client, sample_token: MintToken
+) -> None:
+    fresh = sample_token("ann", ["admins"])
+    stale = jwt.encode({"sub": "ann", "exp": 1, "iss": "smart-farm"}, SECRET, algorithm="HS256")
+    sample_client.set_cookie("authorization", stale)
+    assert sample_client.get("/api/me").status_code == 401
+    assert sample_client.get(f"/api/me?authorization={fresh}").json["sub"] == "ann"
+    assert sample_client.get("/api/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+    assert sample_client.get("/api/me", headers={"Session": "garbage"}).status_code == 401
+
+
+def test_a_token_naming_nobody_is_refused(sample_client: Client) -> None:
+    for sub in ("", "   "):
+        nobody = jwt.encode({"sub": sub, "exp": 2**40, "iss": "smart-farm"}, SECRET, algorithm="HS256")
+        response = sample_client.get("/api/me", headers={"Authorization": f"Bearer {nobody}"})
+        assert response.status_code == 401, sub

@@ -97,6 +97,15 @@ def test_allow_header_has_head_only_when_get_is_routed() -> None:
     assert outcome.allow_header == "OPTIONS, POST"
 
 
+def test_allow_header_lists_options_only_when_it_is_answered() -> None:
+    outcome = items_router(cors=False).match("OPTIONS", "/items")
+    assert isinstance(outcome, MethodNotAllowed)
+    assert (outcome.allow_header, outcome.allow_methods) == ("POST", ("POST",))
+    with_route = router(("OPTIONS", "/items"), ("POST", "/items"), cors=False).match("GET", "/items")
+    assert isinstance(with_route, MethodNotAllowed)
+    assert with_route.allow_header == "OPTIONS, POST"
+
+
 def test_head_without_a_get_route_is_405() -> None:
     assert items_router().match("HEAD", "/items") == MethodNotAllowed(("POST",), "/items")
 
@@ -118,7 +127,7 @@ def test_preflight_when_cors_is_on_and_no_options_route() -> None:
 
 def test_options_is_405_when_cors_is_off() -> None:
     outcome = items_router(cors=False).match("options", "/items/7")
-    assert outcome == MethodNotAllowed(("DELETE", "GET"), "/items/7")
+    assert outcome == MethodNotAllowed(("DELETE", "GET"), "/items/7", preflight=False)
 
 
 def test_an_options_route_beats_the_preflight() -> None:
