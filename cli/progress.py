@@ -7,6 +7,7 @@ not a terminal) nothing is drawn at all, so logs and machine-read output stay cl
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,15 +18,26 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from epctl.cli.output import stderr
 
 DELAY = 1.0  # seconds of work before the bar appears
+# EPCTL_PROGRESS_DELAY=0 shows the bar at once (and a large value never): for slow terminals and tests.
+DELAY_VARIABLE = "EPCTL_PROGRESS_DELAY"
+
+
+def read_delay() -> float:
+    """Return the seconds of work before the bar appears: EPCTL_PROGRESS_DELAY, else DELAY."""
+    try:
+        return max(0.0, float(os.environ.get(DELAY_VARIABLE, DELAY)))
+    except ValueError:
+        return DELAY
 
 
 @contextmanager
 def progress_after(
-    description: str, *, console: Console | None = None, delay: float = DELAY
+    description: str, *, console: Console | None = None, delay: float | None = None
 ) -> Iterator[None]:
-    """Show a progress bar on `console` (stderr) while the body runs, from `delay` seconds on, and
-    only when that console is a terminal."""
+    """Show a progress bar on `console` (stderr) while the body runs, from `delay` seconds on (default:
+    `read_delay()`), and only when that console is a terminal."""
     console = console or stderr
+    delay = read_delay() if delay is None else delay
     if not console.is_terminal:
         yield
         return
