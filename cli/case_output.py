@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
-from epctl.cli.output import format_place, stderr
+from epctl.cli.output import plural, stderr
 from epctl.schemas.project import DEVELOP
 
 if TYPE_CHECKING:
@@ -60,17 +60,17 @@ def print_report_text(report: CaseReport) -> None:
         )
         stderr.print(f"No request cases in {title}: {escape(hint)}.")
         return
-    stderr.print(f"[bold]{title}[/]: {_plural(summary['total'], 'request case')}")
+    stderr.print(f"[bold]{title}[/]: {plural(summary['total'], 'request case')}")
     for result in report.results:
         mark = "[green]✓[/]" if result.passed else "[red]✗[/]"
-        where = escape(format_place(result.place))
+        where = escape(result.place.location())
         timing = f"{result.status}, {result.seconds * 1000:.0f} ms"
         stderr.print(f"  {mark} [dim]{where}[/]  {escape(result.name)}  [dim]({timing})[/]")
         if not result.passed:
             for line in (*result.failures, *result.notes):
                 stderr.print(f"      [red]{escape(line)}[/]")
     if report.passed:
-        stderr.print(f"[green]✓ {_plural(summary['passed'], 'case')} passed[/]")
+        stderr.print(f"[green]✓ {plural(summary['passed'], 'case')} passed[/]")
     else:
         stderr.print(f"[red]✗ {summary['failed']} failed[/], {summary['passed']} passed")
 
@@ -107,7 +107,3 @@ def report_junit(report: CaseReport) -> str:
 
 def _xml_text(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"

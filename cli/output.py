@@ -17,7 +17,7 @@ from rich.table import Table
 
 from epctl.cli.app import ProblemFormat
 from epctl.cli.sarif import ReportPaths, format_sarif
-from epctl.schemas.problems import Place, Problem, Severity
+from epctl.schemas.problems import Problem, Severity
 from epctl.schemas.suppressions import Suppressed
 
 stdout = Console(soft_wrap=True, highlight=False)
@@ -41,10 +41,6 @@ def count_problems(problems: Iterable[Problem]) -> dict[str, int]:
 def print_json(data: Any) -> None:
     """Print JSON to stdout as plain text (no rich markup or highlighting can alter it)."""
     stdout.out(json.dumps(data, indent=2, ensure_ascii=False), highlight=False)
-
-
-def format_place(place: Place) -> str:
-    return f"{place.file}:{place.line}" if place.line else place.file
 
 
 def print_problems(
@@ -97,7 +93,7 @@ def print_text(problems: list[Problem], summary: dict[str, Any], *, failing: boo
         )
         for related in problem.related:
             what = f" ({related.id})" if related.id else ""
-            stderr.print(f"  {'':>5}  [dim]see {escape(format_place(related))}{escape(what)}[/]")
+            stderr.print(f"  {'':>5}  [dim]see {escape(related.location())}{escape(what)}[/]")
     errors, warnings = summary["errors"], summary["warnings"]
     quiet = f" ({summary['suppressed']} suppressed)" if summary.get("suppressed") else ""
     if errors or warnings:
@@ -134,5 +130,5 @@ def format_github(problem: Problem, prefix: str = "") -> str:
     if problem.line:
         props.append(f"line={problem.line}")
     props.append(f"title={_escape_github(problem.code, property=True)}")
-    message = problem.message + "".join(f" (see {format_place(r)})" for r in problem.related)
+    message = problem.message + "".join(f" (see {r.location()})" for r in problem.related)
     return f"::{level} {','.join(props)}::{_escape_github(message)}"

@@ -200,7 +200,7 @@ def usage_command(
     """List the workflows and pages linked to an endpoint."""
     from rich.markup import escape
 
-    from epctl.cli.output import format_place, print_json, stdout
+    from epctl.cli.output import print_json, stdout
     from epctl.cli.project_support import _file_line
     from epctl.runtime.usage import find_usage
     from epctl.schemas.version_file import load_version
@@ -231,11 +231,11 @@ def usage_command(
         return
     stdout.print(
         f"[bold]{escape(endpoint_id)}[/]  {endpoint.method} {escape(endpoint.route)}  "
-        f"[dim]{escape(format_place(place))}[/]"
+        f"[dim]{escape(place.location())}[/]"
     )
     stdout.print("workflows:" if usage.workflows else "workflows: none")
     for workflow in usage.workflows:
-        at = format_place(where.place("workflow", workflow.name))
+        at = where.place("workflow", workflow.name).location()
         stdout.print(f"  {escape(workflow.name)}  {escape(workflow.handler)}  [dim]{escape(at)}[/]")
     stdout.print("pages:" if usage.pages else "pages: none")
     for page, hows in usage.pages.items():

@@ -100,7 +100,7 @@ def check_cases(project: Project) -> CaseReport:
     failed = report.failed
     if failed:
         named = "; ".join(
-            f'{format_place(result.place)} "{result.name}" ({result.failures[0]})'
+            f'{result.place.location()} "{result.name}" ({result.failures[0]})'
             for result in failed[:MAX_NAMED_FAILURES]
         )
         more = f" and {len(failed) - MAX_NAMED_FAILURES} more" if len(failed) > MAX_NAMED_FAILURES else ""
@@ -109,10 +109,6 @@ def check_cases(project: Project) -> CaseReport:
             f"{named}{more}; `epctl test --version {project.version}` shows them all"
         )
     return report
-
-
-def format_place(place: Place) -> str:
-    return f"{place.file}:{place.line}" if place.line else place.file
 
 
 @contextlib.contextmanager

@@ -78,6 +78,10 @@ class Place:
     def to_dict(self) -> dict[str, str | int | None]:
         return {"file": self.file, "line": self.line, "key": self.key, "id": self.id}
 
+    def location(self) -> str:
+        """Return `file:line`, or the file alone when the line is not known."""
+        return f"{self.file}:{self.line}" if self.line else self.file
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -230,9 +234,8 @@ class ProjectError(EpctlError):
         self.problems = sort_problems(problems)
         errors = [p for p in self.problems if p.severity is Severity.ERROR]
         first = errors[0] if errors else self.problems[0]
-        where = f"{first.file}:{first.line}" if first.line else first.file
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        super().__init__(f"{where}: {first.message}{more}")
+        super().__init__(f"{first.place.location()}: {first.message}{more}")
 
     @property
     def errors(self) -> list[Problem]:
