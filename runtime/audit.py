@@ -18,7 +18,7 @@ from enum import StrEnum
 import jinja2
 from jinja2 import meta
 
-from epctl.schemas.models import Endpoint, Reply
+from epctl.schemas.models import Endpoint, Reply, route_of
 from epctl.schemas.problems import Place
 from epctl.schemas.project import Project
 
@@ -71,7 +71,6 @@ class Finding:
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_WILDCARD_LAST = re.compile(r"/\{[A-Za-z0-9_]+\*\}$")
 _TEMPLATE_START = re.compile(r"\{[{%#]")
 # An absolute URL whose host is written out and ended, so nothing after it can change the origin.
 _ABSOLUTE_WITH_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\{]+[/?#]")
@@ -201,7 +200,7 @@ def check_public_writes(project: Project, places: Places) -> Iterator[Finding]:
 
 def check_public_catch_alls(project: Project, places: Places) -> Iterator[Finding]:
     for endpoint in _enabled(project):
-        if _WILDCARD_LAST.search(endpoint.route) and endpoint.access == "public" and not endpoint.api_key:
+        if route_of(endpoint.route).catch_all and endpoint.access == "public" and not endpoint.api_key:
             prefix = endpoint.route[: endpoint.route.rindex("/") + 1]
             yield Finding(
                 PUBLIC_CATCH_ALL,

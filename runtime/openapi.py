@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from jsonschema import Draft202012Validator
 
 from epctl.schemas.json_schemas import BODY_METHODS, JsonSchema, Part, endpoint_schemas
-from epctl.schemas.models import Endpoint, Reply
+from epctl.schemas.models import Endpoint, Reply, route_of
 from epctl.schemas.project import Project
 from epctl.schemas.routing import METHODS
 
@@ -106,7 +106,6 @@ SECURITY_SCHEMES: dict[str, JsonObject] = {
 # taken apart. `{p}`, `{p?}`, `{p*}`, `{p*N}` fill a whole segment; otherwise params sit in a mixed one.
 _WHOLE_PARAM = re.compile(r"\{([A-Za-z0-9_]+)(?:(\*)([1-9][0-9]*)?|(\?))?\}")
 _MIXED_PARAM = re.compile(r"\{([A-Za-z0-9_]+)(\?)?\}")
-_WILDCARD_LAST = re.compile(r"/\{[A-Za-z0-9_]+\*\}$")
 _TEMPLATE_PARAM = re.compile(r"\{([^}]*)\}")
 
 
@@ -268,7 +267,7 @@ def build_openapi(project: Project, *, root: str = "", internal: bool = False) -
     builder = _Builder(project, internal=internal)
     enabled = [endpoint for endpoint in project.endpoints if endpoint.enabled]
     # Catch-alls last, so a param route sharing their OpenAPI path keeps it (`_Builder.place_operation`).
-    for endpoint in sorted(enabled, key=lambda endpoint: _WILDCARD_LAST.search(endpoint.route) is not None):
+    for endpoint in sorted(enabled, key=lambda endpoint: route_of(endpoint.route).catch_all):
         builder.add_endpoint(endpoint)
     return builder.document(root)
 

@@ -104,6 +104,11 @@ class Route:
         return f"<Route {self.path}>"
 
     @property
+    def catch_all(self) -> bool:
+        """Whether the route ends with a `{p*}` wildcard (it answers every path under its prefix)."""
+        return self.segments[-1].kind == WILDCARD
+
+    @property
     def optional_last(self) -> bool:
         """Whether the route ends with a whole-segment `{p?}` (and so also matches without it)."""
         return self.short_claim is not None
