@@ -84,3 +84,16 @@ def test_validate_of_a_large_project_shows_the_bar_on_a_terminal(tmp_path: Path)
     assert child.exitstatus == 0
     assert "Validating develop" in (child.before or "")
     assert "big: 20000 endpoints, 0 pages, 0 workflows; no problems" in (child.before or "")
+
+
+@pytest.mark.parametrize(
+    ("value", "delay"), [("0", 0.0), ("2.5", 2.5), ("-3", 0.0), ("soon", 1.0), ("", 1.0)]
+)
+def test_the_progress_delay_variable_is_read_safely(
+    monkeypatch: pytest.MonkeyPatch, value: str, delay: float
+) -> None:
+    """A broken EPCTL_PROGRESS_DELAY never stops a command: it falls back to the one-second default."""
+    from epctl.cli.progress import read_delay
+
+    monkeypatch.setenv("EPCTL_PROGRESS_DELAY", value)
+    assert read_delay() == delay
