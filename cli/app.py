@@ -77,7 +77,9 @@ class EpctlGroup(TyperGroup):
             err.message = err.message.removeprefix("Value error, ")
             raise
         except Exception as err:
-            if not report_error(err):
+            # Only epctl's own modules raise EpctlErrors: click's exceptions (usage errors, Exit) go on
+            # untouched, without importing what reports epctl's.
+            if not type(err).__module__.startswith("epctl.") or not report_error(err):
                 raise
             raise typer.Exit(exit_code_of(err, ctx.invoked_subcommand)) from None
 
