@@ -1,19 +1,20 @@
 """`Router`: the one entry callers use, and the outcome value each request gets from it.
 
 A router holds the enabled routes and, apart, the disabled ones (which only turn a 404 into a 503).
-`match` returns one of six frozen outcome classes; callers dispatch on them with `match` statements,
-never on status numbers. The order of the verdicts is README's "Serving a request", step 1 and 2.
+`match` returns one of six outcome classes (all frozen but the hot `Matched`); callers dispatch on
+them with `match` statements, never on status numbers. The order of the verdicts is README's "Serving a request", step 1 and 2.
 """
 
 from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar, cast
+from typing import ClassVar, Generic, TypeVar
 
 from epctl.schemas.routing.explain import explain_precedence
+from epctl.schemas.routing.paths import normalize_path
 from epctl.schemas.routing.syntax import Route, lookup_method
-from epctl.schemas.routing.table import Candidate, Match, RouteConflictError, RouteTable
+from epctl.schemas.routing.table import Candidate, RouteConflictError, RouteTable
 
 T = TypeVar("T")
 
@@ -29,7 +30,10 @@ def allow_methods(allowed: tuple[str, ...], *, preflight: bool) -> tuple[str, ..
     return tuple(sorted(listed))
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, unlike the other outcomes: a frozen dataclass sets each field through
+# `object.__setattr__`, which made building this one, the outcome of nearly every request, cost as much
+# as finding the route. Nothing writes to it after the router returns it.
+@dataclass(slots=True)
 class Matched(Generic[T]):
     """An enabled route serves the request: its target, the route and the decoded params."""
 
@@ -123,11 +127,6 @@ class Preflight:
         return ", ".join(self.allow_methods)
 
 
-def _target(found: Match[T]) -> T:
-    # `Match.target` is typed `T | None` because a 400, 404 or 405 carries none; a 200 always has one.
-    return cast(T, found.target)
-
-
 Outcome = Matched[T] | NotFound | Disabled[T] | MethodNotAllowed | BadEncoding | Preflight
 
 
@@ -173,21 +172,28 @@ class Router(Generic[T]):
         enabled routes of other methods only (Preflight for OPTIONS with CORS on, else
         MethodNotAllowed); a disabled route (Disabled); else NotFound.
         """
-        found = self._enabled.match(method, path)
-        if found.status == 200:
-            assert found.route is not None
-            return Matched(_target(found), found.route, found.params, found.path)
-        if found.status == 400:
-            assert found.route is not None
-            return BadEncoding(found.route, found.path)
-        if found.status == 405:
-            if self.cors and lookup_method(method) == "OPTIONS":
-                return Preflight(found.allowed, found.path)
-            return MethodNotAllowed(found.allowed, found.path, preflight=self.cors)
-        disabled = self._disabled.match(method, path)
-        if disabled.status == 200:
-            return Disabled(_target(disabled), found.path)
-        return NotFound(found.path)
+        normalized = normalize_path(path)
+        if not normalized.startswith("/"):
+            return NotFound(normalized)
+        segments = normalized.split("/")
+        own = lookup_method(method)
+        enabled = self._enabled
+        found = enabled.find(own, normalized, segments)
+        if found is not None:
+            leaf, params = found
+            if params is None:
+                return BadEncoding(leaf.route, normalized)
+            return Matched(leaf.target, leaf.route, params, normalized)
+        allowed = enabled.allowed_for(normalized, segments, skip=own)
+        if allowed:
+            if self.cors and own == "OPTIONS":
+                return Preflight(allowed, normalized)
+            return MethodNotAllowed(allowed, normalized, preflight=self.cors)
+        disabled = self._disabled.find(own, normalized, segments)
+        # A disabled route whose params fail decoding does not match, as an enabled one answers 400.
+        if disabled is not None and disabled[1] is not None:
+            return Disabled(disabled[0].target, normalized)
+        return NotFound(normalized)
 
     def explain(self, method: str, path: str) -> list[tuple[T, str]]:
         """Return (target, why the winner beat it) for each enabled route that also matched but lost."""

@@ -174,26 +174,42 @@ class RouteTable(Generic[T]):
             return Match(404, None, None, {}, (), normalized)
         segments = normalized.split("/")
         own = lookup_method(method)
-        table = self._tables.get(own)
-        if table is not None:
-            values: list[str] = []
-            leaf = find_leaf(table.tree(), normalized, 0, segments, 1, values)
-            if leaf is not None:
-                params = _decode_values(leaf.route, values)
-                if params is None:
-                    return Match(400, None, leaf.route, {}, (), normalized)
-                return Match(200, leaf.target, leaf.route, params, (), normalized)
-        allowed = self._allowed(normalized, segments, skip=own)
+        found = self.find(own, normalized, segments)
+        if found is not None:
+            leaf, params = found
+            if params is None:
+                return Match(400, None, leaf.route, {}, (), normalized)
+            return Match(200, leaf.target, leaf.route, params, (), normalized)
+        allowed = self.allowed_for(normalized, segments, skip=own)
         return Match(405 if allowed else 404, None, None, {}, allowed, normalized)
+
+    def find(
+        self, own: str, normalized: str, segments: list[str]
+    ) -> tuple[Leaf[T], dict[str, str] | None] | None:
+        """Return the best route of method `own` (as `lookup_method` gives it) for a normalized path
+        split on '/', with its decoded params (None when they fail decoding); None when none matches.
+
+        The step `match` and `Router.match` share: the router builds its own outcome from it, so a
+        request makes no intermediate `Match`.
+        """
+        table = self._tables.get(own)
+        if table is None:
+            return None
+        values: list[str] = []
+        leaf = find_leaf(table.tree(), normalized, 0, segments, 1, values)
+        if leaf is None:
+            return None
+        return leaf, _decode_values(leaf.route, values)
 
     def allowed_methods(self, path: str) -> tuple[str, ...]:
         """Return the sorted methods whose tables match the raw request `path` (HEAD is not listed)."""
         normalized = normalize_path(path)
         if not normalized.startswith("/"):
             return ()
-        return self._allowed(normalized, normalized.split("/"), skip=None)
+        return self.allowed_for(normalized, normalized.split("/"), skip=None)
 
-    def _allowed(self, normalized: str, segments: list[str], skip: str | None) -> tuple[str, ...]:
+    def allowed_for(self, normalized: str, segments: list[str], skip: str | None) -> tuple[str, ...]:
+        """Return the sorted methods other than `skip` whose tables match a normalized, split path."""
         return tuple(
             sorted(
                 method
