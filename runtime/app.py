@@ -380,11 +380,12 @@ class EpctlApp:
         )
         if not outcome.finished:
             log.error(
-                'endpoint "%s": workflows still running after %s on %s %s; answered 504, the work abandoned',
+                'endpoint "%s": workflows still running after %s on %s %s; answered 504, the work %s',
                 endpoint.id,
                 self.settings.request_timeout,
                 request.method,
                 request.path,
+                "interrupted" if outcome.interrupted else "abandoned",
             )
             return error_answer(504, "Gateway timeout")
         if outcome.error is not None:
@@ -402,11 +403,12 @@ class EpctlApp:
         )
         if not outcome.finished:
             log.error(
-                'endpoint "%s": workflows still running after %s on %s %s (static reply sent): abandoned',
+                'endpoint "%s": workflows still running after %s on %s %s (static reply sent): %s',
                 endpoint.id,
                 self.settings.request_timeout,
                 request.method,
                 request.path,
+                "interrupted" if outcome.interrupted else "abandoned",
             )
 
     def call_workflows(
