@@ -147,12 +147,14 @@ class EndpointPlan:
     """What serving one endpoint needs, looked up once per request: the endpoint, what handlers and
     templates see of it, and its workflow handlers in declaration order."""
 
-    __slots__ = ("endpoint", "handlers", "info")
+    __slots__ = ("contracted", "endpoint", "handlers", "info")
 
-    def __init__(self, endpoint: Endpoint, handlers: list[Handler]) -> None:
+    def __init__(self, endpoint: Endpoint, handlers: list[Handler], *, contracted: bool) -> None:
         self.endpoint = endpoint
         self.info = EndpointInfo(endpoint.id, endpoint.route, MappingProxyType(dict(endpoint.tags)))
         self.handlers = tuple(handlers)
+        # Whether a request or response schema applies: most endpoints skip those checks entirely.
+        self.contracted = contracted
 
 
 class EpctlApp:
@@ -182,7 +184,9 @@ class EpctlApp:
         self.contracts = Contracts(project)  # request/response schemas, compiled once
         handlers = load_handlers(project)
         self.plans: dict[str, EndpointPlan] = {
-            endpoint.id: EndpointPlan(endpoint, handlers.get(endpoint.id, []))
+            endpoint.id: EndpointPlan(
+                endpoint, handlers.get(endpoint.id, []), contracted=self.contracts.has_contract(endpoint.id)
+            )
             for endpoint in project.endpoints
         }
         # Read-only all the way down: a workflow writing into globals would leak into every request.
@@ -327,16 +331,18 @@ class EpctlApp:
         if refused is not None:
             return refused
         handlers = plan.handlers
-        if handlers or self.contracts.checks_body(endpoint.id):
+        contracted = plan.contracted
+        if handlers or (contracted and self.contracts.checks_body(endpoint.id)):
             # Read now, within max_body_size: too large is 413 before any check or workflow, and
             # workflows that run after a static reply still see the request's data.
             refused = self.limits.read_body(request)
             if refused is not None:
                 return refused
-        # A query or body failing the endpoint's request_schema is 400, before any workflow runs.
-        refused = self.contracts.check_request(endpoint.id, request)
-        if refused is not None:
-            return refused
+        if contracted:
+            # A query or body failing the endpoint's request_schema is 400, before any workflow runs.
+            refused = self.contracts.check_request(endpoint.id, request)
+            if refused is not None:
+                return refused
         if handlers:
             try:
                 request.body  # noqa: B018 (a body that does not parse is 400 before any workflow)
@@ -358,6 +364,8 @@ class EpctlApp:
                 answer = self.run_workflows(endpoint, handlers, request)
             finally:
                 CURRENT_SIGNER.reset(signer)
+        if not contracted:
+            return answer
         # A 2xx reply failing the endpoint's response_schema is logged, and replaced by a 500 when the
         # settings enforce response schemas.
         return self.contracts.check_response(endpoint.id, request, answer)
@@ -440,9 +448,13 @@ class EpctlApp:
             if value is None or answer is not None or not want_reply:
                 continue
             try:
-                answer = self.make_answer(value, request, endpoint)
-                check_status(answer.status)
-                check_headers(answer.headers)
+                if type(value) is dict or type(value) is list:
+                    # The common reply: its status and one header are epctl's own, nothing to check.
+                    answer = json_answer(value)
+                else:
+                    answer = self.make_answer(value, request, endpoint)
+                    check_status(answer.status)
+                    check_headers(answer.headers)
             except Exception:
                 log.exception(
                     'workflow "%s" (%s) of endpoint "%s" returned a reply that cannot be sent: %r',

@@ -93,6 +93,10 @@ class Contracts:
                 response=compile_schema(schemas.get("response")),
             )
 
+    def has_contract(self, endpoint_id: str) -> bool:
+        """Return whether the endpoint has any schema to check (request or response)."""
+        return endpoint_id in self.contracts
+
     def checks_body(self, endpoint_id: str) -> bool:
         """Return whether the endpoint has a body schema (its requests' bodies are read to check)."""
         contract = self.contracts.get(endpoint_id)
