@@ -61,6 +61,10 @@ def migrate_database(engine: Engine) -> Migration:
         before = read_revision(connection)
         if before is not None and before not in REVISIONS:
             raise too_new_error(engine, before)
+        if before == HEAD_REVISION:
+            # Nothing to apply: skip Alembic, so hosts and workers starting at once hold the write
+            # lock for a moment each, not for an Alembic run each (SQLite's waiters queue on it).
+            return Migration(before, before)
         config = Config()
         # A bare Config reads no file; % is escaped because it is a ConfigParser underneath.
         config.set_main_option("script_location", str(MIGRATIONS_FOLDER).replace("%", "%%"))
