@@ -11,6 +11,7 @@ Other bench scripts can reuse `generate_routes` and `measure_router` (insert thi
 
 from __future__ import annotations
 
+import argparse
 import re
 import statistics
 import sys
@@ -179,7 +180,9 @@ def measure_mixed() -> dict[str, float]:
 
 
 def main(argv: list[str]) -> int:
-    large = int(argv[1]) if len(argv) > 1 else 10_000
+    parser = argparse.ArgumentParser(description="epctl's router next to werkzeug's Map, in one run.")
+    parser.add_argument("routes", nargs="?", type=int, default=10_000, help="the large table's size")
+    large = parser.parse_args(argv[1:]).routes
     print(f"Python {sys.version.split()[0]}; match times are the best of {_ROUNDS} rounds' means")
     print(
         f"{'router':9} {f'build {large}':>12} {'+ tree':>9} {'= total':>9}"
