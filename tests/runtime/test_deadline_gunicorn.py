@@ -6,15 +6,12 @@ workflow is interrupted, the caller gets 504, and the same worker serves the nex
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.runtime.test_gunicorn_e2e import STOP_SECONDS, fetch, wait_for_port
+from tests.runtime.test_gunicorn_e2e import fetch, run_gunicorn
 
 pytestmark = pytest.mark.e2e
 
@@ -72,23 +69,8 @@ def slow_sample(sample: Path) -> Path:
 @pytest.fixture
 def one_sync_worker(slow_sample: Path, secret: str, tmp_path: Path) -> Iterator[str]:
     """gunicorn with one sync worker (its default class) on an ephemeral port; yield its base URL."""
-    log_path = tmp_path / "gunicorn.log"
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
-    command = [
-        sys.executable, "-m", "gunicorn", f"epctl.runtime:create_app({str(slow_sample)!r})",
-        "-w", "1", "-b", "127.0.0.1:0",
-    ]  # fmt: skip
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
-    try:
-        yield f"http://127.0.0.1:{wait_for_port(process, log_path)}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_SECONDS)
+    with run_gunicorn(f"epctl.runtime:create_app({str(slow_sample)!r})", 1, tmp_path) as (url, log_path):
+        yield url
     assert "interrupted" in log_path.read_text()  # the workflow was stopped, not left running
 
 

@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,16 +29,21 @@ STOP_SECONDS = 10
 @pytest.fixture
 def served(sample: Path, secret: str, tmp_path: Path) -> Iterator[str]:
     """Start gunicorn on an ephemeral port; yield its base URL; always stop it."""
-    log_path = tmp_path / "gunicorn.log"
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}  # gunicorn's control socket: one per test run
-    command = [
-        sys.executable, "-m", "gunicorn", f"epctl.runtime:create_app({str(sample)!r})",
-        "-w", "2", "-b", "127.0.0.1:0",
-    ]  # fmt: skip
+    with run_gunicorn(f"epctl.runtime:create_app({str(sample)!r})", 2, tmp_path) as (url, _):
+        yield url
+
+
+@contextmanager
+def run_gunicorn(target: str, workers: int, folder: Path) -> Iterator[tuple[str, Path]]:
+    """Run `gunicorn target` (default sync workers) on 127.0.0.1 at an ephemeral port, logging into
+    `folder`; yield its base URL and log file; always stop it."""
+    log_path = folder / "gunicorn.log"
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(folder)}  # gunicorn's control socket: one per test run
+    command = [sys.executable, "-m", "gunicorn", target, "-w", str(workers), "-b", "127.0.0.1:0"]
     with log_path.open("w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder)
     try:
-        yield f"http://127.0.0.1:{wait_for_port(process, log_path)}"
+        yield f"http://127.0.0.1:{wait_for_port(process, log_path)}", log_path
     finally:
         process.terminate()
         try:
