@@ -2,7 +2,8 @@
 
 A router holds the enabled routes and, apart, the disabled ones (which only turn a 404 into a 503).
 `match` returns one of six outcome classes (all frozen but the hot `Matched`); callers dispatch on
-them with `match` statements, never on status numbers. The order of the verdicts is README's "Serving a request", step 1 and 2.
+them with `match` statements, never on status numbers. The order of the verdicts is README's "Serving
+a request", step 1 and 2.
 """
 
 from __future__ import annotations
