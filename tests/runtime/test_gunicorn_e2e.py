@@ -93,3 +93,16 @@ def test_gunicorn_serves_the_sample(served: str, sample: Path) -> None:
     token = mint_token(load_project(sample), "ann", ["admins"], 600)
     status, _, body = fetch(served + "/api/me", {"Authorization": f"Bearer {token}"})
     assert (status, json.loads(body)) == (200, {"sub": "ann", "groups": ["admins"]})
+
+
+def test_gunicorn_serves_static_files_with_their_hash_and_304(served: str) -> None:
+    _, _, page = fetch(served + "/")
+    found = re.search(r'href="(/static/site\.css\?v=[0-9a-f]{16})"', page)
+    assert found, page  # the layout links its stylesheet with static_url
+    status, headers, body = fetch(served + found.group(1))
+    assert (status, headers["Content-Type"]) == (200, "text/css; charset=utf-8")
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert "font-family" in body
+    status, headers, body = fetch(served + "/static/site.css", {"If-None-Match": headers["ETag"]})
+    assert (status, body) == (304, "")
+    assert headers["Cache-Control"] == "no-cache"
