@@ -6,8 +6,8 @@ as reviewable strings under `[static]` and every other file base64-encoded under
 so a git diff of a version shows a CSS change line by line and a version still restores an image
 byte for byte.
 
-Which files are assets: a file of `static/` whose suffix is one `version_file.ASSET_SUFFIXES` lists
-(what a version may own and `restore` may write). Dotfiles and dot-folders (`.DS_Store`, `.env`,
+Which files are assets: a file of `static/` whose suffix ASSET_SUFFIXES lists (what a version may
+own and `restore` may write there). Dotfiles and dot-folders (`.DS_Store`, `.env`,
 `.git/`) are never read, served nor frozen; a symlinked folder is not followed; a symlinked file is
 read only when it stays inside the project, like every project file.
 """
