@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from epctl.runtime.tokens import mint_token
+from epctl.runtime.version_store import freeze_version
 from epctl.schemas.loader import load_project
 
 pytestmark = pytest.mark.e2e
@@ -106,3 +108,16 @@ def test_gunicorn_serves_static_files_with_their_hash_and_304(served: str) -> No
     status, headers, body = fetch(served + "/static/site.css", {"If-None-Match": headers["ETag"]})
     assert (status, body) == (304, "")
     assert headers["Cache-Control"] == "no-cache"
+
+
+def test_gunicorn_serves_a_frozen_versions_static_files_from_its_file_alone(
+    sample: Path, secret: str, tmp_path: Path
+) -> None:
+    freeze_version(sample, "v2")
+    css = (sample / "static" / "site.css").read_text()
+    shutil.rmtree(sample / "static")
+    with run_gunicorn(f"epctl.runtime:create_app({str(sample)!r}, version='v2')", 1, tmp_path) as (url, _):
+        status, headers, body = fetch(url + "/static/site.css")
+        assert (status, body) == (200, css)
+        status, _, _ = fetch(url + "/static/site.css", {"If-None-Match": headers["ETag"]})
+        assert status == 304
