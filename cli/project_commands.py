@@ -82,7 +82,7 @@ def routes_command(
     from rich.table import Table
 
     from epctl.cli.output import print_json, print_table
-    from epctl.cli.project_support import describe_access, describe_reply, select_routes
+    from epctl.cli.project_support import describe_access, describe_reply, select_routes, static_row
 
     project = load_project_version(ctx, version)
     rows = select_routes(project, text, method, access, sort)
@@ -108,6 +108,10 @@ def routes_command(
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("METHOD", "ROUTE", "ENDPOINT", "ACCESS", "REPLY", "ENABLED"):
         table.add_column(column, overflow="fold")
+    # The static mount first: the server answers paths under it before trying any route.
+    mount = static_row(project, text, method, access)
+    if mount:
+        table.add_row(*(escape(cell) for cell in mount))
     for endpoint, enabled, _ in rows:
         table.add_row(
             endpoint.method,
@@ -177,6 +181,10 @@ def match_command(
             f"[cyan]{escape(result['endpoint'])}[/] [dim]({escape(where)})[/]"
         )
         stdout.print(f"  route   {escape(result['route'])}")
+    elif result.get("static"):
+        stdout.print(
+            f"{result['method']} {escape(path)} → [bold]{status}[/] [cyan]{escape(result['static'])}[/]"
+        )
     else:
         stdout.print(f"{result['method']} {escape(path)} → [bold]{status}[/] no endpoint")
     if result["params"]:

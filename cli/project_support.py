@@ -26,8 +26,11 @@ from epctl.schemas.routing import (
     Outcome,
     Preflight,
 )
+from epctl.schemas.static_files import STATIC_FOLDER, asset_path
 from epctl.schemas.suppressions import partition_problems
 from epctl.schemas.version_file import read_version
+
+STATIC_METHODS = ("GET", "HEAD")
 
 
 def report_validation(root: Path, version: str, format: ProblemFormat, *, strict: bool) -> bool:
@@ -102,6 +105,9 @@ def select_routes(
 def match_one(project: Project, method: str, path: str) -> dict[str, Any]:
     """Return what `match` prints for one request: the router's outcome, its reason, and why the
     winner beat the other routes that also matched."""
+    static = match_static(project, method, path)
+    if static is not None:
+        return static
     outcome: Outcome[Endpoint] = project.router.match(method, path)
     endpoint: Endpoint | None = None
     params: dict[str, str] = {}
@@ -140,6 +146,60 @@ def match_one(project: Project, method: str, path: str) -> dict[str, Any]:
         place = project.declarations.place("endpoint", endpoint.id)
         result["file"], result["line"] = place.file, place.line
     return result
+
+
+def match_static(project: Project, method: str, path: str) -> dict[str, Any] | None:
+    """Return what `match` prints for a path under the static prefix, which the server answers from
+    static/ before any route is tried; None for any other path (or a version without static files)."""
+    prefix = project.settings.static_prefix
+    if not project.static or not path.startswith(prefix):
+        return None
+    from epctl.runtime.static_files import read_name  # werkzeug: only when a path is static
+
+    name = read_name(path[len(prefix) :])
+    file = None if name is None else asset_path(name)
+    found = file is not None and file in project.static
+    method = method.upper()
+    status = 404 if not found else 200 if method in STATIC_METHODS else 405
+    if found:
+        reason = f"a file of {STATIC_FOLDER}/, served under {prefix} before any route is tried"
+    else:
+        reason = f"no file of {STATIC_FOLDER}/ has this name, and no route is tried under {prefix}"
+    return {
+        "method": method,
+        "path": path,
+        "endpoint": None,
+        "params": {},
+        "status": status,
+        "route": None,
+        "allowed": list(STATIC_METHODS) if status == 405 else [],
+        "reason": reason,
+        "why": [],
+        "static": file if found else None,
+    }
+
+
+def static_row(project: Project, text: str | None, method: str | None, access: str | None) -> list[str]:
+    """Return the `routes` table row of the static mount (METHOD ... ENABLED), or [] when the version
+    has no static files or the filters leave it out."""
+    prefix = project.settings.static_prefix
+    route = prefix + "{file*}"
+    if (
+        not project.static
+        or (text and text.lower() not in route.lower() and text.lower() not in "static files")
+        or (method and method.upper() not in STATIC_METHODS)
+        or (access and access != "public")
+    ):
+        return []
+    files = len(project.static)
+    return [
+        "GET",
+        route,
+        "(static files)",
+        "public",
+        f"{STATIC_FOLDER}/ ({files} file{'' if files == 1 else 's'})",
+        "yes",
+    ]
 
 
 def _file_line(place: Place) -> dict[str, str | int | None]:

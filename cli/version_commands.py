@@ -265,28 +265,23 @@ def restore_command(
     """Copy a version back into develop (Losant's copy-to-develop)."""
     from rich.markup import escape
 
-    from epctl.cli.output import stderr
+    from epctl.cli.output import plural, stderr
     from epctl.runtime.restore import restore_version
 
     plan, backup = restore_version(get_state(ctx).project_dir, name, force=force)
     replaced = len(plan.changed) + len(plan.remove)
     if backup:
         stderr.print(
-            f"Copied the {count(replaced, 'develop file')} it replaces into [bold]{escape(backup)}/[/]"
+            f"Copied the {plural(replaced, 'develop file')} it replaces into [bold]{escape(backup)}/[/]"
         )
     written = len(plan.changed) + len(plan.created)
     stderr.print(
-        f"[green]Restored {escape(name)} into develop[/]: {count(written, 'file')} written"
+        f"[green]Restored {escape(name)} into develop[/]: {plural(written, 'file')} written"
         + (f", {len(plan.remove)} removed" if plan.remove else "")
         + (" (develop already matched it)" if not written and not plan.remove else "")
     )
     if plan.kept:
         stderr.print(
-            f"Kept {count(len(plan.kept), 'develop file')} the version does not have: "
+            f"Kept {plural(len(plan.kept), 'develop file')} the version does not have: "
             f"{escape(', '.join(plan.kept))}"
         )
-
-
-def count(number: int, noun: str) -> str:
-    """Return "1 file", "2 files"."""
-    return f"{number} {noun}{'' if number == 1 else 's'}"

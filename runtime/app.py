@@ -59,6 +59,7 @@ from epctl.runtime.replies import (
 )
 from epctl.runtime.request import BadBodyError, EndpointInfo, Request
 from epctl.runtime.sessions import Sessions
+from epctl.runtime.static_files import StaticFiles
 from epctl.runtime.workflows import Handler, load_handlers
 from epctl.schemas.limits import parse_duration, parse_size
 from epctl.schemas.loader import load_environments, load_users_section
@@ -181,6 +182,9 @@ class EpctlApp:
             )
             self.gatekeeper.sessions = self.sessions
         self.renderer = Renderer(project)
+        self.static = StaticFiles(project, self.root)
+        # None without static files: no prefix is reserved, and a request pays nothing for them.
+        self.static_prefix = self.static.prefix if project.static else None
         self.contracts = Contracts(project)  # request/response schemas, compiled once
         handlers = load_handlers(project)
         self.plans: dict[str, EndpointPlan] = {
@@ -282,6 +286,8 @@ class EpctlApp:
             if inside is None:
                 return self.reply_not_found(request)
             path = inside
+        if self.static_prefix is not None and path.startswith(self.static_prefix):
+            return self.static.answer(request, path) or self.reply_not_found(request)
         match self.router.match(request.method, path):
             case Matched(target=endpoint, params=params):
                 request.params = params
@@ -484,7 +490,7 @@ class EpctlApp:
     # -- replies ---------------------------------------------------------------------------------
     def context(self, request: Request, endpoint: Endpoint | None) -> dict[str, Any]:
         """Return the render context of `request`: built only for a reply that renders something."""
-        return make_context(self.project, request=request, endpoint=endpoint)
+        return make_context(self.project, request=request, endpoint=endpoint, static_url=self.static.url)
 
     def render_reply(
         self,

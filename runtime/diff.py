@@ -1,7 +1,8 @@
 """What changed between two versions, and which changes let more callers in.
 
 Both sides are frozen content (`versions.read_content`), so develop and any version compare the same
-way: tables matched by id or name and compared field by field, sources compared by path.
+way: tables matched by id or name and compared field by field, sources (templates, handlers and the
+files of static/) compared by path.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from epctl.schemas.models import (
     Table,
     Workflow,
 )
+from epctl.schemas.static_files import STATIC_BINARY_KEY, STATIC_TEXT_KEY
 
 ChangeKind = Literal["added", "removed", "changed"]
 # Tables a version holds, with the key that identifies one of them.
@@ -83,8 +85,8 @@ def diff_contents(before: dict[str, Any], after: dict[str, Any]) -> VersionDiff:
         )
         if fields:
             changes.append(Change(section, section, "changed", fields))
-    old_files = {**before.get("files", {})}
-    new_files = {**after.get("files", {})}
+    old_files = frozen_files(before)
+    new_files = frozen_files(after)
     for path in sorted(old_files.keys() | new_files.keys()):
         if path not in new_files:
             changes.append(Change("file", path, "removed"))
@@ -111,6 +113,16 @@ def diff_contents(before: dict[str, Any], after: dict[str, Any]) -> VersionDiff:
     }
     changes.sort(key=lambda c: (order[c.section], c.name))
     return VersionDiff(changes, find_widened_access(before, after))
+
+
+def frozen_files(content: dict[str, Any]) -> dict[str, str]:
+    """Return every source file a version holds by project path: templates and handlers, and the files
+    of static/ (text as text, other files as their base64 text: equal exactly when the bytes are)."""
+    return {
+        **content.get("files", {}),
+        **content.get(STATIC_TEXT_KEY, {}),
+        **content.get(STATIC_BINARY_KEY, {}),
+    }
 
 
 def with_defaults(model: type[Table], table: dict[str, Any]) -> dict[str, Any]:

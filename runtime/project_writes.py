@@ -125,8 +125,9 @@ def write_exclusive(path: Path, text: str, *, taken: Callable[[], Exception]) ->
             raise taken() from None
 
 
-def write_replace(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Replace `path` with `text` atomically: readers see the old file or the new, never a mix.
+def write_replace(path: Path, text: str | bytes, *, mode: int | None = None) -> None:
+    """Replace `path` with `text` (UTF-8) or bytes atomically: readers see the old file or the new,
+    never a mix.
 
     The new file keeps the old one's permission bits, or takes `mode` when given.
     """
@@ -155,7 +156,7 @@ def rewrite(path: Path, read: Callable[[], str], change: Callable[[str], str], *
 
 
 @contextlib.contextmanager
-def _temporary_beside(path: Path, text: str, mode: int | None = None) -> Iterator[Path]:
+def _temporary_beside(path: Path, text: str | bytes, mode: int | None = None) -> Iterator[Path]:
     descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     temporary = Path(name)
     try:
@@ -163,8 +164,9 @@ def _temporary_beside(path: Path, text: str, mode: int | None = None) -> Iterato
             # mkstemp makes the file private (0600); give it the mode a plain write would have.
             mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_current_umask()
         os.chmod(descriptor, mode)
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         yield temporary

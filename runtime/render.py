@@ -210,8 +210,15 @@ class Renderer:
         return project.template_source(table), filename
 
 
-def make_context(project: Project, *, request: Request, endpoint: Endpoint | None) -> dict[str, Any]:
-    """Return the render context of a request (Losant's static reply context) with no page yet.
+def make_context(
+    project: Project,
+    *,
+    request: Request,
+    endpoint: Endpoint | None,
+    static_url: Callable[[str], str],
+) -> dict[str, Any]:
+    """Return the render context of a request (Losant's static reply context) with no page yet;
+    `static_url(name)` gives the URL of a file of static/ (root and content hash included).
 
     `Renderer.render_page` adds `experience.page`, `experience.layout` and `data` for one page.
     """
@@ -233,6 +240,7 @@ def make_context(project: Project, *, request: Request, endpoint: Endpoint | Non
         # The environment root ("" for none) and the site path of an app path, for links in bodies.
         "root": request.root,
         "url": request.url,
+        "static_url": static_url,
     }
 
 

@@ -10,7 +10,8 @@ A version file is data that anyone can write and re-digest, so `restore` trusts 
 - develop's TOML table files the version does not have are removed (with `force`, backed up), since
   they would change the restored project; other develop files it does not have (a template added
   since) are kept and listed;
-- epctl.toml comes back as written, with develop's `[environments]` and `[[trusted_key]]` kept.
+- epctl.toml comes back as written, with develop's `[environments]` and `[[trusted_key]]` kept;
+- the files of static/ come back byte for byte (images and all), compared with develop's bytes.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from epctl.runtime.config_text import compose_config, merge_config
 from epctl.runtime.project_writes import STATE_FOLDER, check_write_target, project_lock, write_replace
 from epctl.schemas.loader import CONFIG_FILE, list_table_files
 from epctl.schemas.models import TABLES_BY_FOLDER
 from epctl.schemas.problems import EpctlError
-from epctl.schemas.project_files import read_project_text
+from epctl.schemas.project_files import read_project_bytes, read_project_text
+from epctl.schemas.static_files import STATIC_BINARY_KEY, STATIC_TEXT_KEY, decode_base64
 from epctl.schemas.version_file import (
     HEADER_KEYS,
     OWNED_SUFFIXES,
@@ -53,7 +56,7 @@ class RestorePlan:
     """What restoring a version does to develop; every path is project-relative."""
 
     name: str
-    write: dict[str, str]  # every file the version owns -> the text it will hold
+    write: dict[str, str | bytes]  # every file the version owns -> the text (or bytes) it will hold
     changed: list[str]  # develop files whose text differs: replaced (with force, backed up first)
     created: list[str]  # files develop does not have yet
     remove: list[str]  # develop TOML table files the version does not have (with force, backed up)
@@ -72,7 +75,8 @@ def plan_restore(root: Path, name: str) -> RestorePlan:
     document = read_trusted_document(root, name)
     content = {key: value for key, value in document.items() if key not in HEADER_KEYS}
     sources: dict[str, str] = {**content["files"], **content["table_files"]}
-    unowned = sorted(path for path in sources if not can_own(path))
+    static_paths = [*content.get(STATIC_TEXT_KEY, {}), *content.get(STATIC_BINARY_KEY, {})]
+    unowned = sorted(path for path in [*sources, *static_paths] if not can_own(path))
     if unowned:
         raise ForgedVersionError(
             f'version "{name}" holds files no version can own: {_listed(unowned)}. A version holds only '
@@ -85,16 +89,25 @@ def plan_restore(root: Path, name: str) -> RestorePlan:
         sources[CONFIG_FILE] = compose_config(sources[CONFIG_FILE], develop_config)
     else:  # a version frozen before epctl.toml's text was kept: its sections, merged by meaning
         sources[CONFIG_FILE] = merge_config(content, develop_config)
-    changed = sorted(p for p, text in sources.items() if current[p] is not None and current[p] != text)
-    created = sorted(p for p in sources if current[p] is None)
+    # Static files compare and are written byte for byte (a CRLF or an image is part of the asset).
+    assets = read_frozen_assets(name, content)
+    current_assets = {path: _read_current_bytes(root, path) for path in assets}
+    changed = sorted(
+        [p for p, text in sources.items() if current[p] is not None and current[p] != text]
+        + [p for p, data in assets.items() if current_assets[p] is not None and current_assets[p] != data]
+    )
+    created = sorted(
+        [p for p in sources if current[p] is None] + [p for p in assets if current_assets[p] is None]
+    )
     remove = sorted(
         relative
         for folder in TABLES_BY_FOLDER
         for path in list_table_files(root, folder)
         if (relative := path.relative_to(root).as_posix()) not in sources
     )
-    kept = sorted(set(_owned_develop_files(root)) - set(sources) - set(remove))
-    return RestorePlan(name, dict(sorted(sources.items())), changed, created, remove, kept)
+    kept = sorted(set(_owned_develop_files(root)) - set(sources) - set(assets) - set(remove))
+    write: dict[str, str | bytes] = {**sources, **assets}
+    return RestorePlan(name, dict(sorted(write.items())), changed, created, remove, kept)
 
 
 def restore_version(root: Path, name: str, *, force: bool = False) -> tuple[RestorePlan, str | None]:
@@ -146,6 +159,31 @@ def back_up(root: Path, paths: list[str]) -> str:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / path, target, follow_symlinks=False)
     return folder.relative_to(root).as_posix()
+
+
+def read_frozen_assets(name: str, content: dict[str, Any]) -> dict[str, bytes]:
+    """Return the static files of a version's content by project path, as the bytes to write.
+
+    Raises ForgedVersionError for a `[static_base64]` value that is not base64.
+    """
+    assets = {path: text.encode("utf-8") for path, text in content.get(STATIC_TEXT_KEY, {}).items()}
+    for path, text in content.get(STATIC_BINARY_KEY, {}).items():
+        try:
+            assets[path] = decode_base64(text)
+        except ValueError as err:
+            raise ForgedVersionError(
+                f'version "{name}" holds {path} as {err}: it was made or edited by hand; nothing was restored'
+            ) from None
+    return assets
+
+
+def _read_current_bytes(root: Path, relative: str) -> bytes | None:
+    """Return the bytes develop holds at `relative`, None when there is nothing there."""
+    target = check_write_target(root, relative)
+    try:
+        return read_project_bytes(root, target)
+    except FileNotFoundError:
+        return None
 
 
 def _read_current(root: Path, relative: str) -> str | None:

@@ -1,5 +1,5 @@
-"""`epctl init`: a new project that validates clean: a page endpoint, an API endpoint, and sign-in
-for experience users (`scaffold_users.py`)."""
+"""`epctl init`: a new project that validates clean: a page endpoint, an API endpoint, a stylesheet in
+static/ its layout links, and sign-in for experience users (`scaffold_users.py`)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,10 @@ template = "home.html"
 """,
     "pages/main.html": """<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>{{{{ application.name }}}}</title></head>
+<head>
+  <meta charset="utf-8"><title>{{{{ application.name }}}}</title>
+  <link rel="stylesheet" href="{{{{ static_url('site.css') }}}}">
+</head>
 <body>
   {{% block content %}}{{% endblock %}}
 </body>
@@ -59,6 +62,10 @@ template = "home.html"
 """,
     "pages/home.html": """<h1>{{{{ globals.greeting }}}} from {{{{ application.name }}}}</h1>
 <p>Try <a href="/api/hello/you">/api/hello/you</a>.</p>
+""",
+    "static/site.css": """/* Served under /static/ ([settings] static_prefix);
+   templates link it with static_url("site.css"). */
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 40rem; }}
 """,
     "workflows/hello.toml": """[[workflow]]
 name = "hello"

@@ -30,6 +30,7 @@ from epctl.runtime.tokens import development_secret
 from epctl.schemas.loader import CONFIG_FILE
 from epctl.schemas.models import TABLES_BY_FOLDER, Auth
 from epctl.schemas.problems import Code, EpctlError, Place, Problem, ProjectError
+from epctl.schemas.static_files import STATIC_FOLDER
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -39,8 +40,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("epctl.runtime")
 
 POLL_SECONDS = 0.5
-# Folders whose files make up develop (TOML tables, templates and handlers beside them).
-WATCHED_FOLDERS = tuple(TABLES_BY_FOLDER)
+# Folders whose files make up develop (TOML tables, templates and handlers beside them, static files).
+WATCHED_FOLDERS = (*TABLES_BY_FOLDER, STATIC_FOLDER)
 _IGNORED_DIRS = {"__pycache__", ".git"}
 
 Snapshot = dict[str, tuple[int, int]]

@@ -40,8 +40,9 @@ from epctl.schemas.loader import (
 from epctl.schemas.models import NAME_RULE
 from epctl.schemas.problems import EpctlError, UsageError
 from epctl.schemas.project import DEVELOP, Project
-from epctl.schemas.project_files import read_project_text
+from epctl.schemas.project_files import MAX_FILE_SIZE, MAX_FILE_SIZE_TEXT, read_project_text
 from epctl.schemas.signing import SIGNATURE_KEY, check_signature, load_private_key, sign_digest
+from epctl.schemas.static_files import STATIC_BINARY_KEY, STATIC_TEXT_KEY, freeze_assets
 from epctl.schemas.version_file import (
     CONTENT_KEYS,
     FORMAT,
@@ -61,6 +62,10 @@ from epctl.schemas.version_file import (
 
 class VersionExistsError(VersionError):
     """A snapshot under a name that is taken: versions are never overwritten."""
+
+
+class VersionTooLargeError(VersionError):
+    """A snapshot whose file would be larger than any project file epctl reads back."""
 
 
 class UnknownEnvironmentError(UsageError):
@@ -91,7 +96,7 @@ def dump_project(project: Project) -> dict[str, Any]:
         # endpoints stays half the size, and reads back to the very same models.
         return table.model_dump(mode="python", exclude_defaults=True)
 
-    return {
+    content: dict[str, Any] = {
         "project": {"name": project.name},
         # Settings and auth are written out in full: the version says exactly what it serves with.
         "settings": project.settings.model_dump(mode="python", exclude_none=True),
@@ -106,6 +111,10 @@ def dump_project(project: Project) -> dict[str, Any]:
         "files": _normalize_newlines(project.files),
         "table_files": _normalize_newlines({**project.table_files, **_config_text(project)}),
     }
+    if project.static:
+        # Byte for byte: never newline-normalised, since a changed byte changes the asset's hash.
+        content[STATIC_TEXT_KEY], content[STATIC_BINARY_KEY] = freeze_assets(project.static)
+    return content
 
 
 def _config_text(project: Project) -> dict[str, str]:
@@ -164,7 +173,12 @@ def render_version(
     tables = {key: value for key, value in content.items() if key not in CONTENT_KEYS}
     signature = {SIGNATURE_KEY: sign_digest(key, digest)} if key is not None else {}
     text = tomli_w.dumps({**header, "digest": digest, **signature, **tables}, multiline_strings=True)
-    text += "".join(format_sources(key, content[key]) for key in CONTENT_KEYS)
+    text += "".join(format_sources(key, content[key]) for key in CONTENT_KEYS if key in content)
+    if len(text.encode("utf-8")) > MAX_FILE_SIZE:
+        raise VersionTooLargeError(
+            f"version {name} would be {len(text.encode('utf-8')):,} bytes, and a version file may hold at "
+            f"most {MAX_FILE_SIZE_TEXT}; move large files out of static/ (a CDN serves them better)"
+        )
     # Read the text back before anything is written: a version that would not verify is never made.
     verify_document(f"{VERSIONS_FOLDER}/{name}.toml", tomli.loads(text))
     return text, digest

@@ -19,6 +19,7 @@ from epctl.schemas.positions import find_failing_line
 from epctl.schemas.problems import Code, Place, Problem, Severity, Suggester, WorkBudget, did_you_mean
 from epctl.schemas.project import Declarations, Project
 from epctl.schemas.routing import RouteConflictError, Router
+from epctl.schemas.static_checks import check_asset_name, find_asset_names, find_static_conflicts
 from epctl.schemas.string_lines import find_string_line
 
 TOO_DEEP_FOR_JINJA = "expressions or blocks nested too deeply for the template parser; split them up"
@@ -59,7 +60,7 @@ def check_project(project: Project, invalid_ids: set[tuple[str, str]] | None = N
     checker.check_workflows()
     checker.check_api_keys()
     checker.check_cases()
-    return checker.problems + check_schemas(project)
+    return checker.problems + check_schemas(project) + find_static_conflicts(project)
 
 
 def build_router(
@@ -231,6 +232,7 @@ class _Checker:
                             name,
                             "template" if table.template else "body",
                         )
+                self.check_assets(kind, name, table, tree)
                 if kind == "layout":
                     slots = [b for b in tree.find_all(nodes.Block) if b.name == CONTENT_BLOCK]
                     if len(slots) != 1:
@@ -266,25 +268,42 @@ class _Checker:
                     TOO_DEEP_FOR_JINJA, find_failing_line(source, _too_deep_for_jinja)
                 ) from None
         except jinja2.TemplateSyntaxError as err:
-            if table.template is not None:
-                place = Place(file=table.template, line=err.lineno, id=name)
-            else:
-                # The file line of template line N depends on how the string is written (one line,
-                # a newline after the opening quotes, escapes): see schemas/string_lines.py.
-                body = self.project.declarations.place(kind, name, "body")
-                texts = self.project.declarations.texts.get(body.file)
-                line = body.line
-                if texts is not None and body.line is not None:
-                    line = find_string_line(texts.text, body.line, err.lineno) or body.line
-                place = Place(file=body.file, line=line, key=body.key, id=name)
             self.problems.append(
                 Problem.error(
                     Code.TEMPLATE_SYNTAX,
                     f'template syntax error in {kind} "{name}": {err.message}',
-                    place,
+                    self.template_place(kind, name, table, err.lineno),
                 )
             )
             return None
+
+    def template_place(self, kind: str, name: str, table: Templated, line: int) -> Place:
+        """Return the place of line `line` of a template: its file's line, or the TOML file's line of
+        an inline body."""
+        if table.template is not None:
+            return Place(file=table.template, line=line, id=name)
+        # The file line of template line N depends on how the string is written (one line,
+        # a newline after the opening quotes, escapes): see schemas/string_lines.py.
+        body = self.project.declarations.place(kind, name, "body")
+        texts = self.project.declarations.texts.get(body.file)
+        found = body.line
+        if texts is not None and body.line is not None:
+            found = find_string_line(texts.text, body.line, line) or body.line
+        return Place(file=body.file, line=found, key=body.key, id=name)
+
+    def check_assets(self, kind: str, name: str, table: Templated, tree: nodes.Template) -> None:
+        """Report each `static_url("name")` of a template that names no file of static/."""
+        for line, asset in find_asset_names(tree):
+            message = check_asset_name(self.project, asset)
+            if message is not None:
+                names = [path.partition("/")[2] for path in self.project.static]
+                self.problems.append(
+                    Problem.error(
+                        Code.UNKNOWN_ASSET,
+                        message + did_you_mean(asset, names, budget=self.budget),
+                        self.template_place(kind, name, table, line),
+                    )
+                )
 
     def check_workflows(self) -> None:
         project = self.project

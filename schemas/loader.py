@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Protocol, get_args
 
 import tomli
@@ -54,7 +55,8 @@ from epctl.schemas.problems import (
     raise_on_errors,
 )
 from epctl.schemas.project import Project, ProjectDraft
-from epctl.schemas.project_files import ProjectFileError, read_project_text
+from epctl.schemas.project_files import ProjectFileError, read_project_bytes, read_project_text
+from epctl.schemas.static_files import ASSET_SUFFIXES, STATIC_FOLDER, make_asset
 from epctl.schemas.users_config import UsersConfig
 
 CONFIG_FILE = "epctl.toml"
@@ -255,6 +257,7 @@ class FolderSource:
         # Handler files import the other Python files of the workflows folder: read (and freeze) them all.
         for path in sorted((self.root / WORKFLOWS_FOLDER).glob("**/*.py")):
             reader.read_code_file(path)
+        reader.read_static_folder()
 
 
 def format_key(prefix: str, loc: tuple[int | str, ...]) -> str:
@@ -673,6 +676,37 @@ class ProjectReader:
         except (OSError, UnicodeDecodeError) as err:
             self.add(Code.UNREADABLE_FILE, f"cannot read {relative}: {err}", relative)
 
+    def read_static_folder(self) -> None:
+        """Read every asset of static/ byte for byte (which files are: see schemas/static_files.py)."""
+        # os.walk lists a symlinked folder without entering it: a link never pulls in files from elsewhere.
+        for directory, folders, files in os.walk(self.root / STATIC_FOLDER):
+            folders[:] = sorted(folder for folder in folders if not folder.startswith("."))
+            for name in sorted(files):
+                if name.startswith("."):
+                    continue  # .DS_Store, .env, .gitkeep: never served, never frozen
+                path = Path(directory) / name
+                relative = path.relative_to(self.root).as_posix()
+                if PurePosixPath(name).suffix.lower() not in ASSET_SUFFIXES or "\\" in name:
+                    self.add(
+                        Code.UNSERVED_STATIC_FILE,
+                        f"{relative} is not served nor frozen: {STATIC_FOLDER}/ serves only web assets "
+                        f"({', '.join(sorted(ASSET_SUFFIXES))}); rename it or move it out of "
+                        f"{STATIC_FOLDER}/",
+                        relative,
+                        severity=Severity.WARNING,
+                    )
+                    continue
+                try:
+                    data = read_project_bytes(self.root, path)
+                    modified = path.stat().st_mtime
+                except ProjectFileError as err:
+                    self.add(err.code, str(err), relative)
+                    continue
+                except OSError as err:
+                    self.add(Code.UNREADABLE_FILE, f"cannot read {relative}: {err.strerror}", relative)
+                    continue
+                self.draft.static[relative] = make_asset(data, modified)
+
     def read_linked_file(self, toml_path: Path, relative: str, file: str, key: str, id: str) -> str | None:
         """Read a template or handler file named relative to a TOML file; return its project path."""
         target = (toml_path.parent / relative).resolve()
@@ -735,5 +769,6 @@ def _pattern_message(name: str, value: Any) -> str:
         "handler": '"file.py:function", the file relative to this TOML file',
         "secret_env": "an environment variable name such as EPCTL_SECRET",
         "root": 'a path prefix such as "/api" (no trailing slash), or "" for none',
+        "static_prefix": 'a path that starts and ends with "/", such as "/static/" or "/assets/v2/"',
     }
     return f'"{name}" must be {rules.get(name, "in the documented format")}, not {value!r}'

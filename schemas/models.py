@@ -31,6 +31,7 @@ from epctl.schemas.problems import Code
 from epctl.schemas.route_hints import describe_invalid_route
 from epctl.schemas.routing import Method, Route, RouteSyntaxError, parse_route
 from epctl.schemas.signing import parse_public_key
+from epctl.schemas.static_files import DEFAULT_STATIC_PREFIX
 
 # One rule for every name a user gives: endpoint ids, table names, API key names, versions.
 MAX_NAME_LENGTH = 128
@@ -210,6 +211,13 @@ class Settings(Table):
     )
     enforce_response_schema: bool = Field(
         default=False, description="Answer 500 when a reply fails its endpoint's response_schema."
+    )
+    # Segments that cannot start with a dot: no `.` or `..`, and no prefix a dotfile rule would hide.
+    static_prefix: Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+/$")] = (
+        Field(
+            default=DEFAULT_STATIC_PREFIX,
+            description='The path the files of static/ are served under ("/static/", "/assets/").',
+        )
     )
 
 

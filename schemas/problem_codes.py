@@ -64,6 +64,7 @@ CODE_INFO: Mapping[Code, CodeInfo] = MappingProxyType(
         Code.UNKNOWN_COMPONENT: CodeInfo(_E, "a template includes a component that is not declared"),
         Code.UNKNOWN_ENDPOINT: CodeInfo(_E, "a workflow or API key names an endpoint that is not declared"),
         Code.UNKNOWN_HANDLER: CodeInfo(_E, "a handler file defines no function of the name a workflow gives"),
+        Code.UNKNOWN_ASSET: CodeInfo(_E, '`static_url("name")` in a template names no file under `static/`'),
         Code.MISSING_GROUPS: CodeInfo(_E, '`access = "groups"` without `groups`'),
         Code.LAYOUT_SLOT: CodeInfo(_E, "a layout without exactly one `{% block content %}`"),
         Code.TEMPLATE_SYNTAX: CodeInfo(_E, "a template that does not compile"),
@@ -91,6 +92,9 @@ CODE_INFO: Mapping[Code, CodeInfo] = MappingProxyType(
         Code.UNUSED_GROUPS: CodeInfo(_W, "`groups` set on an endpoint whose access is not `groups`"),
         Code.UNKNOWN_VERSION: CodeInfo(
             _W, "an environment points at a version not frozen yet (it is not served)"
+        ),
+        Code.UNSERVED_STATIC_FILE: CodeInfo(
+            _W, "a file under `static/` of a type epctl does not serve (it is neither served nor frozen)"
         ),
     }
 )

@@ -51,6 +51,7 @@ class Code(StrEnum):
     UNKNOWN_ENDPOINT = "unknown-endpoint"
     UNKNOWN_API_KEY = "unknown-api-key"
     UNKNOWN_HANDLER = "unknown-handler"
+    UNKNOWN_ASSET = "unknown-asset"
     MISSING_GROUPS = "missing-groups"
     LAYOUT_SLOT = "layout-slot"
     TEMPLATE_SYNTAX = "template-syntax"
@@ -64,6 +65,7 @@ class Code(StrEnum):
     NO_REPLY = "no-reply"
     UNUSED_GROUPS = "unused-groups"
     UNKNOWN_VERSION = "unknown-version"
+    UNSERVED_STATIC_FILE = "unserved-static-file"
 
 
 @dataclass(frozen=True, slots=True)

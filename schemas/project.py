@@ -29,6 +29,7 @@ from epctl.schemas.models import (
 from epctl.schemas.positions import KeyLines
 from epctl.schemas.problems import Place
 from epctl.schemas.routing import Router
+from epctl.schemas.static_files import Asset
 from epctl.schemas.users_config import UsersConfig
 
 DEVELOP = "develop"
@@ -78,6 +79,7 @@ class ProjectDraft:
     cases: dict[str, Case] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     table_files: dict[str, str] = field(default_factory=dict)
+    static: dict[str, Asset] = field(default_factory=dict)
     declarations: Declarations = field(default_factory=Declarations)
     lint: Lint = field(default_factory=Lint)
     users: UsersConfig | None = None
@@ -105,6 +107,7 @@ class ProjectDraft:
             router=router,
             lint=self.lint,
             users=self.users,
+            static=MappingProxyType(dict(sorted(self.static.items()))),
         )
 
 
@@ -141,6 +144,9 @@ class Project:
     # Develop's `[users]`: experience users are not part of a version, so every version and
     # environment served from this project folder gets the table of its epctl.toml (None: users off).
     users: UsersConfig | None = field(default=None, repr=False, compare=False)
+    # The files of static/, by project path (`static/app.css`), sorted: served under
+    # `settings.static_prefix` and frozen into versions byte for byte.
+    static: Mapping[str, Asset] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.id == endpoint_id), None)

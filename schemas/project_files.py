@@ -29,9 +29,18 @@ class ProjectFileError(EpctlError):
 def read_project_text(root: Path, path: Path) -> str:
     """Return the text of `path` (UTF-8, newlines read as `\\n`, as `Path.read_text` reads them).
 
+    Raises what `read_project_bytes` raises, and UnicodeDecodeError.
+    """
+    data = read_project_bytes(root, path)
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_project_bytes(root: Path, path: Path) -> bytes:
+    """Return the bytes of `path` as they are (static files are served and frozen byte for byte).
+
     Raises ProjectFileError (`path-escape`, `not-a-file`, `file-too-large`) when the path, symlinks
     followed, leaves `root`, is not a regular file, or holds more than MAX_FILE_SIZE bytes;
-    FileNotFoundError when there is nothing there; UnicodeDecodeError and OSError as a read would.
+    FileNotFoundError when there is nothing there; OSError as a read would.
     """
     relative = _relative(root, path)
     resolved = path.resolve()
@@ -63,7 +72,7 @@ def read_project_text(root: Path, path: Path) -> str:
             )
     finally:
         os.close(descriptor)
-    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    return data
 
 
 def _relative(root: Path, path: Path) -> str:

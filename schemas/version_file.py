@@ -3,7 +3,8 @@
 A version is one self-contained TOML file, `versions/NAME.toml`. It holds the tables of develop as
 they were (paths made project-relative), the text of every template and handler they use under
 `[files]`, the text of develop's TOML table files and of epctl.toml (without its local sections)
-under `[table_files]` (so `restore` gives back the files as written), a sha256 digest of its
+under `[table_files]` (so `restore` gives back the files as written), the files of `static/` under
+`[static]` (text) and `[static_base64]` (anything else), a sha256 digest of its
 canonical content and, when frozen with `--sign`, an Ed25519 signature of that digest. Everything a
 server needs is in the file: editing or deleting develop changes nothing, and a hand edit breaks
 the digest (and, where epctl.toml trusts signers, the signature, which only a key holder can remake).
@@ -15,6 +16,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -42,6 +44,15 @@ from epctl.schemas.problems import Code, EpctlError, Problem, ProjectError, Usag
 from epctl.schemas.project import DEVELOP, Project
 from epctl.schemas.project_files import read_project_text
 from epctl.schemas.signing import SIGNATURE_KEY, SignatureStatus, check_signature
+from epctl.schemas.static_files import (
+    ASSET_SUFFIXES,
+    STATIC_BINARY_KEY,
+    STATIC_FOLDER,
+    STATIC_TEXT_KEY,
+    Asset,
+    decode_base64,
+    make_asset,
+)
 
 FORMAT = 1
 NAME_PATTERN = re.compile(VERSION_NAME_PATTERN)
@@ -52,7 +63,9 @@ HEADER_KEYS = ("format", "name", "description", "created", "digest", SIGNATURE_K
 UNDIGESTED_KEYS = ("digest", SIGNATURE_KEY)
 CONFIG_KEYS = tuple(key for key in CONFIG_SECTIONS if key not in LOCAL_SECTIONS)
 VERSION_TABLES = {kind: model for tables in TABLES_BY_FOLDER.values() for kind, model in tables.items()}
-CONTENT_KEYS = ("files", "table_files")
+# `[static]` and `[static_base64]` are written only when develop has static files, so a version
+# without any holds exactly what it held before static files existed.
+CONTENT_KEYS = ("files", "table_files", STATIC_TEXT_KEY, STATIC_BINARY_KEY)
 VERSION_KEYS = (*HEADER_KEYS, *CONFIG_KEYS, *VERSION_TABLES, *CONTENT_KEYS)
 
 
@@ -62,16 +75,12 @@ VERSION_KEYS = (*HEADER_KEYS, *CONFIG_KEYS, *VERSION_TABLES, *CONTENT_KEYS)
 TEMPLATE_SUFFIXES = frozenset(
     {".html", ".htm", ".xml", ".svg", ".json", ".txt", ".md", ".css", ".js", ".csv"}
 )
-ASSET_SUFFIXES = frozenset(
-    {".css", ".js", ".mjs", ".map", ".json", ".txt", ".xml", ".svg", ".html", ".md", ".csv", ".webmanifest"}
-    | {".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".ico", ".woff", ".woff2", ".ttf", ".otf", ".pdf"}
-)
 OWNED_SUFFIXES: dict[str, frozenset[str]] = {
     # JSON Schemas of request_schema / response_schema live beside the endpoints that name them.
     "endpoints": frozenset({".toml", ".json"}),
     "pages": frozenset({".toml"}) | TEMPLATE_SUFFIXES,
     "workflows": frozenset({".toml", ".py"}),
-    "static": ASSET_SUFFIXES,
+    STATIC_FOLDER: ASSET_SUFFIXES,
     "tests": frozenset({".toml", ".json", ".txt", ".xml", ".html"}),
 }
 
@@ -263,6 +272,7 @@ class VersionSource:
         draft.table_files.update(read_sources(reader, file, document, "table_files"))
         # Every Python file of the workflows folder, handler or not: handlers import each other.
         draft.files.update((path, text) for path, text in files.items() if is_module_file(path))
+        draft.static.update(read_assets(reader, file, document))
 
         def resolve(relative: str, where: str, key: str, id: str) -> str | None:
             if relative in files:
@@ -300,6 +310,50 @@ def read_sources(reader: ProjectReader, file: str, document: dict[str, Any], key
                 f"{key}.{path}",
             )
     return sources
+
+
+def read_assets(reader: ProjectReader, file: str, document: dict[str, Any]) -> dict[str, Asset]:
+    """Return the static files of a version document, by project path, dated by its creation time.
+
+    A path outside static/ or a `[static_base64]` value that is not base64 (a hand-made version) is
+    reported to `reader` and left out.
+    """
+    modified = created_time(document)
+    contents: dict[str, bytes] = {
+        path: text.encode("utf-8")
+        for path, text in read_sources(reader, file, document, STATIC_TEXT_KEY).items()
+    }
+    for path, text in read_sources(reader, file, document, STATIC_BINARY_KEY).items():
+        try:
+            contents[path] = decode_base64(text)
+        except ValueError as err:
+            reader.add(
+                Code.INVALID_VALUE,
+                f'{STATIC_BINARY_KEY} "{path}" is {err}',
+                file,
+                f"{STATIC_BINARY_KEY}.{path}",
+            )
+    assets = {}
+    for path, data in contents.items():
+        if path.startswith(STATIC_FOLDER + "/") and can_own(path):
+            assets[path] = make_asset(data, modified)
+        else:
+            reader.add(
+                Code.INVALID_VALUE,
+                f'"{path}" is not a file of {STATIC_FOLDER}/ that a version can hold; the version was made '
+                "by hand",
+                file,
+            )
+    return assets
+
+
+def created_time(document: dict[str, Any]) -> float | None:
+    """Return the `created` time of a version document in seconds since the epoch, None when unreadable."""
+    created = document.get("created")
+    try:
+        return datetime.fromisoformat(str(created)).timestamp()
+    except ValueError:
+        return None
 
 
 def read_version(root: Path, name: str) -> tuple[Project, list[Problem]]:

@@ -175,7 +175,7 @@ def test_errors_cannot_be_suppressed(runner: CliRunner, write_project: WriteProj
             10,
             'in `# epctl: ignore[...]`: "route-conflict" is an error and cannot be suppressed: errors stop '
             "serving, so fix it instead (only warnings can be suppressed: no-reply, unknown-version, "
-            "unused-groups)",
+            "unserved-static-file, unused-groups)",
         ),
         (
             "route-conflict",
@@ -189,7 +189,8 @@ def test_errors_cannot_be_suppressed(runner: CliRunner, write_project: WriteProj
             "epctl.toml",
             5,
             '"route-conflict" is an error and cannot be suppressed: errors stop serving, so fix it instead '
-            "(only warnings can be suppressed: no-reply, unknown-version, unused-groups)",
+            "(only warnings can be suppressed: no-reply, unknown-version, unserved-static-file, "
+            "unused-groups)",
         ),
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from epctl.runtime.tokens import mint_token
+from epctl.runtime.version_store import freeze_version
 from epctl.schemas.loader import load_project
 
 pytestmark = pytest.mark.e2e
@@ -93,3 +95,29 @@ def test_gunicorn_serves_the_sample(served: str, sample: Path) -> None:
     token = mint_token(load_project(sample), "ann", ["admins"], 600)
     status, _, body = fetch(served + "/api/me", {"Authorization": f"Bearer {token}"})
     assert (status, json.loads(body)) == (200, {"sub": "ann", "groups": ["admins"]})
+
+
+def test_gunicorn_serves_static_files_with_their_hash_and_304(served: str) -> None:
+    _, _, page = fetch(served + "/")
+    found = re.search(r'href="(/static/site\.css\?v=[0-9a-f]{16})"', page)
+    assert found, page  # the layout links its stylesheet with static_url
+    status, headers, body = fetch(served + found.group(1))
+    assert (status, headers["Content-Type"]) == (200, "text/css; charset=utf-8")
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert "font-family" in body
+    status, headers, body = fetch(served + "/static/site.css", {"If-None-Match": headers["ETag"]})
+    assert (status, body) == (304, "")
+    assert headers["Cache-Control"] == "no-cache"
+
+
+def test_gunicorn_serves_a_frozen_versions_static_files_from_its_file_alone(
+    sample: Path, secret: str, tmp_path: Path
+) -> None:
+    freeze_version(sample, "v2")
+    css = (sample / "static" / "site.css").read_text()
+    shutil.rmtree(sample / "static")
+    with run_gunicorn(f"epctl.runtime:create_app({str(sample)!r}, version='v2')", 1, tmp_path) as (url, _):
+        status, headers, body = fetch(url + "/static/site.css")
+        assert (status, body) == (200, css)
+        status, _, _ = fetch(url + "/static/site.css", {"If-None-Match": headers["ETag"]})
+        assert status == 304
