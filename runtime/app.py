@@ -42,6 +42,9 @@ from epctl.runtime.answers import (
     text_answer,
 )
 from epctl.runtime.contracts import Contracts
+from epctl.runtime.observability.access_log import Outcome
+from epctl.runtime.observability.context import note_endpoint, note_outcome, note_user, note_workflow_error
+from epctl.runtime.observability.tracing import workflow_span
 from epctl.runtime.render import Renderer, make_context
 from epctl.runtime.replies import BodyReply, PageReply, RedirectReply
 from epctl.runtime.request import BadBodyError, EndpointInfo, Request
@@ -235,12 +238,14 @@ class EpctlApp:
         match self.router.match(request.method, path):
             case Matched(target=endpoint, params=params):
                 request.params = params
+                note_endpoint(endpoint.id, endpoint.route)
                 plan = self.plans[endpoint.id]
                 request.endpoint = plan.info
                 return self.serve_endpoint(request, plan)
             case Preflight() as preflight:
                 return self.reply_preflight(request, preflight.allowed)
             case MethodNotAllowed() as refused:
+                note_outcome(Outcome.METHOD_NOT_ALLOWED)
                 answer = error_answer(405, "Method not allowed")
                 answer.headers.append(("Allow", refused.allow_header))
                 return answer
@@ -253,6 +258,7 @@ class EpctlApp:
         raise AssertionError("unreachable: every router outcome is handled above")
 
     def reply_not_found(self, request: Request) -> Answer:
+        note_outcome(Outcome.NOT_FOUND)
         reply = self.settings.not_found_reply
         if reply is None:
             return error_answer(404, "Not found")
@@ -273,7 +279,11 @@ class EpctlApp:
         endpoint = plan.endpoint
         verdict = self.gatekeeper.check_request(endpoint, request)
         request.user = verdict.user
+        if verdict.user is not None:
+            sub = verdict.user.get("sub")
+            note_user(sub if isinstance(sub, str) else None)
         if not verdict.allowed:
+            note_outcome(Outcome.UNAUTHORIZED if verdict.status == 401 else Outcome.FORBIDDEN)
             return self.reply_unauthorized(request, endpoint, verdict.status)
         # A query or body failing the endpoint's request_schema is 400, before any workflow runs.
         refused = self.contracts.check_request(endpoint.id, request)
@@ -305,8 +315,10 @@ class EpctlApp:
             )
         for handler in handlers:
             try:
-                value = handler.function(request)
+                with workflow_span(handler.workflow, handler.handler):
+                    value = handler.function(request)
             except Exception:
+                note_workflow_error()
                 log.exception(
                     'workflow "%s" (%s) failed on %s %s',
                     handler.workflow,

@@ -18,6 +18,7 @@ from werkzeug.formparser import parse_form_data
 from werkzeug.http import parse_cookie, parse_options_header
 from werkzeug.wsgi import get_input_stream
 
+from epctl.runtime.observability.request_ids import REQUEST_ID_KEY, read_request_id
 from epctl.schemas.problems import EpctlError
 
 if TYPE_CHECKING:
@@ -63,7 +64,8 @@ class Request:
 
     `method`, `path` (decoded, as werkzeug gives it), `params` (route params), `headers`, `cookies`,
     `query` (last value of a repeated name wins), `body` (parsed JSON, form fields, text, or None),
-    `user` (the token's claims or None), `endpoint`, `version`, `globals` and `time`.
+    `user` (the token's claims or None), `endpoint`, `version`, `globals`, `time` and `id` (the
+    request id of the access log and the `X-Request-ID` reply header).
     """
 
     __slots__ = (
@@ -122,6 +124,15 @@ class Request:
                 raw = raw.encode("latin-1", "replace").decode("utf-8", "replace")
             self._path = "/" + raw.lstrip("/")
         return self._path
+
+    @property
+    def id(self) -> str:
+        """The request id: the one the access line and `X-Request-ID` carry when the app is observed,
+        else the caller's safe `X-Request-ID` or a new one, the same for the whole request."""
+        request_id = self.environ.get(REQUEST_ID_KEY)
+        if request_id is None:
+            request_id = self.environ[REQUEST_ID_KEY] = read_request_id(self.environ)
+        return str(request_id)
 
     @property
     def time(self) -> datetime:

@@ -5,6 +5,10 @@ saved half-edited would then bring the server down, or keep it restarting, until
 the process stays up: a watcher thread rebuilds the app when a file changes and swaps it in only
 when the new develop is valid, so the last good app keeps answering while the user sees the
 problems of the new one.
+
+Observed (`Observation`), each request writes one access line in the chosen format and werkzeug's
+own request line is silenced; with an admin port, `/metrics`, `/livez` and `/readyz` answer on a
+listener of their own. Under gunicorn the same settings come from `ObservedServer`.
 """
 
 from __future__ import annotations
@@ -14,11 +18,18 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from epctl.runtime.app import EpctlApp, create_app
+from epctl.runtime.observability.access_log import AccessLog
+from epctl.runtime.observability.logs import LogFormat, make_formatter
+from epctl.runtime.observability.logs import configure_logging as configure_epctl_logging
+from epctl.runtime.observability.middleware import ObservedApp
+from epctl.runtime.observability.tracing import create_tracing
+from epctl.runtime.observed_apps import Observation, create_metrics, observe_app
+from epctl.runtime.readiness import create_readiness
 from epctl.schemas.loader import CONFIG_FILE
 from epctl.schemas.models import TABLES_BY_FOLDER
 from epctl.schemas.problems import Code, EpctlError, Place, Problem, ProjectError
@@ -26,7 +37,9 @@ from epctl.schemas.problems import Code, EpctlError, Place, Problem, ProjectErro
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from gunicorn._types import _WSGIAppType
-    from gunicorn.config import Config
+
+    from epctl.runtime.observability.admin import AdminServer, Readiness
+    from epctl.runtime.observability.gunicorn_hooks import ObservedServer
 
 log = logging.getLogger("epctl.runtime")
 
@@ -127,32 +140,75 @@ def serve_develop(
     reload: bool,
     on_problems: OnProblems,
     on_ready: Callable[[], None] = lambda: None,
+    observation: Observation | None = None,
 ) -> None:
     """Serve develop with werkzeug's development server until interrupted.
 
     With `reload`, file changes rebuild the app in-process (see the module docstring). `on_ready` is
-    called once the app is built, before the server starts. Raises ProjectError or
-    MissingSecretError when develop cannot be served at start.
+    called once the app is built, before the server starts. `observation`: access lines, metrics and
+    the admin listener (see `serve_app`). Raises ProjectError or MissingSecretError when develop
+    cannot be served at start, AdminServerError when the admin port cannot be listened on.
     """
     if not reload:
         built = create_app(project_dir)
         on_ready()
-        serve_app(built, host, port)
+        served = observe_app(built, observation) if observation is not None else built
+        serve_app(served, host, port, observation)
         return
-    configure_logging()
+    configure_logging(observation.log_format if observation is not None else None)
     app = ReloadingApp(project_dir, on_problems)
     on_ready()
+    served_app: WSGIApplication = app
+    if observation is not None:
+        # One wrapper around the reloading app: the rebuilt apps all serve version "develop".
+        served_app = ObservedApp(
+            app,
+            version=app.app.version,
+            access_log=AccessLog(observation.log_format),
+            metrics=create_metrics(app.app.project, "") if observation.metrics else None,
+            tracing=create_tracing(app.app.version),
+        )
     app.start()
     try:
-        run_development_server(app, host, port)
+        serve_app(served_app, host, port, observation)
     finally:
         app.stop()
 
 
-def serve_app(app: WSGIApplication, host: str, port: int) -> None:
-    """Serve a built app (a frozen version, an environment, `--all`) with werkzeug until interrupted."""
-    configure_logging()
-    run_development_server(app, host, port)
+def serve_app(app: WSGIApplication, host: str, port: int, observation: Observation | None = None) -> None:
+    """Serve a built app (a frozen version, an environment, `--all`) with werkzeug until interrupted.
+
+    With `observation`, the app is expected observed already: werkzeug's request lines are silenced
+    (the access log replaces them), every log line is in the observation's format, and with an admin
+    port its listener runs beside the server, ready from the start (the app is built). Raises
+    AdminServerError when the admin port cannot be listened on.
+    """
+    configure_logging(observation.log_format if observation is not None else None)
+    admin = start_admin(observation, create_readiness()) if observation is not None else None
+    try:
+        run_development_server(app, host, port, quiet=observation is not None)
+    finally:
+        if admin is not None:
+            admin.stop()
+
+
+def start_admin(observation: Observation, ready: Readiness) -> AdminServer | None:
+    """Start the admin listener `observation` asks for, its address logged; None without an admin port.
+
+    Raises AdminServerError when the port cannot be listened on.
+    """
+    if observation.admin_port is None:
+        return None
+    from epctl.runtime.observability.admin import create_admin_app, start_admin_server
+    from epctl.runtime.observability.metrics import multiprocess_directory
+
+    admin = start_admin_server(
+        create_admin_app(ready, metrics_directory=multiprocess_directory()),
+        observation.admin_host,
+        observation.admin_port,
+    )
+    log.info("Admin listening at: %s (/metrics, /livez, /readyz)", admin.url)
+    return admin
 
 
 # The development server runs a thread per connection. These bound what idle or slow clients can
@@ -171,6 +227,11 @@ class RawPathRequestHandler(WSGIRequestHandler):
     """
 
     timeout = DEV_SERVER_TIMEOUT
+    quiet = False  # True: the access log writes the request line instead
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if not self.quiet:
+            super().log_request(code, size)
 
     def make_environ(self) -> WSGIEnvironment:
         environ = super().make_environ()
@@ -180,9 +241,15 @@ class RawPathRequestHandler(WSGIRequestHandler):
         return environ
 
 
-def run_development_server(app: WSGIApplication, host: str, port: int) -> None:
-    """Serve `app` with werkzeug's threaded development server until interrupted."""
-    server = make_server(host, port, app, threaded=True, request_handler=RawPathRequestHandler)
+class QuietRequestHandler(RawPathRequestHandler):
+    quiet = True
+
+
+def run_development_server(app: WSGIApplication, host: str, port: int, *, quiet: bool = False) -> None:
+    """Serve `app` with werkzeug's threaded development server until interrupted; `quiet`: without
+    werkzeug's line per request (an access log writes one)."""
+    handler = QuietRequestHandler if quiet else RawPathRequestHandler
+    server = make_server(host, port, app, threaded=True, request_handler=handler)
     slots = threading.BoundedSemaphore(DEV_SERVER_MAX_CONNECTIONS)
     start_thread = server.process_request
 
@@ -210,34 +277,41 @@ def run_development_server(app: WSGIApplication, host: str, port: int) -> None:
 
 
 def serve_gunicorn(
-    app: WSGIApplication, host: str, port: int, workers: int, *, access_log: bool = True
+    load: Callable[[], WSGIApplication],
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    observed: ObservedServer,
+    preload: bool = True,
+    refresh: Callable[[], bool] | None = None,
 ) -> None:
-    """Serve `app` with gunicorn and `workers` worker processes until gunicorn stops.
+    """Serve the app `load` returns with gunicorn and `workers` worker processes until gunicorn stops.
 
-    The app is built before the workers fork, so every worker serves exactly the same build. Access
-    and error logs go to stderr (stdout is for data).
+    `preload`: `load` runs once in this process before the workers fork, so every worker serves
+    exactly the same build; otherwise each worker runs it when it boots (the workers a SIGHUP starts
+    build afresh). `refresh` runs in this process on SIGHUP before any worker is replaced: False
+    refuses the reload, and the old workers keep serving. `observed` gives gunicorn's logger (one log
+    format, no access line of its own: the app writes it), the hooks of the admin listener and of the
+    metrics directory. Logs go to stderr (stdout is for data).
     """
-    configure_logging()
     # Imported here: gunicorn pulls in its arbiter and workers, which `serve` without --workers never needs.
     from gunicorn.app.base import BaseApplication
-    from gunicorn.glogging import Logger
+    from gunicorn.arbiter import Arbiter
 
-    class StderrLogger(Logger):
-        # gunicorn writes accesslog "-" to stdout; epctl keeps stdout for data, so move it to stderr.
-        def setup(self, cfg: Config) -> None:
-            super().setup(cfg)
-            for handler in self.access_log.handlers:
-                if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
-                    handler.setStream(sys.stderr)
+    class EpctlArbiter(Arbiter):
+        def reload(self) -> None:
+            if refresh is None or refresh():
+                super().reload()
 
     class EpctlGunicorn(BaseApplication):
         def load_config(self) -> None:
-            settings = {
+            settings: dict[str, object] = {
                 "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
                 "workers": workers,
-                "accesslog": "-" if access_log else None,
                 "errorlog": "-",
-                "logger_class": StderrLogger,
+                "preload_app": preload,
+                **observed.settings(),
             }
             # gunicorn >= 25.1 opens a control socket at one fixed path per user: a second server on
             # the host would take it over. epctl does not use `gunicornc`, so it is switched off.
@@ -248,17 +322,33 @@ def serve_gunicorn(
 
         def load(self) -> _WSGIAppType:
             # gunicorn's stubs type the environ as a MutableMapping; PEP 3333 (and typeshed) a dict.
-            return cast("_WSGIAppType", app)
+            return cast("_WSGIAppType", load())
+
+        def run(self) -> None:
+            # BaseApplication.run with the arbiter that asks `refresh` before a reload.
+            try:
+                EpctlArbiter(self).run()
+            except RuntimeError as err:
+                print(f"\nError: {err}\n", file=sys.stderr)
+                sys.exit(1)
 
     EpctlGunicorn().run()
 
 
-def configure_logging() -> None:
-    """Send epctl's runtime log (workflow tracebacks, reloads) to stderr, unless logging is set up."""
-    logger = logging.getLogger("epctl.runtime")
-    if logger.handlers or logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+def configure_logging(log_format: LogFormat | None = None) -> LogFormat:
+    """Send epctl's log (workflow tracebacks, reloads) and werkzeug's (its start-up lines) to stderr in
+    `log_format` (None: text on a terminal, JSON otherwise); return the format used."""
+    chosen = configure_epctl_logging(log_format, sys.stderr)
+    werkzeug_log = logging.getLogger("werkzeug")
+    for old in [handler for handler in werkzeug_log.handlers if isinstance(handler, _WerkzeugHandler)]:
+        werkzeug_log.removeHandler(old)
+    handler = _WerkzeugHandler(sys.stderr)
+    handler.setFormatter(make_formatter(chosen))
+    werkzeug_log.addHandler(handler)
+    werkzeug_log.setLevel(logging.INFO)
+    werkzeug_log.propagate = False
+    return chosen
+
+
+class _WerkzeugHandler(logging.StreamHandler[TextIO]):
+    """Marks the handler `configure_logging` gave werkzeug's logger, so a second call replaces it."""

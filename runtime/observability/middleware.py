@@ -17,6 +17,7 @@ from urllib.parse import quote
 from epctl.runtime.observability.access_log import AccessLog, AccessRecord
 from epctl.runtime.observability.context import RequestContext, bind_request, unbind_request
 from epctl.runtime.observability.request_ids import REQUEST_ID_HEADER, read_request_id
+from epctl.runtime.observability.request_ids import REQUEST_ID_KEY as REQUEST_ID_KEY  # re-exported
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("epctl.runtime")
 
-# Where the request id is left in the environ, for the app to hand to workflows and templates.
-REQUEST_ID_KEY = "epctl.request_id"
 _REQUEST_ID_LOWER = REQUEST_ID_HEADER.lower()
 _REQUEST_ID_LENGTH = len(REQUEST_ID_HEADER)
 
