@@ -6,7 +6,8 @@ boots, so the workers a SIGHUP starts serve what `EnvironmentPlan.version` names
 workers finish their requests. On SIGHUP the master re-reads the environment in `epctl.toml`; a
 version (or root) that changed is first built in a separate process, so a version that cannot be
 served is refused (logged) before any worker is replaced, and the old workers keep serving. The
-check runs apart so that the master never imports a version's handler code.
+check runs apart so that the master does not import the handler code of every version it is HUPed
+to, nor keep what a handler module does when it loads.
 """
 
 from __future__ import annotations

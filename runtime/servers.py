@@ -14,6 +14,7 @@ listener of their own. Under gunicorn the same settings come from `ObservedServe
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -351,4 +352,17 @@ def configure_logging(log_format: LogFormat | None = None) -> LogFormat:
 
 
 class _WerkzeugHandler(logging.StreamHandler[TextIO]):
-    """Marks the handler `configure_logging` gave werkzeug's logger, so a second call replaces it."""
+    """The handler `configure_logging` gives werkzeug's logger (marked, so a second call replaces it).
+
+    werkzeug colours its start-up warning with terminal escapes whatever its handler writes to; a log
+    line, text or JSON, gets the words only.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "\x1b[" in text:
+            record.msg, record.args = _TERMINAL_ESCAPES.sub("", text), ()
+        return super().filter(record)
+
+
+_TERMINAL_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")

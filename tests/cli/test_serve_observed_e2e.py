@@ -147,6 +147,7 @@ def test_one_process_text_lines_and_its_admin_listener(sample: Path, secret: str
     assert " GET / 200 " in text and "endpoint=home route=/ version=v1.0.0" in text
     assert "rid-home" in text
     assert '"GET / HTTP/1.1" 200' not in text  # werkzeug's own line is off
+    assert "WARNING: This is a development server" in text and "\x1b[" not in text  # no colour codes
 
 
 def version_digest(project: Path) -> str:
