@@ -98,7 +98,9 @@ def create_app(project_dir: str | Path, version: str = DEVELOP, *, env: str | No
     if env is None:
         return build_app(load_version(root, version))
     environment = find_environment(root, env)
-    return build_app(load_version(root, environment.version), root=environment.root)
+    app = build_app(load_version(root, environment.version), root=environment.root)
+    app.environment = env  # the label of its access lines and metrics under the gunicorn config module
+    return app
 
 
 def find_environment(project_dir: Path, env: str) -> Environment:
@@ -153,6 +155,7 @@ class EpctlApp:
         # Read-only at the top level: a workflow writing into globals would leak into every request.
         self.globals: Mapping[str, Any] = MappingProxyType(copy.deepcopy(self.settings.globals))
         self.version = project.version
+        self.environment = ""  # the environment served, when created for one (`create_app(env=...)`)
         self._build_headers()
 
     def _build_headers(self) -> None:

@@ -117,19 +117,23 @@ class Server:
 def start_serve(project: Path, tmp_path: Path, *args: str, **env: str) -> Server:
     """Start `epctl --project PROJECT serve --port 0 ARGS` with its output in a log file; wait until it
     listens (and its admin listener, when `--admin-port` is given)."""
+    command = [sys.executable, "-m", "epctl.cli.main", "--project", str(project), "serve", "--port", "0"]
+    return start_server([*command, *args], tmp_path, admin="--admin-port" in args, **env)
+
+
+def start_server(command: list[str], tmp_path: Path, *, admin: bool, **env: str) -> Server:
+    """Start `command` with its output in a log file; wait until it listens (and its admin listener)."""
     log_path = tmp_path / f"serve-{time.monotonic_ns()}.log"
     environ = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
     # XDG_RUNTIME_DIR: where gunicorn puts its control socket, one per test.
     environ.update({"XDG_RUNTIME_DIR": str(tmp_path), **env})
-    command = [sys.executable, "-m", "epctl.cli.main", "--project", str(project), "serve", "--port", "0"]
-    command += args
     with log_path.open("w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environ)
     server = Server(process, log_path)
     try:
         port = server.wait_for(r"(?:Running on|Listening at:) http://127\.0\.0\.1:(\d+)").group(1)
         server.url = f"http://127.0.0.1:{port}"
-        if "--admin-port" in args:
+        if admin:
             server.admin = server.wait_for(r"Admin listening at: (http://127\.0\.0\.1:\d+)").group(1)
     except BaseException:
         server.stop()

@@ -5,7 +5,9 @@ refused on SIGHUP and the old one keeps serving."""
 
 from __future__ import annotations
 
+import json
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -22,6 +24,7 @@ from tests.cli.serving import (
     scrape,
     served_versions,
     start_serve,
+    start_server,
     wait_until_ready,
 )
 from tests.conftest import run
@@ -155,3 +158,37 @@ def test_promote_and_hup_under_load_drops_no_request(
         assert fetch(server.admin + "/readyz")[0] == 200
     finally:
         assert server.stop() == 0
+
+
+def test_gunicorn_by_hand_with_the_shipped_config_is_observed_and_promotes_on_hup(
+    sample: Path, secret: str, tmp_path: Path, runner: CliRunner
+) -> None:
+    """`gunicorn -c python:epctl.runtime.observability.gunicorn_config "epctl.runtime:create_app(...)"`:
+    access lines and metrics as under `serve`, and a HUP serves the version epctl.toml names then."""
+    add_files(sample, OPS_FILES)
+    snapshot_and_promote(runner, sample, "v-a")
+    command = [
+        sys.executable, "-m", "gunicorn", "-c", "python:epctl.runtime.observability.gunicorn_config",
+        "-w", "2", "-b", "127.0.0.1:0", f"epctl.runtime:create_app({str(sample)!r}, env='production')",
+    ]  # fmt: skip
+    server = start_server(command, tmp_path, admin=True, EPCTL_ADMIN_PORT="0", EPCTL_LOG_FORMAT="json")
+    try:
+        wait_until_ready(server.admin)
+        assert version_of(server) == "v-a"
+        assert served_versions(scrape(server.admin)) == {"v-a"}
+        (sample / "pages/templates/ops-version.html").write_text("version={{ experience.version }} (b)\n")
+        with Load(server.url + PAGE) as load:
+            time.sleep(1)
+            snapshot_and_promote(runner, sample, "v-b")
+            server.process.send_signal(signal.SIGHUP)
+            wait_for_version(server, "v-b")
+        assert load.failures() == []
+    finally:
+        assert server.stop() == 0
+    lines = [json.loads(line) for line in server.log_text().splitlines()]
+    access = [line for line in lines if line["logger"] == "epctl.access"]
+    assert {(line["version"], line["environment"]) for line in access} == {
+        ("v-a", "production"),
+        ("v-b", "production"),
+    }
+    assert all(line["endpoint_id"] == "ops-version" for line in access)
