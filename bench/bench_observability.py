@@ -7,8 +7,9 @@ for the load, else a Python load generator). Prints, in one run:
    `AccessLog.write(record)` as a JSON line to /dev/null, and the two together.
 2. Per request to epctl's app (the JSON workflow route of `bench_runtime.py`), in-process, in rounds
    in which the variants take turns: the bare app; the app in `ObservedApp` with nothing switched on
-   (request id and context only); the app in `ObservedApp` with metrics and a JSON access log. The
-   ratios observed/bare, best/best and the median of per-round ratios. Target: <= 1.1x.
+   (request id and context only); the app as `epctl serve --log-format json --admin-port P` wraps it
+   (`observe_app`: metrics and a JSON access line, here to /dev/null). The ratios observed/bare,
+   best/best and the median of per-round ratios. Target: <= 1.1x.
 3. Requests/second under gunicorn (2 sync workers, 127.0.0.1) for the same route, the bare app next to
    the observed one (multiprocess metrics, a JSON line per request to gunicorn's log file), in rounds
    in which they take turns: what a client sees, HTTP and sockets included.
@@ -57,16 +58,19 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def make_observed_app(project_dir: str) -> object:
-    """Return epctl's app in ObservedApp with metrics and a JSON access log on stderr (importable by
-    gunicorn as `bench_observability:make_observed_app(...)`)."""
-    from epctl.runtime.app import create_app
-    from epctl.runtime.observability.access_log import AccessLog
-    from epctl.runtime.observability.metrics import Metrics
-    from epctl.runtime.observability.middleware import ObservedApp
+# What `epctl serve --log-format json --admin-port P` observes an app with.
+SERVE_OBSERVATION = ("json", 0)
 
-    metrics = Metrics("v1.0.0", "sha256:bench", "production")
-    return ObservedApp(create_app(project_dir), access_log=AccessLog("json"), metrics=metrics)
+
+def make_observed_app(project_dir: str) -> object:
+    """Return epctl's app observed exactly as `epctl serve --env production --log-format json
+    --admin-port P` serves it: metrics and a JSON access line on stderr (importable by gunicorn as
+    `bench_observability:make_observed_app(...)`)."""
+    from epctl.runtime.app import create_app
+    from epctl.runtime.observed_apps import Observation, observe_app
+
+    log_format, admin_port = SERVE_OBSERVATION
+    return observe_app(create_app(project_dir), Observation(log_format, admin_port), "production")
 
 
 def run_servers(work: Path, seconds: float, rounds: int) -> None:
@@ -100,6 +104,7 @@ def run(work: Path, rounds: int, calls: int, *, multiprocess: bool) -> None:
     from epctl.runtime.observability.logs import configure_logging
     from epctl.runtime.observability.metrics import Metrics
     from epctl.runtime.observability.middleware import ObservedApp
+    from epctl.runtime.observed_apps import Observation, observe_app
 
     devnull = open(os.devnull, "w")  # noqa: SIM115 (open for the whole run)
     configure_logging("json", devnull)
@@ -130,9 +135,9 @@ def run(work: Path, rounds: int, calls: int, *, multiprocess: bool) -> None:
         print(f"   {name:<24} {min(times):7.2f} us {statistics.median(times):7.2f} us")
 
     environ = shared.make_environ(shared.JSON_PATH)
-    observed_on = ObservedApp(
-        app, version="v1.0.0", environment="production", access_log=access_log, metrics=metrics
-    )
+    # The wrapper `epctl serve` puts around the app, its access lines sent to /dev/null instead of stderr.
+    observed_on = observe_app(app, Observation("json", 0), "production")
+    observed_on.access_log = access_log
     observed_off = ObservedApp(app, version="v1.0.0", environment="production")
     loops = {
         "bare app": shared.make_request_loop(app, environ),

@@ -48,6 +48,9 @@ from epctl.runtime.deadline import run_with_deadline
 from epctl.runtime.header_rules import check_headers, check_status
 from epctl.runtime.limits import RequestLimits, freeze
 from epctl.runtime.mount import clean_root, strip_root
+from epctl.runtime.observability.access_log import Outcome
+from epctl.runtime.observability.context import note_endpoint, note_outcome, note_user, note_workflow_error
+from epctl.runtime.observability.tracing import workflow_span
 from epctl.runtime.render import Renderer, make_context
 from epctl.runtime.replies import (
     CURRENT_SIGNER,
@@ -110,7 +113,9 @@ def create_app(project_dir: str | Path, version: str = DEVELOP, *, env: str | No
     if env is None:
         return build_app(load_served_version(root, version))
     environment = find_environment(root, env)
-    return build_app(load_served_version(root, environment.version), root=environment.root)
+    app = build_app(load_served_version(root, environment.version), root=environment.root)
+    app.environment = env  # the label of its access lines and metrics under the gunicorn config module
+    return app
 
 
 def load_served_version(root: Path, version: str) -> Project:
@@ -190,6 +195,11 @@ class EpctlApp:
         self.deadline = parse_duration(self.settings.request_timeout)
         self.limits = RequestLimits(parse_size(self.settings.max_body_size))
         self.version = project.version
+        self.environment = ""  # the environment served, when created for one (`create_app(env=...)`)
+        # Set by `observe_app` when an access log, metrics or tracing wrap this app: only then does the
+        # request path tell them the endpoint, user and outcome (README "Operations"). Unobserved, each
+        # of those places costs one attribute test and builds nothing.
+        self.observed = False
         self._build_headers()
 
     def _build_headers(self) -> None:
@@ -281,12 +291,16 @@ class EpctlApp:
         match self.router.match(request.method, path):
             case Matched(target=endpoint, params=params):
                 request.params = params
+                if self.observed:
+                    note_endpoint(endpoint.id, endpoint.route)
                 plan = self.plans[endpoint.id]
                 request.endpoint = plan.info
                 return self.serve_endpoint(request, plan)
             case Preflight() as preflight:
                 return self.reply_preflight(request, preflight.allowed)
             case MethodNotAllowed() as refused:
+                if self.observed:
+                    note_outcome(Outcome.METHOD_NOT_ALLOWED)
                 answer = error_answer(405, "Method not allowed")
                 answer.headers.append(("Allow", refused.allow_header))
                 return answer
@@ -299,6 +313,8 @@ class EpctlApp:
         raise AssertionError("unreachable: every router outcome is handled above")
 
     def reply_not_found(self, request: Request) -> Answer:
+        if self.observed:
+            note_outcome(Outcome.NOT_FOUND)
         reply = self.settings.not_found_reply
         if reply is None:
             return error_answer(404, "Not found")
@@ -319,20 +335,24 @@ class EpctlApp:
         endpoint = plan.endpoint
         verdict = self.gatekeeper.check_request(endpoint, request)
         if verdict is CROSS_SITE:
+            if self.observed:
+                note_outcome(Outcome.FORBIDDEN)
             return error_answer(403, "Forbidden: a signed-in change must come from this site's own pages")
         request.user = verdict.user
+        if self.observed:
+            note_verdict(verdict.user, verdict.allowed, verdict.status)
         if not verdict.allowed:
             return self.reply_unauthorized(request, endpoint, verdict.status)
-        refused = self.limits.check_length(request.environ)
-        if refused is not None:
-            return refused
         handlers = plan.handlers
-        if handlers or self.contracts.checks_body(endpoint.id):
+        refused = self.limits.check_length(request.environ)
+        if refused is None and (handlers or self.contracts.checks_body(endpoint.id)):
             # Read now, within max_body_size: too large is 413 before any check or workflow, and
             # workflows that run after a static reply still see the request's data.
             refused = self.limits.read_body(request)
-            if refused is not None:
-                return refused
+        if refused is not None:
+            if self.observed and refused.code == 413:
+                note_outcome(Outcome.BODY_TOO_LARGE)
+            return refused
         # A query or body failing the endpoint's request_schema is 400, before any workflow runs.
         refused = self.contracts.check_request(endpoint.id, request)
         if refused is not None:
@@ -423,8 +443,14 @@ class EpctlApp:
         failed = False
         for handler in handlers:
             try:
-                value = handler.function(request)
+                if self.observed:
+                    with workflow_span(handler.workflow, handler.handler):
+                        value = handler.function(request)
+                else:
+                    value = handler.function(request)
             except (Exception, SystemExit, KeyboardInterrupt):
+                if self.observed:
+                    note_workflow_error()
                 log.exception(
                     'workflow "%s" (%s) of endpoint "%s" failed on %s %s',
                     handler.workflow,
@@ -576,6 +602,16 @@ class EpctlApp:
                 set_header(headers, name, value)
         fix_locations(headers, self.root)
         return headers
+
+
+def note_verdict(user: Mapping[str, Any] | None, allowed: bool, status: int) -> None:
+    """Tell the access log and metrics who is signed in (the token's `sub`, never the token) and,
+    for a refused request, why."""
+    if user is not None:
+        sub = user.get("sub")
+        note_user(sub if isinstance(sub, str) else None)
+    if not allowed:
+        note_outcome(Outcome.UNAUTHORIZED if status == 401 else Outcome.FORBIDDEN)
 
 
 def is_https(request: Request) -> bool:

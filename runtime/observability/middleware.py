@@ -17,6 +17,7 @@ from urllib.parse import quote
 from epctl.runtime.observability.access_log import AccessLog, AccessRecord
 from epctl.runtime.observability.context import RequestContext, bind_request, unbind_request
 from epctl.runtime.observability.request_ids import REQUEST_ID_HEADER, read_request_id
+from epctl.runtime.observability.request_ids import REQUEST_ID_KEY as REQUEST_ID_KEY  # re-exported
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("epctl.runtime")
 
-# Where the request id is left in the environ, for the app to hand to workflows and templates.
-REQUEST_ID_KEY = "epctl.request_id"
 _REQUEST_ID_LOWER = REQUEST_ID_HEADER.lower()
 _REQUEST_ID_LENGTH = len(REQUEST_ID_HEADER)
 
@@ -52,6 +51,10 @@ class ObservedApp:
         tracing: Tracing | None = None,
     ) -> None:
         self.app = app
+        if getattr(app, "observed", None) is False:
+            # An epctl app (or develop's reloading one): from now on it notes its endpoint, user and
+            # outcome for this wrapper; unwrapped it skips that work (see `EpctlApp.observed`).
+            setattr(app, "observed", True)  # noqa: B010 (the attribute of an app not imported here)
         self.version = version
         self.environment = environment
         self.access_log = access_log
