@@ -200,6 +200,7 @@ class EpctlApp:
         # request path tell them the endpoint, user and outcome (README "Operations"). Unobserved, each
         # of those places costs one attribute test and builds nothing.
         self.observed = False
+        self.traced = False  # set with `observed` when the wrapper records spans: workflows get theirs
         self._build_headers()
 
     def _build_headers(self) -> None:
@@ -339,9 +340,10 @@ class EpctlApp:
                 note_outcome(Outcome.FORBIDDEN)
             return error_answer(403, "Forbidden: a signed-in change must come from this site's own pages")
         request.user = verdict.user
-        if self.observed:
-            note_verdict(verdict.user, verdict.allowed, verdict.status)
-        if not verdict.allowed:
+        allowed = verdict.allowed
+        if self.observed and (verdict.user is not None or not allowed):
+            note_verdict(verdict.user, verdict.status)
+        if not allowed:
             return self.reply_unauthorized(request, endpoint, verdict.status)
         handlers = plan.handlers
         refused = self.limits.check_length(request.environ)
@@ -443,7 +445,7 @@ class EpctlApp:
         failed = False
         for handler in handlers:
             try:
-                if self.observed:
+                if self.traced:
                     with workflow_span(handler.workflow, handler.handler):
                         value = handler.function(request)
                 else:
@@ -604,13 +606,13 @@ class EpctlApp:
         return headers
 
 
-def note_verdict(user: Mapping[str, Any] | None, allowed: bool, status: int) -> None:
+def note_verdict(user: Mapping[str, Any] | None, status: int) -> None:
     """Tell the access log and metrics who is signed in (the token's `sub`, never the token) and,
     for a refused request, why."""
     if user is not None:
         sub = user.get("sub")
         note_user(sub if isinstance(sub, str) else None)
-    if not allowed:
+    if status != 200:
         note_outcome(Outcome.UNAUTHORIZED if status == 401 else Outcome.FORBIDDEN)
 
 

@@ -67,7 +67,7 @@ class ReloadingApp:
         self.on_problems = on_problems
         self.snapshot = snapshot_files(self.project_dir)
         self.app: EpctlApp = create_app(self.project_dir)
-        self._observed = False
+        self._observed = self._traced = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -83,6 +83,15 @@ class ReloadingApp:
     @observed.setter
     def observed(self, value: bool) -> None:
         self._observed = self.app.observed = value
+
+    @property
+    def traced(self) -> bool:
+        """Whether the wrapper records spans: then each rebuilt app runs its workflows in spans."""
+        return self._traced
+
+    @traced.setter
+    def traced(self, value: bool) -> None:
+        self._traced = self.app.traced = value
 
     def check_for_changes(self) -> bool:
         """Rebuild the app if any watched file was added, removed or changed.
@@ -104,7 +113,7 @@ class ReloadingApp:
             problem = Problem.error(Code.SERVE_ERROR, str(err), Place(file=CONFIG_FILE))
             self.on_problems(ProjectError([problem]))
             return False
-        app.observed = self.observed
+        app.observed, app.traced = self._observed, self._traced
         self.app = app
         log.info("develop changed: reloaded %s", app)
         return True

@@ -53,8 +53,10 @@ class ObservedApp:
         self.app = app
         if getattr(app, "observed", None) is False:
             # An epctl app (or develop's reloading one): from now on it notes its endpoint, user and
-            # outcome for this wrapper; unwrapped it skips that work (see `EpctlApp.observed`).
+            # outcome for this wrapper, and runs its workflows in spans when there is tracing;
+            # unwrapped it skips that work (see `EpctlApp.observed`).
             setattr(app, "observed", True)  # noqa: B010 (the attribute of an app not imported here)
+            setattr(app, "traced", tracing is not None)  # noqa: B010
         self.version = version
         self.environment = environment
         self.access_log = access_log
@@ -79,22 +81,10 @@ class ObservedApp:
         if self.tracing is not None:
             context.tracing = self.tracing
             span = self.tracing.start_request(environ)
-        reply = _Reply(self, environ, context, span, arrived, started)
-
-        def start(
-            status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
-        ) -> Callable[[bytes], object]:
-            for name, _ in headers:
-                if len(name) == _REQUEST_ID_LENGTH and name.lower() == _REQUEST_ID_LOWER:
-                    break  # the app sent one itself
-            else:
-                headers.append((REQUEST_ID_HEADER, request_id))
-            reply.status = status
-            reply.headers = headers
-            return start_response(status, headers, exc_info)
-
+        reply = _Reply(self, environ, context, span, arrived, started, start_response)
         try:
-            body = self.app(environ, start)
+            # The reply is the app's start_response: one object per request, no closure.
+            body = self.app(environ, reply)
         except BaseException:
             reply.finish("500", None)
             raise
@@ -123,6 +113,7 @@ class _Reply:
         "headers",
         "observed",
         "span",
+        "start_response",
         "started",
         "status",
     )
@@ -135,6 +126,7 @@ class _Reply:
         span: RequestSpan | None,
         arrived: float,
         started: float,
+        start_response: StartResponse,
     ) -> None:
         self.observed = observed
         self.environ = environ
@@ -142,9 +134,23 @@ class _Reply:
         self.span = span
         self.arrived = arrived
         self.started = started
+        self.start_response = start_response
         self.status = "500"  # until the app starts a response: an app that never does has failed
         self.headers: list[tuple[str, str]] = []
         self.finished = False
+
+    def __call__(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        """The start_response the app is given: sends `X-Request-ID` back unless the app set one."""
+        for name, _ in headers:
+            if len(name) == _REQUEST_ID_LENGTH and name.lower() == _REQUEST_ID_LOWER:
+                break  # the app sent one itself
+        else:
+            headers.append((REQUEST_ID_HEADER, self.context.request_id))
+        self.status = status
+        self.headers = headers
+        return self.start_response(status, headers, exc_info)
 
     def content_length(self) -> int | None:
         for name, value in self.headers:
