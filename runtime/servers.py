@@ -251,8 +251,9 @@ def serve_app(app: WSGIApplication, host: str, port: int, observation: Observati
     AdminServerError when the admin port cannot be listened on.
     """
     chosen = configure_logging(observation.log_format if observation is not None else None)
-    ready = create_readiness(users_database_answers(served_apps(app)))
-    admin = start_admin(observation, ready) if observation is not None else None
+    admin = None
+    if observation is not None:
+        admin = start_admin(observation, create_readiness(users_database_answers(served_apps(app))))
     try:
         run_development_server(app, host, port, quiet=observation is not None, colour=chosen == "text")
     finally:
