@@ -11,6 +11,7 @@ werkzeug `Request` or `Response` is made for a request (a workflow may still ret
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import logging
 import re
@@ -371,6 +372,10 @@ class EpctlApp:
             if handlers:
                 # Losant: "that static reply will be issued immediately"; the workflows run once it is sent.
                 answer.after = partial(self.run_after_reply, endpoint, handlers, request)
+                if self.observed:
+                    # They run once the body is closed, after the wrapper left the request's context:
+                    # taken along, so their log lines still carry the request id and endpoint id.
+                    answer.after = partial(contextvars.copy_context().run, answer.after)
         elif self.sessions is None or not handlers:
             answer = self.run_workflows(endpoint, handlers, request)
         else:

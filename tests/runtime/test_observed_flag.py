@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,9 +13,22 @@ from werkzeug.test import Client
 
 from epctl.runtime import app as app_module
 from epctl.runtime.app import create_app
+from epctl.runtime.observability.logs import configure_logging
 from epctl.runtime.observability.middleware import ObservedApp
+from tests.conftest import WriteProject
 
 API_KEY = "sample-mobile-key"
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """epctl's log lines, as JSON, in a string; the `epctl` logger is restored afterwards."""
+    logger = logging.getLogger("epctl")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    stream = io.StringIO()
+    configure_logging("json", stream)
+    yield stream
+    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def refuse_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -42,3 +59,31 @@ def test_an_observed_app_notes_what_it_served(
     assert client.get("/nowhere").status_code == 404
     assert client.get("/api/devices").status_code == 401
     assert called == ["note_endpoint", "note_outcome", "note_endpoint", "note_outcome"]
+
+
+LATE_FAILURE = {
+    "epctl.toml": '[project]\nname = "late"\n',
+    "endpoints/a.toml": """
+[[endpoint]]
+id = "late"
+method = "GET"
+route = "/late"
+reply = { type = "page", page = "done" }
+""",
+    "pages/p.toml": '[[page]]\nname = "done"\nbody = "done"\n',
+    "workflows/w.toml": '[[workflow]]\nname = "late"\nhandler = "h.py:late"\nendpoints = ["late"]\n',
+    "workflows/h.py": 'def late(request):\n    raise RuntimeError("late fails")\n',
+}
+
+
+@pytest.mark.timeout(60)
+def test_a_workflow_failing_after_a_static_reply_logs_the_request_id(
+    write_project: WriteProject, log_stream: io.StringIO
+) -> None:
+    """The workflows behind a static reply run when the body is closed, outside the wrapper's call."""
+    client = Client(ObservedApp(create_app(write_project(LATE_FAILURE))))
+    response = client.get("/late", headers={"X-Request-ID": "rid-late"})
+    assert response.status_code == 200
+    response.close()
+    (failure,) = [json.loads(line) for line in log_stream.getvalue().splitlines() if "late fails" in line]
+    assert (failure["request_id"], failure["endpoint_id"], failure["level"]) == ("rid-late", "late", "ERROR")
