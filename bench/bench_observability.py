@@ -5,13 +5,16 @@ for the load, else a Python load generator). Prints, in one run:
 
 1. Per call, in microseconds of CPU time (best and median of the rounds): `Metrics.observe(record)`,
    `AccessLog.write(record)` as a JSON line to /dev/null, and the two together.
-2. Per request to epctl's app (the JSON workflow route of `bench_runtime.py`), in-process, in rounds
-   in which the variants take turns: the bare app; the app in `ObservedApp` with nothing switched on
-   (request id and context only); the app in `ObservedApp` with metrics and a JSON access log. The
+2. Per request to epctl's app (the JSON workflow route of `bench_request.py`, 100 routes), in-process,
+   in rounds in which the variants take turns, each on an app of its own: the bare app (`create_app`,
+   as `gunicorn "epctl.runtime:create_app(...)"` serves it); the app in `ObservedApp` with nothing
+   switched on (request id, context and the app's hooks); the app as `epctl serve --log-format json
+   --admin-port P` wraps it (`observe_app`: metrics and a JSON access line, here to /dev/null). The
    ratios observed/bare, best/best and the median of per-round ratios. Target: <= 1.1x.
-3. Requests/second under gunicorn (2 sync workers, 127.0.0.1) for the same route, the bare app next to
-   the observed one (multiprocess metrics, a JSON line per request to gunicorn's log file), in rounds
-   in which they take turns: what a client sees, HTTP and sockets included.
+3. Requests/second and the workers' CPU time per request under gunicorn (2 gthread workers, as
+   `epctl serve --workers 2` runs them, 127.0.0.1) for the same route, the bare app next to the
+   observed one (multiprocess metrics, a JSON line per request to gunicorn's log file), in rounds in
+   which they take turns: what a client sees, HTTP and sockets included.
 
 Metrics run in prometheus_client's multiprocess mode, as under gunicorn (every value written to a
 memory-mapped file); `--single-process` measures the in-memory registry of a single-process server
@@ -57,60 +60,68 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def make_observed_app(project_dir: str) -> object:
-    """Return epctl's app in ObservedApp with metrics and a JSON access log on stderr (importable by
-    gunicorn as `bench_observability:make_observed_app(...)`)."""
-    from epctl.runtime.app import create_app
-    from epctl.runtime.observability.access_log import AccessLog
-    from epctl.runtime.observability.metrics import Metrics
-    from epctl.runtime.observability.middleware import ObservedApp
+# What `epctl serve --log-format json --admin-port P` observes an app with.
+SERVE_OBSERVATION = ("json", 0)
 
-    metrics = Metrics("v1.0.0", "sha256:bench", "production")
-    return ObservedApp(create_app(project_dir), access_log=AccessLog("json"), metrics=metrics)
+
+def make_observed_app(project_dir: str) -> object:
+    """Return epctl's app observed exactly as `epctl serve --env production --log-format json
+    --admin-port P` serves it: metrics and a JSON access line on stderr (importable by gunicorn as
+    `bench_observability:make_observed_app(...)`)."""
+    from epctl.runtime.app import create_app
+    from epctl.runtime.observed_apps import Observation, observe_app
+
+    log_format, admin_port = SERVE_OBSERVATION
+    return observe_app(create_app(project_dir), Observation(log_format, admin_port), "production")
 
 
 def run_servers(work: Path, seconds: float, rounds: int) -> None:
-    import bench_runtime as shared
+    import bench_request as shared
 
     project = work / "project"
     specs = {
-        "bare": f"bench_runtime:make_epctl_app({str(project)!r})",
+        "bare": f"bench_request:make_epctl_app({str(project)!r})",
         "observed": f"bench_observability:make_observed_app({str(project)!r})",
     }
-    loads, tool = shared.measure_servers(specs, work, seconds, rounds)
-    print(f"\n3. gunicorn, 2 sync workers, GET {shared.JSON_PATH} on 127.0.0.1; {rounds} rounds of: {tool}")
-    print("   (req/s: best, median)")
+    loads, tool = shared.measure_servers(specs, work, "gthread", seconds, rounds)
+    print(f"\n3. gunicorn, 2 gthread workers (4 threads), GET {shared.JSON_PATH} on 127.0.0.1; "
+          f"{rounds} rounds of: {tool}")  # fmt: skip
+    print("   (req/s: best, median; workers' CPU us per request: best, median)")
     rates = {name: [load.requests_per_s for load in runs] for name, runs in loads.items()}
+    cpu = {name: [load.cpu_us_per_request for load in runs] for name, runs in loads.items()}
     for name, runs in loads.items():
         errors = sum(load.errors for load in runs)
         note = f"  ({errors} errors: figures suspect)" if errors else ""
-        print(f"   {name:24} {max(rates[name]):7.0f} {statistics.median(rates[name]):7.0f}{note}")
-    best = max(rates["bare"]) / max(rates["observed"])
-    paired = shared.paired_ratio(rates["bare"], rates["observed"])
-    verdict = "met" if paired <= TARGET_RATIO else "NOT met"
-    print(f"   time per request observed/bare {best:.2f}x best/best; "
-          f"median of per-round ratios {paired:.2f}x (target <= {TARGET_RATIO}x: {verdict})")  # fmt: skip
+        print(f"   {name:24} {max(rates[name]):7.0f} {statistics.median(rates[name]):7.0f}   "
+              f"{min(cpu[name]):6.0f} us {statistics.median(cpu[name]):6.0f} us{note}")  # fmt: skip
+    for label, ratio in (
+        ("time per request (1/req/s)", shared.paired_ratio(rates["bare"], rates["observed"])),
+        ("workers' CPU per request", shared.paired_ratio(cpu["observed"], cpu["bare"])),
+    ):
+        verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
+        print(f"   observed/bare, {label}: median of per-round ratios {ratio:.2f}x "
+              f"(target <= {TARGET_RATIO}x: {verdict})")  # fmt: skip
 
 
 def run(work: Path, rounds: int, calls: int, *, multiprocess: bool) -> None:
-    import bench_runtime as shared  # the project, environ and timing helpers of the runtime benchmark
+    import bench_request as shared  # the project, environ and timing helpers of the request benchmark
 
     from epctl.runtime.app import create_app
     from epctl.runtime.observability.access_log import AccessLog, AccessRecord
     from epctl.runtime.observability.logs import configure_logging
     from epctl.runtime.observability.metrics import Metrics
     from epctl.runtime.observability.middleware import ObservedApp
+    from epctl.runtime.observed_apps import Observation, observe_app
 
     devnull = open(os.devnull, "w")  # noqa: SIM115 (open for the whole run)
     configure_logging("json", devnull)
     access_log = AccessLog("json", devnull)
     os.environ.setdefault("EPCTL_SECRET", "bench-secret-that-is-long-enough-for-hs256")
     project = shared.write_project(work / "project")
-    app = create_app(project)
     metrics = Metrics("v1.0.0", "sha256:bench", "production")
     record = AccessRecord(
-        time.time(), "0123456789abcdef0123456789abcdef", "GET", "/api/items/42", "", 200, 0.00007,
-        route="/api/items/{id}", endpoint_id="items.show", response_bytes=61, version="v1.0.0",
+        time.time(), "0123456789abcdef0123456789abcdef", "GET", "/devices/42", "", 200, 0.00007,
+        route="/devices/{id}", endpoint_id="device", response_bytes=61, version="v1.0.0",
         environment="production",
     )  # fmt: skip
 
@@ -130,26 +141,30 @@ def run(work: Path, rounds: int, calls: int, *, multiprocess: bool) -> None:
         print(f"   {name:<24} {min(times):7.2f} us {statistics.median(times):7.2f} us")
 
     environ = shared.make_environ(shared.JSON_PATH)
-    observed_on = ObservedApp(
-        app, version="v1.0.0", environment="production", access_log=access_log, metrics=metrics
-    )
-    observed_off = ObservedApp(app, version="v1.0.0", environment="production")
+    # An app each: wrapping an app switches its hooks on (`EpctlApp.observed`), and "bare" must not pay.
+    bare = create_app(project)
+    # The wrapper `epctl serve` puts around the app, its access lines sent to /dev/null instead of stderr.
+    observed_on = observe_app(create_app(project), Observation("json", 0), "production")
+    observed_on.access_log = access_log
+    observed_off = ObservedApp(create_app(project), version="v1.0.0", environment="production")
+    for each in (bare, observed_on, observed_off):
+        assert shared.call_app(each, environ).status == "200 OK"
     loops = {
-        "bare app": shared.make_request_loop(app, environ),
+        "bare app": shared.make_request_loop(bare, environ),
         "observed, all off": shared.make_request_loop(observed_off, environ),
         "observed, metrics+JSON": shared.make_request_loop(observed_on, environ),
     }
-    costs = time_loops(loops, rounds, calls)
+    costs = shared.time_per_request(loops, rounds, calls)
     print(
         f"\n2. Per request to epctl's app, GET {shared.JSON_PATH}, CPU us "
         f"({rounds} rounds x {calls}; best, median)"
     )
     for name, times in costs.items():
         print(f"   {name:<24} {min(times):7.1f} us {statistics.median(times):7.1f} us")
-    bare = costs["bare app"]
+    bare_costs = costs["bare app"]
     for name in ("observed, all off", "observed, metrics+JSON"):
-        best = min(costs[name]) / min(bare)
-        paired = shared.paired_ratio(costs[name], bare)
+        best = min(costs[name]) / min(bare_costs)
+        paired = shared.paired_ratio(costs[name], bare_costs)
         verdict = "met" if paired <= TARGET_RATIO else "NOT met"
         print(f"   {name + '/bare':<29} {best:.2f}x best/best; median of per-round ratios {paired:.2f}x "
               f"(target <= {TARGET_RATIO}x: {verdict})")  # fmt: skip
@@ -160,7 +175,8 @@ def run(work: Path, rounds: int, calls: int, *, multiprocess: bool) -> None:
 def time_calls(
     calls_by_name: dict[str, Callable[[], object]], rounds: int, calls: int
 ) -> dict[str, list[float]]:
-    """Return {name: CPU microseconds per call in each round} (see `time_loops`)."""
+    """Return {name: CPU microseconds per call in each round} (`bench_request.time_per_request`: this
+    process's CPU time, so the workflow thread of a request counts, in rotating interleaved rounds)."""
 
     def repeat(function: Callable[[], object]) -> Callable[[int], None]:
         def loop(n: int) -> None:
@@ -169,26 +185,10 @@ def time_calls(
 
         return loop
 
-    return time_loops({name: repeat(function) for name, function in calls_by_name.items()}, rounds, calls)
+    import bench_request as shared
 
-
-def time_loops(loops: dict[str, Callable[[int], None]], rounds: int, calls: int) -> dict[str, list[float]]:
-    """Return {name: CPU microseconds per call in each of `rounds` rounds of `calls` calls}.
-
-    CPU time of this thread, not wall time: on a shared machine a wall clock also counts the time other
-    processes held the CPU, which swamps differences of a few microseconds. The loops take turns in
-    each round, in a rotating order, so what remains (caches, frequency) hits all of them alike.
-    """
-    for loop in loops.values():
-        loop(max(1, calls // 10))  # warm caches and the metrics' label children
-    times: dict[str, list[float]] = {name: [] for name in loops}
-    names = list(loops)
-    for turn in range(rounds):
-        for name in names[turn % len(names) :] + names[: turn % len(names)]:
-            start = time.thread_time()
-            loops[name](calls)
-            times[name].append((time.thread_time() - start) / calls * 1e6)
-    return times
+    loops = {name: repeat(function) for name, function in calls_by_name.items()}
+    return shared.time_per_request(loops, rounds, calls)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,19 @@ from epctl.cli.app import DEVELOP, ProblemFormat, app, get_state
 from epctl.cli.completion import complete_environments, complete_versions
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from _typeshed.wsgi import WSGIApplication
 
+    from epctl.runtime.observability.logs import LogFormat
+    from epctl.runtime.observability.metrics import MetricsDirectory
+    from epctl.runtime.observed_apps import Observation
+    from epctl.runtime.promotion import EnvironmentPlan
     from epctl.schemas.problems import ProjectError
+
+# The admin listener's address: not an option, since it should rarely leave 127.0.0.1 (the metrics
+# are not for the public); the same variable as the gunicorn configuration module reads.
+ADMIN_HOST_ENV = "EPCTL_ADMIN_HOST"
 
 
 @app.command("serve")
@@ -41,23 +51,33 @@ def serve_command(
             help="Rebuild develop when its files change (the default for develop in one process).",
         ),
     ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="Access and error lines as text or json (default: text on a terminal, json otherwise).",
+        ),
+    ] = None,
+    admin_port: Annotated[
+        int | None,
+        typer.Option(
+            "--admin-port",
+            help="Serve /metrics, /livez and /readyz on this port (0: any free one); "
+            f"address from {ADMIN_HOST_ENV}, default 127.0.0.1.",
+            min=0,
+            max=65535,
+        ),
+    ] = None,
 ) -> None:
     """Serve develop (live, reloading), a frozen --version, an --env, or --all by Host."""
     # Imported here, not at the top: the app, werkzeug's server and gunicorn are only needed to serve,
     # and every other command (validate in CI above all) starts faster without them.
-    from rich.markup import escape
+    import os
+    import sys
 
     from epctl.cli.output import count_problems, print_problems, stderr
-    from epctl.runtime.app import create_app
-    from epctl.runtime.hosts import build_host_app
-    from epctl.runtime.servers import (
-        allow_development_secret,
-        check_users_database,
-        serve_app,
-        serve_develop,
-        serve_gunicorn,
-        served_apps,
-    )
+    from epctl.runtime.observability.logs import InvalidLogFormatError, choose_log_format, parse_log_format
+    from epctl.runtime.observed_apps import Observation
 
     if sum((version is not None, env is not None, serve_all)) > 1:
         raise typer.BadParameter(
@@ -69,27 +89,76 @@ def serve_command(
             "app is built once at start: restart the server to serve changes",
             param_hint="--reload",
         )
+    try:
+        chosen_format = (
+            parse_log_format(log_format) if log_format is not None else choose_log_format(sys.stderr)
+        )
+    except InvalidLogFormatError as err:
+        raise typer.BadParameter(str(err), param_hint="--log-format") from None
+    observation = Observation(
+        chosen_format, admin_port, os.environ.get(ADMIN_HOST_ENV, "").strip() or "127.0.0.1"
+    )
+    metrics_directory = None
+    if workers > 1 and admin_port is not None:
+        # Before anything imports prometheus_client: the workers' values must go to files that one
+        # scrape sums (see runtime/observability/metrics.py).
+        from epctl.runtime.observability.metrics import prepare_metrics_directory
+
+        metrics_directory = prepare_metrics_directory()
+
+    from epctl.runtime.app import create_app
+    from epctl.runtime.hosts import build_host_app
+    from epctl.runtime.observed_apps import observe_app
+    from epctl.runtime.servers import (
+        allow_development_secret,
+        check_users_database,
+        configure_logging,
+        serve_app,
+        serve_develop,
+    )
+
+    configure_logging(chosen_format)
+    say = create_say(chosen_format)
     project_dir = get_state(ctx).project_dir
     url = f"http://{host}:{port}"
-    app_: WSGIApplication
+    # `built`: what this process built (the apps whose deadline and users database count); `load`
+    # returns what is served, in this process or, for an --env under --workers, in each worker.
+    built: WSGIApplication
+    load: Callable[[], WSGIApplication]
+    plan: EnvironmentPlan | None = None
     if serve_all:
-        app_, mounted, notes = build_host_app(project_dir)
+        host_app, mounted, notes = build_host_app(
+            project_dir, wrap=lambda one, name: observe_app(one, observation, name)
+        )
+        built = host_app
+        load = lambda: host_app  # noqa: E731
         for note in notes:
-            stderr.print(f"[yellow]warning:[/] {escape(note)}")
-        stderr.print(f"Serving {escape(str(project_dir))} on {url}: develop for any other host")
+            say(note, warning=True)
+        say(f"Serving {project_dir} on {url}: develop for any other host")
         for item in mounted:
-            stderr.print(
-                f"  {escape(item.env)}: {escape(item.version)} at {escape(item.root or '/')} for "
-                f"{escape(', '.join(item.hosts) or 'no hosts')}"
+            say(
+                f"  {item.env}: {item.version} at {item.root or '/'} for "
+                f"{', '.join(item.hosts) or 'no hosts'}"
             )
+    elif env is not None and workers > 1:
+        from epctl.runtime.promotion import EnvironmentPlan
+
+        plan = EnvironmentPlan.read(project_dir, env)
+        # Built here so that a version that cannot be served is reported before start; each worker
+        # builds its own, so that after a SIGHUP it serves the version epctl.toml names then.
+        built = checked = plan.build()
+        say(f"Serving {project_dir} environment {env} ({plan.version}) on {url}{checked.root}")
+        load = lambda: observe_app(plan.build(), observation, env)  # noqa: E731
     elif version is not None or env is not None:
         served = create_app(project_dir, version or DEVELOP, env=env)
         what = f"environment {env} ({served.project.version})" if env else served.project.version
-        stderr.print(f"Serving {escape(str(project_dir))} {escape(what)} on {url}{escape(served.root)}")
-        app_ = served
+        say(f"Serving {project_dir} {what} on {url}{served.root}")
+        observed = built = observe_app(served, observation, env or "")
+        load = lambda: observed  # noqa: E731
     elif workers > 1:
-        app_ = create_app(project_dir)
-        stderr.print(f"Serving {escape(str(project_dir))} (develop) on {url}")
+        observed = built = observe_app(create_app(project_dir), observation)
+        load = lambda: observed  # noqa: E731
+        say(f"Serving {project_dir} (develop) on {url}")
     else:
 
         def show_problems(err: ProjectError) -> None:
@@ -100,30 +169,93 @@ def serve_command(
 
         def show_serving() -> None:
             # Said only once the app is built: a project that cannot be served never claims to be.
-            stderr.print(
-                f"Serving {escape(str(project_dir))} (develop) on {url}"
-                + (", reloading on changes" if reloading else "")
-            )
+            say(f"Serving {project_dir} (develop) on {url}" + (", reloading on changes" if reloading else ""))
 
         with allow_development_secret(project_dir, host) as secret_name:
             if secret_name is not None:
-                stderr.print(
+                say(
                     f"{secret_name} is not set: signing sessions with a random secret of this process "
-                    "(they end when it stops; set the variable to keep them)",
-                    highlight=False,
+                    "(they end when it stops; set the variable to keep them)"
                 )
             serve_develop(
-                project_dir, host, port, reload=reloading, on_problems=show_problems, on_ready=show_serving
+                project_dir,
+                host,
+                port,
+                reload=reloading,
+                on_problems=show_problems,
+                on_ready=show_serving,
+                observation=observation,
             )
         return
-    check_users_database(app_)
+    check_users_database(built)
     if workers > 1:
-        stderr.print(f"with {workers} gunicorn workers")
-        # The app's own deadline (a host app of `--all` serves several: the longest counts).
-        timeout = max((served.deadline for served in served_apps(app_)), default=30.0)
-        serve_gunicorn(app_, host, port, workers, request_timeout=timeout)
+        hup = " (SIGHUP: serve the version epctl.toml then names)" if plan is not None else ""
+        say(f"with {workers} gunicorn workers{hup}")
+        serve_workers(load, built, host, port, workers, observation, metrics_directory, plan)
     else:
-        serve_app(app_, host, port)
+        serve_app(built, host, port, observation)
+
+
+def serve_workers(
+    load: Callable[[], WSGIApplication],
+    built: WSGIApplication,
+    host: str,
+    port: int,
+    workers: int,
+    observation: Observation,
+    metrics_directory: MetricsDirectory | None,
+    plan: EnvironmentPlan | None,
+) -> None:
+    """Serve what `load` returns under gunicorn with `workers` workers, observed as `observation` says;
+    `built` is what this process built of it, `plan` the environment a SIGHUP re-reads."""
+    from epctl.runtime.gunicorn_server import serve_gunicorn
+    from epctl.runtime.observability.gunicorn_hooks import ObservedServer, versions_announced
+    from epctl.runtime.readiness import create_readiness, users_database_answers
+    from epctl.runtime.servers import served_apps
+
+    apps = served_apps(built)
+    ready = None
+    if observation.admin_port is not None:
+        directory = metrics_directory.path if metrics_directory is not None else None
+        ready = create_readiness(versions_announced(directory), users_database_answers(apps))
+    server = ObservedServer(
+        metrics_directory=metrics_directory,
+        admin_port=observation.admin_port,
+        admin_host=observation.admin_host,
+        log_format=observation.log_format,
+        ready=ready,
+    )
+    serve_gunicorn(
+        load,
+        host,
+        port,
+        workers,
+        observed=server,
+        preload=plan is None,
+        refresh=plan.refresh if plan is not None else None,
+        # The app's own deadline (a host app of `--all` serves several: the longest counts).
+        request_timeout=max((app.deadline for app in apps), default=30.0),
+    )
+
+
+def create_say(log_format: LogFormat) -> Callable[..., None]:
+    """Return how `serve` says what it does: in JSON a log line like every other one on stderr, in
+    text rich's look."""
+    import logging
+
+    from rich.markup import escape
+
+    from epctl.cli.output import stderr
+
+    serve_log = logging.getLogger("epctl.serve")
+
+    def say(message: str, *, warning: bool = False) -> None:
+        if log_format == "json":
+            serve_log.log(logging.WARNING if warning else logging.INFO, message)
+        else:
+            stderr.print(("[yellow]warning:[/] " if warning else "") + escape(message), highlight=False)
+
+    return say
 
 
 @app.command("token")

@@ -11,6 +11,7 @@ werkzeug `Request` or `Response` is made for a request (a workflow may still ret
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import logging
 import re
@@ -48,6 +49,9 @@ from epctl.runtime.deadline import run_with_deadline
 from epctl.runtime.header_rules import check_headers, check_status
 from epctl.runtime.limits import RequestLimits, freeze
 from epctl.runtime.mount import clean_root, strip_root
+from epctl.runtime.observability.access_log import Outcome
+from epctl.runtime.observability.context import note_endpoint, note_outcome, note_user, note_workflow_error
+from epctl.runtime.observability.tracing import workflow_span
 from epctl.runtime.render import Renderer, make_context
 from epctl.runtime.replies import (
     CURRENT_SIGNER,
@@ -111,7 +115,9 @@ def create_app(project_dir: str | Path, version: str = DEVELOP, *, env: str | No
     if env is None:
         return build_app(load_served_version(root, version))
     environment = find_environment(root, env)
-    return build_app(load_served_version(root, environment.version), root=environment.root)
+    app = build_app(load_served_version(root, environment.version), root=environment.root)
+    app.environment = env  # the label of its access lines and metrics under the gunicorn config module
+    return app
 
 
 def load_served_version(root: Path, version: str) -> Project:
@@ -198,6 +204,12 @@ class EpctlApp:
         self.deadline = parse_duration(self.settings.request_timeout)
         self.limits = RequestLimits(parse_size(self.settings.max_body_size))
         self.version = project.version
+        self.environment = ""  # the environment served, when created for one (`create_app(env=...)`)
+        # Set by `observe_app` when an access log, metrics or tracing wrap this app: only then does the
+        # request path tell them the endpoint, user and outcome (README "Operations"). Unobserved, each
+        # of those places costs one attribute test and builds nothing.
+        self.observed = False
+        self.traced = False  # set with `observed` when the wrapper records spans: workflows get theirs
         self._build_headers()
 
     def _build_headers(self) -> None:
@@ -291,12 +303,16 @@ class EpctlApp:
         match self.router.match(request.method, path):
             case Matched(target=endpoint, params=params):
                 request.params = params
+                if self.observed:
+                    note_endpoint(endpoint.id, endpoint.route)
                 plan = self.plans[endpoint.id]
                 request.endpoint = plan.info
                 return self.serve_endpoint(request, plan)
             case Preflight() as preflight:
                 return self.reply_preflight(request, preflight.allowed)
             case MethodNotAllowed() as refused:
+                if self.observed:
+                    note_outcome(Outcome.METHOD_NOT_ALLOWED)
                 answer = error_answer(405, "Method not allowed")
                 answer.headers.append(("Allow", refused.allow_header))
                 return answer
@@ -309,6 +325,8 @@ class EpctlApp:
         raise AssertionError("unreachable: every router outcome is handled above")
 
     def reply_not_found(self, request: Request) -> Answer:
+        if self.observed:
+            note_outcome(Outcome.NOT_FOUND)
         reply = self.settings.not_found_reply
         if reply is None:
             return error_answer(404, "Not found")
@@ -329,21 +347,26 @@ class EpctlApp:
         endpoint = plan.endpoint
         verdict = self.gatekeeper.check_request(endpoint, request)
         if verdict is CROSS_SITE:
+            if self.observed:
+                note_outcome(Outcome.FORBIDDEN)
             return error_answer(403, "Forbidden: a signed-in change must come from this site's own pages")
         request.user = verdict.user
-        if not verdict.allowed:
+        allowed = verdict.allowed
+        if self.observed and (verdict.user is not None or not allowed):
+            note_verdict(verdict.user, verdict.status)
+        if not allowed:
             return self.reply_unauthorized(request, endpoint, verdict.status)
-        refused = self.limits.check_length(request.environ)
-        if refused is not None:
-            return refused
         handlers = plan.handlers
         contracted = plan.contracted
-        if handlers or (contracted and self.contracts.checks_body(endpoint.id)):
+        refused = self.limits.check_length(request.environ)
+        if refused is None and (handlers or (contracted and self.contracts.checks_body(endpoint.id))):
             # Read now, within max_body_size: too large is 413 before any check or workflow, and
             # workflows that run after a static reply still see the request's data.
             refused = self.limits.read_body(request)
-            if refused is not None:
-                return refused
+        if refused is not None:
+            if self.observed and refused.code == 413:
+                note_outcome(Outcome.BODY_TOO_LARGE)
+            return refused
         if contracted:
             # A query or body failing the endpoint's request_schema is 400, before any workflow runs.
             refused = self.contracts.check_request(endpoint.id, request)
@@ -361,6 +384,10 @@ class EpctlApp:
             if handlers:
                 # Losant: "that static reply will be issued immediately"; the workflows run once it is sent.
                 answer.after = partial(self.run_after_reply, endpoint, handlers, request)
+                if self.observed:
+                    # They run once the body is closed, after the wrapper left the request's context:
+                    # taken along, so their log lines still carry the request id and endpoint id.
+                    answer.after = partial(contextvars.copy_context().run, answer.after)
         elif self.sessions is None or not handlers:
             answer = self.run_workflows(endpoint, handlers, request)
         else:
@@ -439,8 +466,14 @@ class EpctlApp:
         failed = False
         for handler in handlers:
             try:
-                value = handler.function(request)
+                if self.traced:
+                    with workflow_span(handler.workflow, handler.handler):
+                        value = handler.function(request)
+                else:
+                    value = handler.function(request)
             except (Exception, SystemExit, KeyboardInterrupt):
+                if self.observed:
+                    note_workflow_error()
                 log.exception(
                     'workflow "%s" (%s) of endpoint "%s" failed on %s %s',
                     handler.workflow,
@@ -596,6 +629,16 @@ class EpctlApp:
                 set_header(headers, name, value)
         fix_locations(headers, self.root)
         return headers
+
+
+def note_verdict(user: Mapping[str, Any] | None, status: int) -> None:
+    """Tell the access log and metrics who is signed in (the token's `sub`, never the token) and,
+    for a refused request, why."""
+    if user is not None:
+        sub = user.get("sub")
+        note_user(sub if isinstance(sub, str) else None)
+    if status != 200:
+        note_outcome(Outcome.UNAUTHORIZED if status == 401 else Outcome.FORBIDDEN)
 
 
 def is_https(request: Request) -> bool:

@@ -6,12 +6,12 @@ environment's `hosts` goes to develop (SPEC §4 step 1).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from epctl.runtime.app import build_app
+from epctl.runtime.app import EpctlApp, build_app
 from epctl.schemas.loader import load_environments, load_project
 from epctl.schemas.version_file import VersionNotFoundError, load_version
 
@@ -49,15 +49,24 @@ def host_name(header: str) -> str:
     return header.rsplit(":", 1)[0] if ":" in header else header
 
 
-def build_host_app(project_dir: str | Path) -> tuple[HostApp, list[Mounted], list[str]]:
+# Wraps the app of one environment ("" for develop): `serve` observes each app on its own, so that
+# access lines and metrics name the version and environment that answered.
+Wrap = Callable[[EpctlApp, str], "WSGIApplication"]
+
+
+def build_host_app(
+    project_dir: str | Path, *, wrap: Wrap | None = None
+) -> tuple[HostApp, list[Mounted], list[str]]:
     """Return the app serving develop plus every environment, what is mounted, and notes on
-    environments left out (a version not frozen yet is a warning, as in `validate`).
+    environments left out (a version not frozen yet is a warning, as in `validate`). With `wrap`,
+    each app is served as `wrap(app, environment)` returns it.
 
     Raises ProjectError when develop or a frozen version has errors, MissingSecretError as create_app.
     """
     root = Path(project_dir).resolve()
     environments = load_environments(root)
-    develop = build_app(load_project(root))
+    built_develop = build_app(load_project(root))
+    develop = wrap(built_develop, "") if wrap is not None else built_develop
     by_host: dict[str, WSGIApplication] = {}
     mounted: list[Mounted] = []
     notes: list[str] = []
@@ -66,7 +75,8 @@ def build_host_app(project_dir: str | Path) -> tuple[HostApp, list[Mounted], lis
         key = (environment.version, environment.root)
         if key not in apps:
             try:
-                apps[key] = build_app(load_version(root, environment.version), root=environment.root)
+                built = build_app(load_version(root, environment.version), root=environment.root)
+                apps[key] = wrap(built, name) if wrap is not None else built
             except VersionNotFoundError:
                 notes.append(
                     f'environment "{name}" is not served: version "{environment.version}" is not frozen yet'

@@ -23,6 +23,7 @@ from werkzeug.http import parse_cookie, parse_options_header
 from werkzeug.wsgi import get_content_length, get_input_stream
 
 from epctl.runtime.mount import site_path, strip_root
+from epctl.runtime.observability.request_ids import REQUEST_ID_KEY, read_request_id
 from epctl.schemas.problems import EpctlError
 
 if TYPE_CHECKING:
@@ -97,9 +98,9 @@ class Request:
     `method`, `path` (decoded, as werkzeug gives it, below the environment `root`), `params` (route
     params), `headers`, `cookies`,
     `query` (last value of a repeated name wins), `body` (parsed JSON, form fields, text, or None),
-    `user` (the token's claims or None), `endpoint`, `version`, `globals`, `time`, `root` (the
-    environment root, "" for none), `url(path)`, and `users` (the users store, when epctl.toml has a
-    `[users]` table).
+    `user` (the token's claims or None), `endpoint`, `version`, `globals`, `time`, `id` (the request
+    id of the access log and the `X-Request-ID` reply header), `root` (the environment root, "" for
+    none), `url(path)`, and `users` (the users store, when epctl.toml has a `[users]` table).
     """
 
     __slots__ = (
@@ -185,6 +186,15 @@ class Request:
                 'request.users needs experience users: add a line `[users]` to epctl.toml (README "Users")'
             )
         return self._sessions.store
+
+    @property
+    def id(self) -> str:
+        """The request id: the one the access line and `X-Request-ID` carry when the app is observed,
+        else the caller's safe `X-Request-ID` or a new one, the same for the whole request."""
+        request_id = self.environ.get(REQUEST_ID_KEY)
+        if request_id is None:
+            request_id = self.environ[REQUEST_ID_KEY] = read_request_id(self.environ)
+        return str(request_id)
 
     @property
     def time(self) -> datetime:

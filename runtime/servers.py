@@ -5,6 +5,10 @@ saved half-edited would then bring the server down, or keep it restarting, until
 the process stays up: a watcher thread rebuilds the app when a file changes and swaps it in only
 when the new develop is valid, so the last good app keeps answering while the user sees the
 problems of the new one.
+
+Observed (`Observation`), each request writes one access line in the chosen format and werkzeug's
+own request line is silenced; with an admin port, `/metrics`, `/livez` and `/readyz` answer on a
+listener of their own. Under gunicorn the same settings come from `ObservedServer`.
 """
 
 from __future__ import annotations
@@ -12,13 +16,12 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
-import math
 import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TextIO
 
 import tomli
 from werkzeug import serving
@@ -26,6 +29,11 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from epctl.runtime.app import EpctlApp, create_app
 from epctl.runtime.hosts import HostApp
+from epctl.runtime.observability.logs import LogFormat, make_formatter
+from epctl.runtime.observability.logs import configure_logging as configure_epctl_logging
+from epctl.runtime.observability.middleware import ObservedApp
+from epctl.runtime.observed_apps import Observation, observe_app, observe_reloading
+from epctl.runtime.readiness import create_readiness, users_database_answers
 from epctl.runtime.tokens import development_secret
 from epctl.schemas.loader import CONFIG_FILE
 from epctl.schemas.models import TABLES_BY_FOLDER, Auth
@@ -34,8 +42,8 @@ from epctl.schemas.static_files import STATIC_FOLDER
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-    from gunicorn._types import _WSGIAppType
-    from gunicorn.config import Config
+
+    from epctl.runtime.observability.admin import AdminServer, Readiness
 
 log = logging.getLogger("epctl.runtime")
 
@@ -60,11 +68,31 @@ class ReloadingApp:
         self.on_problems = on_problems
         self.snapshot = snapshot_files(self.project_dir)
         self.app: EpctlApp = create_app(self.project_dir)
+        self._observed = self._traced = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.app(environ, start_response)
+
+    @property
+    def observed(self) -> bool:
+        """Whether an `ObservedApp` wraps this one: then each rebuilt app notes what it served, as the
+        first one does."""
+        return self._observed
+
+    @observed.setter
+    def observed(self, value: bool) -> None:
+        self._observed = self.app.observed = value
+
+    @property
+    def traced(self) -> bool:
+        """Whether the wrapper records spans: then each rebuilt app runs its workflows in spans."""
+        return self._traced
+
+    @traced.setter
+    def traced(self, value: bool) -> None:
+        self._traced = self.app.traced = value
 
     def check_for_changes(self) -> bool:
         """Rebuild the app if any watched file was added, removed or changed.
@@ -86,6 +114,7 @@ class ReloadingApp:
             problem = Problem.error(Code.SERVE_ERROR, str(err), Place(file=CONFIG_FILE))
             self.on_problems(ProjectError([problem]))
             return False
+        app.observed, app.traced = self._observed, self._traced
         self.app = app
         log.info("develop changed: reloaded %s", app)
         return True
@@ -136,26 +165,30 @@ def serve_develop(
     reload: bool,
     on_problems: OnProblems,
     on_ready: Callable[[], None] = lambda: None,
+    observation: Observation | None = None,
 ) -> None:
     """Serve develop with werkzeug's development server until interrupted.
 
     With `reload`, file changes rebuild the app in-process (see the module docstring). `on_ready` is
-    called once the app is built, before the server starts. Raises ProjectError or
-    MissingSecretError when develop cannot be served at start.
+    called once the app is built, before the server starts. `observation`: access lines, metrics and
+    the admin listener (see `serve_app`). Raises ProjectError or MissingSecretError when develop
+    cannot be served at start, AdminServerError when the admin port cannot be listened on.
     """
     if not reload:
         built = create_app(project_dir)
         check_users_database(built)
         on_ready()
-        serve_app(built, host, port)
+        served = observe_app(built, observation) if observation is not None else built
+        serve_app(served, host, port, observation)
         return
-    configure_logging()
+    configure_logging(observation.log_format if observation is not None else None)
     app = ReloadingApp(project_dir, on_problems)
     check_users_database(app.app)
     on_ready()
+    served_app = observe_reloading(app, observation) if observation is not None else app
     app.start()
     try:
-        run_development_server(app, host, port)
+        serve_app(served_app, host, port, observation)
     finally:
         app.stop()
 
@@ -194,9 +227,10 @@ def check_users_database(app: WSGIApplication) -> None:
 
     Closed again at once: workers open their own after gunicorn forks them.
     """
-    if isinstance(app, EpctlApp) and app.sessions is not None:
-        app.sessions.store  # noqa: B018 (opening is the check)
-        app.sessions.close()
+    for served in served_apps(app):
+        if served.sessions is not None:
+            served.sessions.store  # noqa: B018 (opening is the check)
+            served.sessions.close()
 
 
 def is_loopback(host: str) -> bool:
@@ -209,10 +243,42 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve_app(app: WSGIApplication, host: str, port: int) -> None:
-    """Serve a built app (a frozen version, an environment, `--all`) with werkzeug until interrupted."""
-    configure_logging()
-    run_development_server(app, host, port)
+def serve_app(app: WSGIApplication, host: str, port: int, observation: Observation | None = None) -> None:
+    """Serve a built app (a frozen version, an environment, `--all`) with werkzeug until interrupted.
+
+    With `observation`, the app is expected observed already: werkzeug's request lines are silenced
+    (the access log replaces them), every log line is in the observation's format, and with an admin
+    port its listener runs beside the server, ready from the start (the app is built). Raises
+    AdminServerError when the admin port cannot be listened on.
+    """
+    chosen = configure_logging(observation.log_format if observation is not None else None)
+    admin = None
+    if observation is not None:
+        admin = start_admin(observation, create_readiness(users_database_answers(served_apps(app))))
+    try:
+        run_development_server(app, host, port, quiet=observation is not None, colour=chosen == "text")
+    finally:
+        if admin is not None:
+            admin.stop()
+
+
+def start_admin(observation: Observation, ready: Readiness) -> AdminServer | None:
+    """Start the admin listener `observation` asks for, its address logged; None without an admin port.
+
+    Raises AdminServerError when the port cannot be listened on.
+    """
+    if observation.admin_port is None:
+        return None
+    from epctl.runtime.observability.admin import create_admin_app, start_admin_server
+    from epctl.runtime.observability.metrics import multiprocess_directory
+
+    admin = start_admin_server(
+        create_admin_app(ready, metrics_directory=multiprocess_directory()),
+        observation.admin_host,
+        observation.admin_port,
+    )
+    log.info("Admin listening at: %s (/metrics, /livez, /readyz)", admin.url)
+    return admin
 
 
 # The development server runs a thread per connection. These bound what idle or slow clients can
@@ -231,6 +297,11 @@ class RawPathRequestHandler(WSGIRequestHandler):
     """
 
     timeout = DEV_SERVER_TIMEOUT
+    quiet = False  # True: the access log writes the request line instead
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if not self.quiet:
+            super().log_request(code, size)
 
     def make_environ(self) -> WSGIEnvironment:
         environ = super().make_environ()
@@ -240,9 +311,18 @@ class RawPathRequestHandler(WSGIRequestHandler):
         return environ
 
 
-def run_development_server(app: WSGIApplication, host: str, port: int) -> None:
-    """Serve `app` with werkzeug's threaded development server until interrupted."""
-    server = make_server(host, port, app, threaded=True, request_handler=RawPathRequestHandler)
+class QuietRequestHandler(RawPathRequestHandler):
+    quiet = True
+
+
+def run_development_server(
+    app: WSGIApplication, host: str, port: int, *, quiet: bool = False, colour: bool = True
+) -> None:
+    """Serve `app` with werkzeug's threaded development server until interrupted; `quiet`: without
+    werkzeug's line per request (an access log writes one); `colour`: werkzeug may colour its lines
+    when stderr is a terminal (never in JSON lines)."""
+    handler = QuietRequestHandler if quiet else RawPathRequestHandler
+    server = make_server(host, port, app, threaded=True, request_handler=handler)
     slots = threading.BoundedSemaphore(DEV_SERVER_MAX_CONNECTIONS)
     start_thread = server.process_request
 
@@ -264,79 +344,12 @@ def run_development_server(app: WSGIApplication, host: str, port: int) -> None:
     server.shutdown_request = shutdown_request  # type: ignore[method-assign]
     # werkzeug colours its startup warning and request lines with ANSI codes wherever they go (its
     # switch is off only on Windows without colorama): a log kept in a file or piped must be plain.
-    serving._log_add_style = stream_is_colour_terminal(sys.stderr)
+    serving._log_add_style = colour and stream_is_colour_terminal(sys.stderr)
     server.log_startup()
     try:
         server.serve_forever()
     finally:
         server.server_close()
-
-
-# gunicorn's threaded worker: a slow or idle client holds one thread of a worker, never the worker
-# (with sync workers two clients dripping header bytes take two workers for the whole timeout). Idle
-# kept-alive connections wait in the worker's poller, not in a thread, for KEEPALIVE_SECONDS; gunicorn
-# gives a new connection a few seconds to send its first bytes before it goes back to the poller.
-WORKER_CLASS = "gthread"
-THREADS_PER_WORKER = 8
-KEEPALIVE_SECONDS = 5
-# Added to `request_timeout` for gunicorn's worker timeout: the app answers 504 first (see deadline.py);
-# gunicorn's restart of a worker whose main loop stopped answering is the backstop.
-WORKER_TIMEOUT_GRACE = 5
-
-
-def serve_gunicorn(
-    app: WSGIApplication,
-    host: str,
-    port: int,
-    workers: int,
-    *,
-    access_log: bool = True,
-    request_timeout: float = 30.0,
-) -> None:
-    """Serve `app` with gunicorn's gthread worker, `workers` processes, until gunicorn stops.
-
-    The app is built before the workers fork, so every worker serves exactly the same build. The
-    worker timeout is `request_timeout` plus a grace period. Access and error logs go to stderr
-    (stdout is for data).
-    """
-    configure_logging()
-    # Imported here: gunicorn pulls in its arbiter and workers, which `serve` without --workers never needs.
-    from gunicorn.app.base import BaseApplication
-    from gunicorn.glogging import Logger
-
-    class StderrLogger(Logger):
-        # gunicorn writes accesslog "-" to stdout; epctl keeps stdout for data, so move it to stderr.
-        def setup(self, cfg: Config) -> None:
-            super().setup(cfg)
-            for handler in self.access_log.handlers:
-                if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
-                    handler.setStream(sys.stderr)
-
-    class EpctlGunicorn(BaseApplication):
-        def load_config(self) -> None:
-            settings = {
-                "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-                "workers": workers,
-                "accesslog": "-" if access_log else None,
-                "errorlog": "-",
-                "logger_class": StderrLogger,
-                "worker_class": WORKER_CLASS,
-                "threads": THREADS_PER_WORKER,
-                "keepalive": KEEPALIVE_SECONDS,
-                "timeout": math.ceil(request_timeout) + WORKER_TIMEOUT_GRACE,
-            }
-            # gunicorn >= 25.1 opens a control socket at one fixed path per user: a second server on
-            # the host would take it over. epctl does not use `gunicornc`, so it is switched off.
-            if "control_socket_disable" in self.cfg.settings:
-                settings["control_socket_disable"] = True
-            for key, value in settings.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> _WSGIAppType:
-            # gunicorn's stubs type the environ as a MutableMapping; PEP 3333 (and typeshed) a dict.
-            return cast("_WSGIAppType", app)
-
-    EpctlGunicorn().run()
 
 
 def stream_is_colour_terminal(stream: object) -> bool:
@@ -347,20 +360,35 @@ def stream_is_colour_terminal(stream: object) -> bool:
 
 
 def served_apps(app: object) -> list[EpctlApp]:
-    """Return the version apps behind a served app: itself, or those of a `serve --all` host app."""
+    """Return the version apps behind a served app: itself, the one an observed or reloading app
+    serves now, or those of a `serve --all` host app."""
     if isinstance(app, EpctlApp):
         return [app]
+    if isinstance(app, ObservedApp | ReloadingApp):
+        return served_apps(app.app)
     if isinstance(app, HostApp):
         return [found for inner in (app.default, *app.by_host.values()) for found in served_apps(inner)]
     return []
 
 
-def configure_logging() -> None:
-    """Send epctl's runtime log (workflow tracebacks, reloads) to stderr, unless logging is set up."""
-    logger = logging.getLogger("epctl.runtime")
-    if logger.handlers or logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+def configure_logging(log_format: LogFormat | None = None) -> LogFormat:
+    """Send epctl's log (workflow tracebacks, reloads) and werkzeug's (its start-up lines) to stderr in
+    `log_format` (None: text on a terminal, JSON otherwise); return the format used."""
+    chosen = configure_epctl_logging(log_format, sys.stderr)
+    werkzeug_log = logging.getLogger("werkzeug")
+    for old in [handler for handler in werkzeug_log.handlers if isinstance(handler, _WerkzeugHandler)]:
+        werkzeug_log.removeHandler(old)
+    handler = _WerkzeugHandler(sys.stderr)
+    handler.setFormatter(make_formatter(chosen))
+    werkzeug_log.addHandler(handler)
+    werkzeug_log.setLevel(logging.INFO)
+    werkzeug_log.propagate = False
+    return chosen
+
+
+class _WerkzeugHandler(logging.StreamHandler[TextIO]):
+    """The handler `configure_logging` gives werkzeug's logger (marked, so a second call replaces it).
+
+    werkzeug's colours are switched off in `run_development_server` unless the lines are text on a
+    terminal, so a JSON line or a log file never holds terminal escapes.
+    """

@@ -97,14 +97,29 @@ class AccessRecord:
     def to_json(self) -> str:
         """Return the JSON line: `json.dumps(self.to_fields())` without the dict and the encoder's
         generic walk (a third of the time), strings escaped by the same C function json uses."""
+        # Escaped inline (no helper per field): a Python call per field was a fifth of the line's cost.
+        enc = encode_basestring_ascii
+        route, endpoint_id, version, environment, user, outcome, size = (
+            self.route,
+            self.endpoint_id,
+            self.version,
+            self.environment,
+            self.user,
+            self.outcome,
+            self.response_bytes,
+        )
         return (
             f'{{"time":"{format_time(self.time)}","level":"INFO","logger":"{ACCESS_LOGGER}",'
-            f'"request_id":{_json_string(self.request_id)},"method":{_json_string(self.method)},'
-            f'"path":{_json_string(format_path(self.path, self.query))},"route":{_json_string(self.route)},'
-            f'"endpoint_id":{_json_string(self.endpoint_id)},"status":{int(self.status)},'
-            f'"duration_ms":{self.duration * 1000:.3f},"bytes":{_json_int(self.response_bytes)},'
-            f'"version":{_json_string(self.version)},"environment":{_json_string(self.environment)},'
-            f'"user":{_json_string(self.user)},"outcome":{_json_string(self.outcome)},'
+            f'"request_id":{enc(self.request_id)},"method":{enc(self.method)},'
+            f'"path":{enc(format_path(self.path, self.query))},'
+            f'"route":{"null" if route is None else enc(route)},'
+            f'"endpoint_id":{"null" if endpoint_id is None else enc(endpoint_id)},'
+            f'"status":{int(self.status)},"duration_ms":{self.duration * 1000:.3f},'
+            f'"bytes":{"null" if size is None else int(size)},'
+            f'"version":{"null" if version is None else enc(version)},'
+            f'"environment":{"null" if environment is None else enc(environment)},'
+            f'"user":{"null" if user is None else enc(user)},'
+            f'"outcome":{"null" if outcome is None else enc(outcome)},'
             f'"workflow_errors":{int(self.workflow_errors)}}}'
         )
 
@@ -155,14 +170,6 @@ def format_time(seconds: float) -> str:
     if cached[0] != whole:
         cached = _last_second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
     return f"{cached[1]}.{millis:03d}Z"
-
-
-def _json_string(value: str | None) -> str:
-    return "null" if value is None else encode_basestring_ascii(value)
-
-
-def _json_int(value: int | None) -> str:
-    return "null" if value is None else str(int(value))
 
 
 def format_path(path: str, query: str) -> str:

@@ -3,6 +3,10 @@
     EPCTL_ADMIN_PORT=9100 gunicorn -c python:epctl.runtime.observability.gunicorn_config \\
         -w 4 -b 0.0.0.0:8080 "epctl.runtime:create_app('/srv/farm', env='production')"
 
+An app from `epctl.runtime:create_app(...)` is wrapped in each worker as `epctl serve` wraps it (one
+access line per request, metrics with an admin port); with `env=...` each worker builds the version
+the environment names when it starts, so a reload (SIGHUP) serves the one `epctl.toml` names then.
+
 Read when gunicorn starts, from environment variables:
 - `EPCTL_ADMIN_PORT`: the admin listener's port (`/metrics`, `/livez`, `/readyz`) in the master; 0 for
   any free port (logged as `Admin listening at: ...`). Unset: no listener and no metrics.
@@ -72,5 +76,6 @@ accesslog = _settings["accesslog"]
 logger_class = _settings["logger_class"]
 when_ready = _settings["when_ready"]
 post_fork = _settings["post_fork"]
+post_worker_init = _settings["post_worker_init"]
 child_exit = _settings["child_exit"]
 on_exit = _settings["on_exit"]

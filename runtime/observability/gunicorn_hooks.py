@@ -7,6 +7,9 @@ one from environment variables for a gunicorn started by hand. Importing this mo
 
 - `when_ready` (master, once): start the admin listener, serving the metrics of every worker.
 - `post_fork` (each new worker): close the worker's copy of the admin socket.
+- `post_worker_init` (each worker, its app loaded): an epctl app that is not observed yet (gunicorn
+  run by hand on `create_app(...)`) is wrapped as `epctl serve` wraps it: access lines, and metrics
+  when there is a metrics directory.
 - `child_exit` (master, a worker exited): drop that worker's live values from the metrics directory.
 - `on_exit` (master, at shutdown): stop the admin listener, remove a metrics directory made for it.
 """
@@ -17,7 +20,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from gunicorn.glogging import Logger
 
@@ -33,6 +36,7 @@ from epctl.runtime.observability.logs import LogFormat, choose_log_format, confi
 from epctl.runtime.observability.metrics import MetricsDirectory, create_registry, served_versions
 
 if TYPE_CHECKING:
+    from gunicorn._types import _WSGIAppType
     from gunicorn.arbiter import Arbiter
     from gunicorn.workers.base import Worker
 
@@ -86,6 +90,7 @@ class ObservedServer:
             "logger_class": logger_class,
             "when_ready": self.when_ready,
             "post_fork": self.post_fork,
+            "post_worker_init": self.post_worker_init,
             "child_exit": self.child_exit,
             "on_exit": self.on_exit,
         }
@@ -110,6 +115,20 @@ class ObservedServer:
     def post_fork(self, server: Arbiter, worker: Worker) -> None:
         if self.admin is not None:
             self.admin.close_in_child()
+
+    def post_worker_init(self, worker: Worker) -> None:
+        # Imported here: the app (werkzeug, Jinja) is the worker's business, not the master's config.
+        from epctl.runtime.app import EpctlApp
+        from epctl.runtime.observed_apps import Observation, observe_app
+
+        app: object = worker.wsgi  # typed as any WSGI callable; ours is an EpctlApp
+        if isinstance(app, EpctlApp):
+            log_format = self.log_format or choose_log_format(sys.stderr)
+            # Metrics only where they are summed for a scrape: with the metrics directory.
+            port = (self.admin_port or 0) if self.metrics_directory is not None else None
+            observed = observe_app(app, Observation(log_format, port), app.environment)
+            # gunicorn's stubs type the environ as a MutableMapping; PEP 3333 (and typeshed) a dict.
+            worker.wsgi = cast("_WSGIAppType", observed)
 
     def child_exit(self, server: Arbiter, worker: Worker) -> None:
         if self.metrics_directory is not None:

@@ -26,7 +26,8 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import MutableMapping
+from bisect import bisect_left
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -202,8 +203,8 @@ class Metrics:
         self._families = _get_families()
         self._version_labels = (version, digest, environment)
         # Label lookups cost a lock and a tuple of strings each; requests repeat a few label sets, so
-        # their children are kept here. Bounded: endpoints x counted methods x 6 status classes.
-        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        # what counts each one is kept here. Bounded: endpoints x counted methods x 6 status classes.
+        self._children: dict[tuple[str, str, str], _Series] = {}
         self._outcomes: dict[tuple[Outcome, str], Counter] = {}
         self._families.version_info.labels(*self._version_labels).set(1)
 
@@ -214,14 +215,16 @@ class Metrics:
         status = record.status
         status_class = _STATUS_CLASSES[status // 100] if 100 <= status <= 599 else OTHER
         key = (endpoint, method, status_class)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = (
+        series = self._children.get(key)
+        if series is None:
+            series = self._children[key] = _Series(
                 self._families.requests.labels(endpoint, method, status_class),
                 self._families.duration.labels(endpoint, method),
             )
-        children[0].inc()
-        children[1].observe(record.duration)
+        duration = record.duration
+        series.count(1)
+        series.total(duration)
+        series.buckets[bisect_left(series.bounds, duration)](1)
         if record.outcome is not None:
             self._count_outcome(record.outcome, endpoint)
         if record.workflow_errors:
@@ -254,6 +257,24 @@ class Metrics:
             info.labels(*self._version_labels).set(0)  # removing a label set is not supported there
         else:
             info.remove(*self._version_labels)
+
+
+class _Series:
+    """The values one request of a label set adds to: its count, and its duration's sum and bucket.
+
+    prometheus_client's `Counter.inc` and `Histogram.observe` check their arguments and walk the
+    buckets on every call; here the same value objects they write to are called straight, the bucket
+    found by bisection (a bucket counts the durations <= its bound, as `observe` does). Each value
+    still takes its lock and, in multiprocess mode, writes its file, so a scrape sees the same numbers.
+    """
+
+    __slots__ = ("bounds", "buckets", "count", "total")
+
+    def __init__(self, requests: Counter, duration: Histogram) -> None:
+        self.count: Callable[[float], None] = requests._value.inc
+        self.total: Callable[[float], None] = duration._sum.inc
+        self.buckets: tuple[Callable[[float], None], ...] = tuple(value.inc for value in duration._buckets)
+        self.bounds: tuple[float, ...] = tuple(duration._upper_bounds)
 
 
 def create_registry(directory: str | Path | None = None) -> CollectorRegistry:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from operator import itemgetter
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from epctl.runtime.observability.access_log import AccessLog, AccessRecord
 from epctl.runtime.observability.context import RequestContext, bind_request, unbind_request
 from epctl.runtime.observability.request_ids import REQUEST_ID_HEADER, read_request_id
+from epctl.runtime.observability.request_ids import REQUEST_ID_KEY as REQUEST_ID_KEY  # re-exported
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -30,10 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("epctl.runtime")
 
-# Where the request id is left in the environ, for the app to hand to workflows and templates.
-REQUEST_ID_KEY = "epctl.request_id"
 _REQUEST_ID_LOWER = REQUEST_ID_HEADER.lower()
-_REQUEST_ID_LENGTH = len(REQUEST_ID_HEADER)
+_name = itemgetter(0)
+_value = itemgetter(1)
 
 
 class ObservedApp:
@@ -52,6 +53,12 @@ class ObservedApp:
         tracing: Tracing | None = None,
     ) -> None:
         self.app = app
+        if getattr(app, "observed", None) is False:
+            # An epctl app (or develop's reloading one): from now on it notes its endpoint, user and
+            # outcome for this wrapper, and runs its workflows in spans when there is tracing;
+            # unwrapped it skips that work (see `EpctlApp.observed`).
+            setattr(app, "observed", True)  # noqa: B010 (the attribute of an app not imported here)
+            setattr(app, "traced", tracing is not None)  # noqa: B010
         self.version = version
         self.environment = environment
         self.access_log = access_log
@@ -76,22 +83,10 @@ class ObservedApp:
         if self.tracing is not None:
             context.tracing = self.tracing
             span = self.tracing.start_request(environ)
-        reply = _Reply(self, environ, context, span, arrived, started)
-
-        def start(
-            status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
-        ) -> Callable[[bytes], object]:
-            for name, _ in headers:
-                if len(name) == _REQUEST_ID_LENGTH and name.lower() == _REQUEST_ID_LOWER:
-                    break  # the app sent one itself
-            else:
-                headers.append((REQUEST_ID_HEADER, request_id))
-            reply.status = status
-            reply.headers = headers
-            return start_response(status, headers, exc_info)
-
+        reply = _Reply(self, environ, context, span, arrived, started, start_response)
         try:
-            body = self.app(environ, start)
+            # The reply is the app's start_response: one object per request, no closure.
+            body = self.app(environ, reply)
         except BaseException:
             reply.finish("500", None)
             raise
@@ -117,9 +112,10 @@ class _Reply:
         "context",
         "environ",
         "finished",
-        "headers",
+        "length",
         "observed",
         "span",
+        "start_response",
         "started",
         "status",
     )
@@ -132,6 +128,7 @@ class _Reply:
         span: RequestSpan | None,
         arrived: float,
         started: float,
+        start_response: StartResponse,
     ) -> None:
         self.observed = observed
         self.environ = environ
@@ -139,15 +136,28 @@ class _Reply:
         self.span = span
         self.arrived = arrived
         self.started = started
+        self.start_response = start_response
         self.status = "500"  # until the app starts a response: an app that never does has failed
-        self.headers: list[tuple[str, str]] = []
+        self.length: str | None = None  # the Content-Length the app sent
         self.finished = False
 
+    def __call__(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        """The start_response the app is given: sends `X-Request-ID` back unless the app set one, and
+        notes the Content-Length."""
+        # One pass in C (map, zip, dict) instead of a Python loop over the names, twice.
+        names = dict(zip(map(str.lower, map(_name, headers)), map(_value, headers), strict=True))
+        if _REQUEST_ID_LOWER not in names:
+            headers.append((REQUEST_ID_HEADER, self.context.request_id))
+        self.length = names.get("content-length")
+        self.status = status
+        return self.start_response(status, headers, exc_info)
+
     def content_length(self) -> int | None:
-        for name, value in self.headers:
-            if len(name) == 14 and name.lower() == "content-length":
-                return int(value) if value.isdigit() else None
-        return None
+        """Return the length the app said its body has, None when it did not say (or said nonsense)."""
+        length = self.length
+        return int(length) if length is not None and length.isdigit() else None
 
     def finish(self, status_line: str, response_bytes: int | None) -> None:
         """End the request's span, count the request and write its access line, once."""

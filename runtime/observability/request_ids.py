@@ -7,6 +7,9 @@ from collections.abc import Mapping
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
+# Where the request id is left in the environ: `ObservedApp` puts it there; the app's `Request.id`
+# reads it (or, unobserved, makes one there), so workflows, templates and the access line agree.
+REQUEST_ID_KEY = "epctl.request_id"
 # Long enough for a UUID with a prefix or a trace id pair; short enough that a caller cannot make
 # every log line of its requests kilobytes long.
 MAX_REQUEST_ID_LENGTH = 128

@@ -254,6 +254,30 @@ def test_one_process_counts_into_its_own_registry() -> None:
     assert info not in served_versions(create_registry())
 
 
+def test_durations_land_in_the_buckets_histogram_observe_would_choose() -> None:
+    """`Metrics` writes the histogram's values directly; a bound is inclusive, past the last is +Inf."""
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from epctl.runtime.observability.metrics import DURATION_BUCKETS
+
+    durations = [0.0, 0.0005, 0.001, 0.0010001, 0.7, 30.0, 31.0, 0.001, 2.5]
+    reference = Histogram("reference", "", buckets=DURATION_BUCKETS, registry=CollectorRegistry())
+    metrics = Metrics("v9")
+    for duration in durations:
+        reference.observe(duration)
+        metrics.observe(record(endpoint_id="bucket.check", duration=duration))
+
+    def ours(suffix: str, **labels: str) -> float:
+        found = {"endpoint": "bucket.check", "method": "GET", **labels}
+        return REGISTRY.get_sample_value(f"epctl_request_duration_seconds{suffix}", found) or 0.0
+
+    compared = [sample for sample in reference.collect()[0].samples if sample.name != "reference_created"]
+    assert len(compared) == len(DURATION_BUCKETS) + 3  # each bucket, +Inf, _count, _sum
+    for sample in compared:
+        extra = {"le": sample.labels["le"]} if "le" in sample.labels else {}
+        assert ours(sample.name.removeprefix("reference"), **extra) == sample.value, sample
+
+
 def test_a_made_up_status_is_counted_as_other() -> None:
     labels = {"endpoint": "odd.status", "method": "GET", "status_class": "other"}
     before = REGISTRY.get_sample_value("epctl_requests_total", labels) or 0.0

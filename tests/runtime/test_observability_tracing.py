@@ -8,11 +8,13 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.test import Client
 
+from epctl.runtime.app import create_app
 from epctl.runtime.observability.context import note_endpoint
 from epctl.runtime.observability.middleware import ObservedApp
 from epctl.runtime.observability.tracing import create_tracing, tracing_wanted, workflow_span
@@ -187,3 +189,32 @@ def test_an_unmatched_request_span_is_named_by_its_method() -> None:
     assert span.name == "GET"
     assert span.parent is None  # no traceparent: a new trace
     assert "http.route" not in (span.attributes or {})
+
+
+def test_the_real_app_makes_the_request_span_and_its_workflow_span(sample: Path, secret: str) -> None:
+    """The sample app, observed: the span is named by the matched route, the workflow is its child."""
+    pytest.importorskip("opentelemetry.sdk", reason="the otel extra is not installed")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing = create_tracing("v1.0.0", "production", environ={"OTEL_SERVICE_NAME": "farm"}, provider=provider)
+    client = Client(ObservedApp(create_app(sample), tracing=tracing))
+
+    traceparent = f"00-{TRACE_ID}-{PARENT_ID}-01"
+    headers = {"Authorization": "sample-mobile-key", "traceparent": traceparent}
+    assert client.get("/api/devices/tank-1/readings", headers=headers).status_code == 200
+
+    workflow, request = exporter.get_finished_spans()
+    assert (request.name, request.kind) == ("GET /api/devices/{deviceId}/readings", SpanKind.SERVER)
+    attributes = dict(request.attributes or {})
+    assert attributes["epctl.endpoint.id"] == "api-device-readings"
+    assert (attributes["epctl.version"], attributes["epctl.environment"]) == ("v1.0.0", "production")
+    assert format(request.context.trace_id, "032x") == TRACE_ID
+    assert workflow.name == "workflow api-device-readings"
+    assert workflow.parent is not None and workflow.parent.span_id == request.context.span_id
+    assert dict(workflow.attributes or {})["code.function"] == "workflows/devices.py:api_device_readings"

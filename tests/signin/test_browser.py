@@ -26,6 +26,11 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402 (after the skip: selenium may be missing)
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
+
+# How long a form's submission may take to bring the next page (a sign-in hashes the password).
+SUBMIT_SECONDS = 30
 
 
 @pytest.fixture
@@ -48,7 +53,17 @@ def sign_in(browser: WebDriver, url: str, email: str) -> None:
     browser.get(f"{url}/login")
     browser.find_element(By.NAME, "email").send_keys(email)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+    submit(browser, "form[action='/login'] button")
+
+
+def submit(browser: WebDriver, selector: str) -> None:
+    """Click the submit button at `selector` and wait for the page it brings: `click` returns once the
+    click is dispatched, and on a busy machine the form's reply may not be in yet."""
+    button = browser.find_element(By.CSS_SELECTOR, selector)
+    button.click()
+    wait = WebDriverWait(browser, SUBMIT_SECONDS)
+    wait.until(expected_conditions.staleness_of(button))  # the form's page is gone
+    wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
 
 @pytest.mark.timeout(240)
@@ -73,7 +88,7 @@ def test_sign_in_greeting_admins_page_and_sign_out(sample: Path, tmp_path: Path,
         browser.get(f"{url}/admin")
         assert browser.find_element(By.TAG_NAME, "h1").text == "Admin"
 
-        browser.find_element(By.CSS_SELECTOR, "form[action='/logout'] button").click()
+        submit(browser, "form[action='/logout'] button")
         assert browser.current_url == f"{url}/login"
         assert browser.get_cookie("authorization") is None
         browser.get(f"{url}/welcome")
@@ -90,7 +105,7 @@ def test_sign_in_greeting_admins_page_and_sign_out(sample: Path, tmp_path: Path,
         browser.get(f"{url}/login")
         browser.find_element(By.NAME, "email").send_keys("ada@example.com")
         browser.find_element(By.NAME, "password").send_keys("not the password")
-        browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+        submit(browser, "form[action='/login'] button")
         failed = browser.find_element(By.ID, "failed").text
         assert failed == "Wrong email or password, or the account is locked."
 
