@@ -3,7 +3,9 @@
 Validation says whether a project can be served; the audit says where serving it as written is risky
 (a public write, an open redirect, a secret in `globals`). Each rule is one function over a loaded
 project, so develop and frozen versions are audited alike. Endpoint rules look at enabled endpoints
-only: a disabled one is not served, and enabling it is a change the next audit sees.
+only: a disabled one is not served, and enabling it is a change the next audit sees. The signature
+rules read version files as `verify` does: develop's audit every file under versions/, a frozen
+version's its own. The rules themselves (ids, levels, help) are in schemas/audit_rules.py.
 """
 
 from __future__ import annotations
@@ -456,7 +458,8 @@ RULES: dict[str, Rule] = dict(AUDIT_RULES)
 def audit_project(project: Project) -> list[Finding]:
     """Return every finding of every rule on `project`, ordered by file, line and rule id.
 
-    Raises nothing for a loaded project.
+    Raises ProjectError only when epctl.toml's [[trusted_key]] tables cannot be read (a frozen
+    version is read without them; develop's load has checked them already).
     """
     places = Places(project)
     checks = dict.fromkeys(check for _, check in CHECKS)  # one check may find two rules: run it once
