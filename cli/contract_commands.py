@@ -101,22 +101,43 @@ def audit_command(
     """Check a version against the security rules; exit 0 clean, 1 with findings at --fail-on or above."""
     from epctl.cli.contract_output import count_findings, format_audit_sarif, print_audit_text
     from epctl.cli.output import print_json
-    from epctl.runtime.audit import Level, audit_project
-    from epctl.schemas.version_file import load_version
+    from epctl.runtime.audit import Level, audit_project, partition_findings
+    from epctl.schemas.loader import load_project
+    from epctl.schemas.problems import ProjectError, raise_on_errors
+    from epctl.schemas.suppressions import find_bad_directives
+    from epctl.schemas.version_file import read_version
 
-    project = load_version(get_state(ctx).project_dir, version)
-    findings = audit_project(project)
+    project_dir = get_state(ctx).project_dir
+    if version == DEVELOP:
+        project = load_project(project_dir)
+    else:
+        # Not `load_version`: a version its signature would keep from being served is still audited,
+        # and its signature is what the audit reports.
+        project, problems = read_version(project_dir, version)
+        raise_on_errors(problems)
+    bad_directives = list(find_bad_directives(project))
+    if bad_directives:
+        raise ProjectError(bad_directives)  # a suppression that cannot work must not look as if it did
+    report = partition_findings(project, audit_project(project))
+    findings = report.findings
     summary: dict[str, Any] = {
         **count_findings(findings),
+        "suppressed": len(report.suppressed),
         "project": project.name,
         "version": project.version,
     }
     threshold = Level(fail_on.value).rank
     failing = any(finding.level.rank >= threshold for finding in findings)
     if format is AuditFormat.JSON:
-        print_json({"findings": [finding.to_dict() for finding in findings], "summary": summary})
+        print_json(
+            {
+                "findings": [finding.to_dict() for finding in findings],
+                "suppressed": [s.to_dict() for s in report.suppressed],
+                "summary": summary,
+            }
+        )
     elif format is AuditFormat.SARIF:
-        print_json(format_audit_sarif(findings))
+        print_json(format_audit_sarif(findings, report.suppressed))
     else:
         print_audit_text(findings, summary, failing=failing)
     raise typer.Exit(ExitCode.PROBLEMS if failing else ExitCode.OK)

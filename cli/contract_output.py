@@ -10,9 +10,10 @@ from typing import Any
 from rich.markup import escape
 
 from epctl.cli.output import plural, stderr
-from epctl.runtime.audit import RULES, Finding, Level
+from epctl.runtime.audit import RULES, Finding, Level, SuppressedFinding
 from epctl.runtime.openapi import JsonObject
 from epctl.schemas.problems import EpctlError
+from epctl.schemas.suppressions import SuppressionKind
 
 LEVEL_COLOURS = {Level.ERROR: "red", Level.WARNING: "yellow", Level.INFO: "blue"}
 # SARIF 2.1.0 names the lowest level "note".
@@ -48,11 +49,13 @@ def count_findings(findings: list[Finding]) -> dict[str, int]:
 
 def print_audit_text(findings: list[Finding], summary: dict[str, Any], *, failing: bool) -> None:
     """Print findings to stderr grouped by file, as `validate` prints problems, then each rule's help;
-    the summary is a red ✗ when the findings fail the run (`failing`), else a yellow or blue !."""
+    the summary is a red ✗ when the findings fail the run (`failing`), else a yellow or blue !.
+    Suppressed findings are counted in the summary, as `validate` counts suppressed warnings."""
+    quiet = f", {summary['suppressed']} suppressed" if summary.get("suppressed") else ""
     if not findings:
         stderr.print(
             f"[green]✓ {escape(summary['project'])} {escape(summary['version'])}: no findings "
-            f"({len(RULES)} rules)[/]"
+            f"({len(RULES)} rules{quiet})[/]"
         )
         return
     current = None
@@ -75,29 +78,37 @@ def print_audit_text(findings: list[Finding], summary: dict[str, Any], *, failin
     mark = "[red]✗" if failing else f"[{colour}]!"
     stderr.print(
         f"\n{mark} {plural(summary['errors'], 'error')}, {plural(summary['warnings'], 'warning')}, "
-        f"{summary['info']} info in {plural(files, 'file')}[/]"
+        f"{summary['info']} info in {plural(files, 'file')}"
+        + (f" ({summary['suppressed']} suppressed)" if summary.get("suppressed") else "")
+        + "[/]"
     )
 
 
-def format_audit_sarif(findings: list[Finding]) -> dict[str, Any]:
-    """Return a SARIF 2.1.0 log of `findings`, describing every audit rule (found or not)."""
+def format_audit_sarif(findings: list[Finding], suppressed: list[SuppressedFinding]) -> dict[str, Any]:
+    """Return a SARIF 2.1.0 log of `findings`, then of the suppressed ones (each with a SARIF
+    `suppressions` entry, as `validate`'s log keeps suppressed warnings), describing every audit rule
+    (found or not)."""
     rules = list(RULES.values())
     index = {rule.id: number for number, rule in enumerate(rules)}
-    results = []
-    for finding in findings:
-        place = finding.place
-        region = {"startLine": place.line} if place.line else {}
-        results.append(
-            {
-                "ruleId": finding.rule.id,
-                "ruleIndex": index[finding.rule.id],
-                "level": SARIF_LEVELS[finding.level],
-                "message": {"text": finding.message},
-                "locations": [
-                    {"physicalLocation": {"artifactLocation": {"uri": place.file}, "region": region}}
-                ],
-            }
-        )
+
+    def location(file: str, line: int | None) -> dict[str, Any]:
+        region = {"startLine": line} if line else {}
+        return {"physicalLocation": {"artifactLocation": {"uri": file}, "region": region}}
+
+    def result(finding: Finding, by: SuppressedFinding | None = None) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "ruleId": finding.rule.id,
+            "ruleIndex": index[finding.rule.id],
+            "level": SARIF_LEVELS[finding.level],
+            "message": {"text": finding.message},
+            "locations": [location(finding.place.file, finding.place.line)],
+        }
+        if by is not None:
+            kind = "inSource" if by.by.kind is SuppressionKind.INLINE else "external"
+            item["suppressions"] = [{"kind": kind, "location": location(by.by.place.file, by.by.place.line)}]
+        return item
+
+    results = [result(f) for f in findings] + [result(s.finding, s) for s in suppressed]
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

@@ -3,7 +3,9 @@
 Validation says whether a project can be served; the audit says where serving it as written is risky
 (a public write, an open redirect, a secret in `globals`). Each rule is one function over a loaded
 project, so develop and frozen versions are audited alike. Endpoint rules look at enabled endpoints
-only: a disabled one is not served, and enabling it is a change the next audit sees.
+only: a disabled one is not served, and enabling it is a change the next audit sees. The signature
+rules read version files as `verify` does: develop's audit every file under versions/, a frozen
+version's its own. The rules themselves (ids, levels, help) are in schemas/audit_rules.py.
 """
 
 from __future__ import annotations
@@ -13,39 +15,47 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from enum import StrEnum
+from typing import Any
 
 import jinja2
+import tomli
 from jinja2 import meta
 
-from epctl.schemas.models import Endpoint, Reply, route_of
-from epctl.schemas.problems import Place
+from epctl.runtime.version_store import list_version_names
+from epctl.schemas.audit_rules import (
+    AUDIT_RULES,
+    BAD_SIGNATURE,
+    CORS_WILDCARD,
+    GROUPS_2XX,
+    HTML_HEADERS,
+    NO_REPLY,
+    PUBLIC_CATCH_ALL,
+    PUBLIC_WRITE,
+    REDIRECT_FROM_PARAMS,
+    SECRET_GLOBAL,
+    UNSIGNED_VERSION,
+    Level,
+    Rule,
+)
+from epctl.schemas.loader import load_trusted_keys
+from epctl.schemas.models import Endpoint, Reply, TrustedKey, route_of
+from epctl.schemas.positions import KeyLines
+from epctl.schemas.problems import EpctlError, Place
 from epctl.schemas.project import Project
+from epctl.schemas.signing import SIGNATURE_KEY, check_signature
+from epctl.schemas.suppressions import Suppression, Suppressions
+from epctl.schemas.version_file import VersionError, read_version_text, verify_document
 
-__all__ = ["RULES", "Finding", "Level", "Rule", "audit_project"]
-
-
-class Level(StrEnum):
-    """How much a finding matters; `--fail-on` picks the lowest level that fails the audit."""
-
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        """Return 2 for error, 1 for warning, 0 for info: higher is more serious."""
-        return {Level.ERROR: 2, Level.WARNING: 1, Level.INFO: 0}[self]
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One audit rule: a stable kebab-case id users can grep and suppress by, a level, and help."""
-
-    id: str
-    level: Level
-    title: str
-    help: str
+__all__ = [
+    "RULES",
+    "AuditReport",
+    "Finding",
+    "Level",
+    "Rule",
+    "SuppressedFinding",
+    "audit_project",
+    "partition_findings",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +78,25 @@ class Finding:
             **self.place.to_dict(),
             "help": self.rule.help,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressedFinding:
+    """A finding the project accepts, and what says so (as `validate`'s suppressed warnings)."""
+
+    finding: Finding
+    by: Suppression
+
+    def to_dict(self) -> dict[str, object]:
+        return {**self.finding.to_dict(), "suppressed_by": self.by.to_dict()}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """Findings to report and findings suppressed, each ordered by file, line and rule id."""
+
+    findings: list[Finding]
+    suppressed: list[SuppressedFinding]
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -108,63 +137,6 @@ MIN_HEX_ENTROPY = 3.0  # hex has 16 symbols: random runs of 32+ measure 3.5 and 
 MAX_KEY_VOWELS = 0.3  # share of vowels among the letters of a base64-like run
 MAX_GLOBALS_DEPTH = 16  # globals nested deeper than this are not walked (TOML files never need it)
 
-
-PUBLIC_WRITE = Rule(
-    "public-write-without-key",
-    Level.WARNING,
-    "Public write endpoint without an API key",
-    "A public POST, PUT, PATCH or DELETE endpoint lets anyone change data. Require a user "
-    '(access = "authenticated" or "groups") or an API key (api_key = true).',
-)
-PUBLIC_CATCH_ALL = Rule(
-    "public-catch-all",
-    Level.WARNING,
-    "Public catch-all route",
-    "A public route ending in {p*} answers every path under its prefix, including paths nobody "
-    "reviewed. Narrow the route, or require a user or an API key.",
-)
-CORS_WILDCARD = Rule(
-    "cors-wildcard-with-cookie",
-    Level.WARNING,
-    'CORS allows every origin ("*") while user tokens are accepted from a cookie',
-    'allowed_origins = ["*"] lets any site call the version from a browser, and endpoints that need a '
-    "user accept the token from the `authorization` cookie. List the sites that may call it.",
-)
-GROUPS_2XX = Rule(
-    "groups-unauthorized-2xx",
-    Level.ERROR,
-    "Group endpoint refuses with a 2xx status",
-    "A refused request answered with a 2xx status looks like success to clients and caches. Leave "
-    "the page reply's status out (401/403 by default) or use a redirect.",
-)
-REDIRECT_FROM_PARAMS = Rule(
-    "redirect-from-params",
-    Level.ERROR,
-    "Redirect target built from the request before its origin is fixed",
-    "A redirect whose scheme or host can come from the request sends users wherever a link says (an "
-    'open redirect). Start the target with a fixed path ("/devices/...") or a full URL with its host.',
-)
-HTML_HEADERS = Rule(
-    "html-missing-security-headers",
-    Level.WARNING,
-    "HTML pages without the basic protective headers",
-    "HTML pages need X-Content-Type-Options: nosniff and X-Frame-Options (or a Content-Security-Policy "
-    "with frame-ancestors) in [settings] response_headers, against MIME sniffing and clickjacking.",
-)
-NO_REPLY = Rule(
-    "endpoint-without-reply",
-    Level.INFO,
-    "Endpoint with no reply",
-    "An endpoint with no static reply and no workflow answers every request with 500. Add a reply "
-    "table or a workflow, or disable it.",
-)
-SECRET_GLOBAL = Rule(
-    "secret-like-global",
-    Level.ERROR,
-    "Secret-like value in globals",
-    "globals are rendered into pages and passed to every workflow, and are frozen into versions in git. "
-    "Keep secrets in environment variables and read them in the workflow that needs them.",
-)
 
 Check = Callable[[Project, "Places"], Iterator[Finding]]
 
@@ -405,8 +377,69 @@ def _enabled(project: Project) -> Iterator[Endpoint]:
     return (endpoint for endpoint in project.endpoints if endpoint.enabled)
 
 
-# Every rule with its check, in the order the README lists them. `unsigned-version-with-trusted-keys`
-# joins when [[trusted_key]] is read by the loader.
+def check_signatures(project: Project, places: Places) -> Iterator[Finding]:
+    """Find versions that serve, promote and restore would refuse for their signature: develop's
+    audit looks at every version file, a frozen version's at its own file."""
+    trusted = load_trusted_keys(project.root)
+    names = list_version_names(project.root) if project.version_file is None else [project.version]
+    for name in names:
+        read = _read_version(project, name)
+        if read is not None:
+            yield from _signature_findings(*read, trusted)
+
+
+def _read_version(project: Project, name: str) -> tuple[str, str, dict[str, Any]] | None:
+    """Return the file, text and document of version `name`, or None when it cannot be read as TOML:
+    `validate --version` and `verify` report those, and an audit is not the place to repeat them."""
+    try:
+        path, text = read_version_text(project.root, name)
+        document = tomli.loads(text)
+    except (EpctlError, tomli.TOMLDecodeError, RecursionError):
+        return None
+    return path.relative_to(project.root).as_posix(), text, document
+
+
+def _signature_findings(
+    file: str, text: str, document: dict[str, Any], trusted: tuple[TrustedKey, ...]
+) -> Iterator[Finding]:
+    lines = KeyLines(text)
+    signed = SIGNATURE_KEY in document
+    try:
+        verify_document(file, document)
+    except VersionError:
+        if signed:
+            # The signature covers the recorded digest, which no longer describes the content.
+            yield Finding(
+                BAD_SIGNATURE,
+                f"{file} is signed, but its content does not match the digest the signature covers: it was "
+                "changed after it was signed; restore it from git",
+                Place(file, lines.line_of("digest"), "digest"),
+            )
+            return
+    status = check_signature(document, trusted)
+    if status.state == "bad":
+        yield Finding(
+            BAD_SIGNATURE,
+            f"{file} has a {status.detail}: it was changed after it was signed; restore it from git",
+            Place(file, lines.line_of(SIGNATURE_KEY), SIGNATURE_KEY),
+        )
+    elif trusted and not status.ok:
+        # Unsigned versions point at their digest, the line a signature would follow.
+        key = SIGNATURE_KEY if signed else "digest"
+        why = (
+            f"is {status.detail}"
+            if signed
+            else "is unsigned, and epctl.toml lists trusted keys ([[trusted_key]])"
+        )
+        yield Finding(
+            UNSIGNED_VERSION,
+            f"{file} {why}: serve, promote and restore refuse it; freeze a signed version with "
+            "`epctl snapshot NAME --sign KEY`",
+            Place(file, lines.line_of(key), key),
+        )
+
+
+# Every rule with its check, in the order the README lists them (AUDIT_RULES' order).
 CHECKS: tuple[tuple[Rule, Check], ...] = (
     (PUBLIC_WRITE, check_public_writes),
     (PUBLIC_CATCH_ALL, check_public_catch_alls),
@@ -416,15 +449,34 @@ CHECKS: tuple[tuple[Rule, Check], ...] = (
     (HTML_HEADERS, check_html_headers),
     (NO_REPLY, check_replies),
     (SECRET_GLOBAL, check_globals),
+    (UNSIGNED_VERSION, check_signatures),
+    (BAD_SIGNATURE, check_signatures),
 )
-RULES: dict[str, Rule] = {rule.id: rule for rule, _ in CHECKS}
+RULES: dict[str, Rule] = dict(AUDIT_RULES)
 
 
 def audit_project(project: Project) -> list[Finding]:
     """Return every finding of every rule on `project`, ordered by file, line and rule id.
 
-    Raises nothing for a loaded project.
+    Raises ProjectError only when epctl.toml's [[trusted_key]] tables cannot be read (a frozen
+    version is read without them; develop's load has checked them already).
     """
     places = Places(project)
-    findings = [finding for _, check in CHECKS for finding in check(project, places)]
+    checks = dict.fromkeys(check for _, check in CHECKS)  # one check may find two rules: run it once
+    findings = [finding for check in checks for finding in check(project, places)]
     return sorted(findings, key=lambda f: (f.place.file, f.place.line or 0, f.rule.id, f.message))
+
+
+def partition_findings(project: Project, findings: list[Finding]) -> AuditReport:
+    """Return `findings` split into those to report and those the project suppresses, by the same
+    `[lint]` keys and `# epctl: ignore[rule-id]` comments as `validate`'s warnings."""
+    suppressions = Suppressions(project)
+    reported: list[Finding] = []
+    suppressed: list[SuppressedFinding] = []
+    for finding in findings:
+        by = suppressions.find(finding.rule.id, finding.place)
+        if by is None:
+            reported.append(finding)
+        else:
+            suppressed.append(SuppressedFinding(finding, by))
+    return AuditReport(reported, suppressed)

@@ -22,7 +22,8 @@ from jsonschema import Draft202012Validator
 from epctl.schemas.json_schemas import BODY_METHODS, JsonSchema, Part, endpoint_schemas
 from epctl.schemas.models import Endpoint, Reply, route_of
 from epctl.schemas.project import Project
-from epctl.schemas.routing import METHODS
+from epctl.schemas.routing import METHODS, Segment
+from epctl.schemas.routing.syntax import LITERAL, MIXED, OPTIONAL, WILDCARD
 
 __all__ = ["OPENAPI_VERSION", "Json", "JsonObject", "PathForm", "build_openapi", "translate_route"]
 
@@ -102,10 +103,6 @@ SECURITY_SCHEMES: dict[str, JsonObject] = {
 # method, but a body on GET, DELETE or OPTIONS is outside what HTTP gives meaning to), and whose body a
 # bare request_schema checks.
 
-# Route segments: the grammar itself is checked when the project loads; here a valid route is only
-# taken apart. `{p}`, `{p?}`, `{p*}`, `{p*N}` fill a whole segment; otherwise params sit in a mixed one.
-_WHOLE_PARAM = re.compile(r"\{([A-Za-z0-9_]+)(?:(\*)([1-9][0-9]*)?|(\?))?\}")
-_MIXED_PARAM = re.compile(r"\{([A-Za-z0-9_]+)(\?)?\}")
 _TEMPLATE_PARAM = re.compile(r"\{([^}]*)\}")
 
 
@@ -142,57 +139,67 @@ class PathForm:
 def translate_route(route: str) -> list[PathForm]:
     """Return the OpenAPI paths a valid route serves: one, or two for a route ending in `{p?}`.
 
-    The route must already be valid (loading a project checks it); nothing here reports errors.
+    The route is taken apart by the route grammar itself (`Route.segments`), already checked when the
+    project loaded; nothing here reports errors.
     """
+    parsed = route_of(route)
     pieces: list[str] = []
     params: list[PathParam] = []
-    optional_last: str | None = None
     absent_wildcard: str | None = None
-    segments = route[1:].split("/")
-    for text in segments:
-        whole = _WHOLE_PARAM.fullmatch(text)
-        if "{" not in text:
-            pieces.append(text)
-            continue
-        if whole is None:
-            piece, mixed = _translate_mixed(text)
+    segments = parsed.segments
+    index = 0
+    while index < len(segments):
+        segment = segments[index]
+        index += 1
+        if segment.kind == LITERAL:
+            pieces.append(segment.source)
+        elif segment.kind == MIXED:
+            piece, mixed = _translate_mixed(segment)
             pieces.append(piece)
             params.extend(mixed)
-            continue
-        name, star, count, optional = whole.groups()
-        pieces.append(f"{{{name}}}")
-        prefix = "/" + "/".join(pieces[:-1])
-        if star and count:
-            params.append(_multi_segment_param(name, int(count)))
-        elif star:
-            # `/{p*}` on `/` gives p = '': only a wildcard below the root has an absent form.
-            absent_wildcard = prefix if prefix != "/" else None
-            params.append(_wildcard_param(name, absent_wildcard))
-        elif optional:
-            optional_last = name
-            params.append(_optional_param(name, prefix))
         else:
-            params.append(PathParam(name, {"type": "string", "minLength": 1}))
+            [name] = segment.names
+            pieces.append(f"{{{name}}}")
+            prefix = "/" + "/".join(pieces[:-1])
+            if segment.kind == WILDCARD:
+                # `/{p*}` on `/` gives p = '': only a wildcard below the root has an absent form.
+                absent_wildcard = prefix if prefix != "/" else None
+                params.append(_wildcard_param(name, absent_wildcard))
+            elif segment.kind == OPTIONAL:
+                params.append(_optional_param(name, prefix))
+            elif "*" in segment.source:
+                # `{p*N}`, which the grammar gives as N param segments of that one source (a name is
+                # never repeated, so the next segment of the same source is the same param): one
+                # OpenAPI parameter spanning N segments.
+                count = 1
+                while index < len(segments) and segments[index].source == segment.source:
+                    count += 1
+                    index += 1
+                params.append(_multi_segment_param(name, count))
+            else:
+                params.append(PathParam(name, {"type": "string", "minLength": 1}))
     full = PathForm("/" + "/".join(pieces), tuple(params), absent_wildcard=absent_wildcard)
-    if optional_last is None:
+    if not parsed.optional_last:
         return [full]
-    short = PathForm(
-        "/" + "/".join(pieces[:-1]), tuple(p for p in params if p.name != optional_last), optional_last
-    )
-    return [short, full]
+    optional = params[-1].name
+    return [PathForm("/" + "/".join(pieces[:-1]), tuple(params[:-1]), optional), full]
 
 
-def _translate_mixed(text: str) -> tuple[str, list[PathParam]]:
+def _translate_mixed(segment: Segment) -> tuple[str, list[PathParam]]:
     """Return the OpenAPI text of a mixed segment (`{name}.{ext}`, `v{n}`) and its parameters."""
+    assert segment.pattern is not None  # every mixed segment has its pattern
+    chunks, optional = segment.pattern.chunks, segment.pattern.optional
     params = []
-    for match in _MIXED_PARAM.finditer(text):
-        name, optional = match.groups()
-        if optional:
+    for name, may_be_empty in zip(segment.names, optional, strict=True):
+        if may_be_empty:
             # A `?` param of a mixed segment is always present, possibly empty (README "Routes").
             params.append(PathParam(name, {"type": "string"}, "May be empty."))
         else:
             params.append(PathParam(name, {"type": "string", "minLength": 1}))
-    return _MIXED_PARAM.sub(lambda m: f"{{{m.group(1)}}}", text), params
+    text = chunks[0] + "".join(
+        f"{{{name}}}{chunk}" for name, chunk in zip(segment.names, chunks[1:], strict=True)
+    )
+    return text, params
 
 
 def _multi_segment_param(name: str, count: int) -> PathParam:

@@ -33,7 +33,7 @@ SECTION_HELP = {
     "api_key": "API keys, stored as the sha256 of the key.",
     "environments": "Environments by name: each points at a frozen version.",
     "users": "Experience users (sign-in, groups) in SQLite or PostgreSQL; the same for every version.",
-    "lint": "Suppressions: warnings this project accepts. Errors cannot be suppressed.",
+    "lint": "Suppressions: warnings and audit findings this project accepts. Errors cannot be suppressed.",
     "trusted_key": "Ed25519 public keys: with any listed, only versions signed by one of them are served.",
     "endpoint": "An HTTP endpoint: method, route, access and reply.",
     "page": "A page: a template rendered as a reply.",

@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from epctl.schemas.limits import DEFAULT_MAX_BODY_SIZE, DEFAULT_REQUEST_TIMEOUT, parse_duration, parse_size
-from epctl.schemas.problem_codes import SUPPRESSIBLE_CODES, explain_unsuppressible
+from epctl.schemas.problem_codes import SUPPRESSIBLE, explain_unsuppressible
 from epctl.schemas.problems import Code
 from epctl.schemas.route_hints import describe_invalid_route
 from epctl.schemas.routing import Method, Route, RouteSyntaxError, parse_route
@@ -276,23 +276,26 @@ def check_suppressible(code: str) -> str:
     return code
 
 
-# A warning code: editors complete the codes a suppression accepts from the schema's enum.
+# A warning code or an audit rule id: editors complete what a suppression accepts from the schema's enum.
 SuppressibleCode = Annotated[
     str,
     AfterValidator(check_suppressible),
-    WithJsonSchema({"type": "string", "enum": sorted(SUPPRESSIBLE_CODES)}),
+    WithJsonSchema({"type": "string", "enum": sorted(SUPPRESSIBLE)}),
 ]
 
 
 class Lint(Table):
-    """Suppressions: warnings a project has decided to accept. Errors stop serving and cannot be."""
+    """Suppressions: warnings and audit findings a project has decided to accept. Validation errors
+    stop serving and cannot be."""
 
     ignore: list[SuppressibleCode] = Field(
-        default_factory=list, description='Warning codes never reported, e.g. ["no-reply"].'
+        default_factory=list,
+        description='Warning codes and audit rule ids never reported, e.g. ["no-reply", "public-catch-all"].',
     )
     per_file_ignores: dict[str, list[SuppressibleCode]] = Field(
         default_factory=dict,
-        description='Warning codes not reported in matching files: { "endpoints/legacy/**" = ["no-reply"] }.',
+        description="Warning codes and audit rule ids not reported in matching files: "
+        '{ "endpoints/legacy/**" = ["no-reply"] }.',
     )
 
 

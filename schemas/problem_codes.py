@@ -1,8 +1,8 @@
 """What each problem code means, how severe it is, and which codes a project may suppress.
 
 One table for every consumer: SARIF rules (their help text), the `[lint]` model and inline
-`# epctl: ignore[code]` comments (which codes they accept). README's "Validation in CI" table says
-the same; a test keeps the two equal.
+`# epctl: ignore[code]` comments (which codes they accept: these warning codes and the audit's rule
+ids). README's "Validation in CI" table says the same; a test keeps the two equal.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from epctl.schemas.audit_rules import AUDIT_RULES
 from epctl.schemas.problems import Code, Severity, did_you_mean
 
 
@@ -104,11 +105,14 @@ CODE_INFO: Mapping[Code, CodeInfo] = MappingProxyType(
 SUPPRESSIBLE_CODES: frozenset[Code] = frozenset(
     code for code, info in CODE_INFO.items() if info.severity is Severity.WARNING
 )
+# What `[lint]` and `# epctl: ignore[...]` accept: those warnings, and every audit rule (a finding
+# stops nothing from being served: suppressing one is a decision the project records).
+SUPPRESSIBLE: frozenset[str] = frozenset(SUPPRESSIBLE_CODES) | frozenset(AUDIT_RULES)
 
 
 def explain_unsuppressible(code: str) -> str | None:
     """Return why `code` cannot be suppressed (not a code, or an error's), or None when it can."""
-    if code in SUPPRESSIBLE_CODES:
+    if code in SUPPRESSIBLE:
         return None
     allowed = ", ".join(sorted(SUPPRESSIBLE_CODES))
     if code in CODE_INFO:
@@ -116,6 +120,7 @@ def explain_unsuppressible(code: str) -> str | None:
             f'"{code}" is an error and cannot be suppressed: errors stop serving, so fix it instead '
             f"(only warnings can be suppressed: {allowed})"
         )
-    return f'"{code}" is not a problem code' + (
-        did_you_mean(code, [str(c) for c in Code]) or f" (codes that can be suppressed: {allowed})"
+    return f'"{code}" is not a problem code or audit rule' + (
+        did_you_mean(code, [str(c) for c in Code] + list(AUDIT_RULES))
+        or f" (codes that can be suppressed: {allowed}, and every rule of `epctl audit`)"
     )

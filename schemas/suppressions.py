@@ -1,9 +1,12 @@
-"""Suppressions: the warnings a project has decided to accept, and the one function that applies them.
+"""Suppressions: the warnings and audit findings a project has decided to accept, and the one place
+that decides what suppresses them.
 
-A warning is suppressed by `[lint] ignore = ["code"]` (everywhere), by `[lint] per_file_ignores`
-(in files matching a glob), or by a `# epctl: ignore[code]` comment on the line the problem points
-at. Suppressed problems are not dropped: `partition_problems` returns them beside the reported ones,
-with what suppressed each, so reports can count and list them. Errors are never suppressed.
+A warning of `validate` or a finding of `epctl audit` is suppressed by `[lint] ignore = ["code"]`
+(everywhere), by `[lint] per_file_ignores` (in files matching a glob), or by a `# epctl:
+ignore[code]` comment on the line it points at; `code` is the problem code or the audit rule id.
+Suppressed ones are not dropped: `partition_problems` (and the audit, through `Suppressions`)
+returns them beside the reported ones, with what suppressed each, so reports can count and list
+them. Validation errors are never suppressed.
 """
 
 from __future__ import annotations
@@ -64,11 +67,11 @@ def partition_problems(project: Project, problems: Iterable[Problem]) -> Partiti
     """
     reported: list[Problem] = []
     suppressed: list[Suppressed] = []
-    comments = _InlineComments(project)
+    suppressions = Suppressions(project)
     for problem in problems:
         by = None
         if problem.severity is Severity.WARNING:
-            by = comments.suppression(problem) or _lint_suppression(project, problem)
+            by = suppressions.find(problem.code, problem.place)
         if by is None:
             reported.append(problem)
         else:
@@ -79,32 +82,27 @@ def partition_problems(project: Project, problems: Iterable[Problem]) -> Partiti
     return Partition(sort_problems(reported), ordered)
 
 
-def _lint_suppression(project: Project, problem: Problem) -> Suppression | None:
-    lint = project.lint
-    where = project.declarations
-    if problem.code in lint.ignore:
-        index = lint.ignore.index(problem.code)
-        return Suppression(SuppressionKind.LINT, where.locate(CONFIG_FILE, f"lint.ignore[{index}]"))
-    for pattern, codes in lint.per_file_ignores.items():
-        if problem.code in codes and glob_regex(pattern).fullmatch(problem.file):
-            key = f"lint.per_file_ignores.{pattern}"
-            return Suppression(SuppressionKind.LINT, where.locate(CONFIG_FILE, key))
-    return None
-
-
-class _InlineComments:
-    """The `# epctl: ignore[...]` comments of the project's TOML files, read on demand."""
+class Suppressions:
+    """What suppresses a code at a place in one project: a `# epctl: ignore[...]` comment on that
+    line first, then `[lint] ignore`, then `[lint] per_file_ignores`. Comments are read on demand."""
 
     def __init__(self, project: Project) -> None:
         self.project = project
         self.lines: dict[str, list[str]] = {}  # split once per file, however many problems it has
 
-    def suppression(self, problem: Problem) -> Suppression | None:
-        if problem.line is None:
-            return None
-        codes = self.codes_at(problem.file, problem.line)
-        if problem.code in codes:
-            return Suppression(SuppressionKind.INLINE, Place(problem.file, problem.line))
+    def find(self, code: str, place: Place) -> Suppression | None:
+        """Return what suppresses `code` (a warning code or an audit rule id) at `place`, or None."""
+        if place.line is not None and code in self.codes_at(place.file, place.line):
+            return Suppression(SuppressionKind.INLINE, Place(place.file, place.line))
+        lint = self.project.lint
+        where = self.project.declarations
+        if code in lint.ignore:
+            index = lint.ignore.index(code)
+            return Suppression(SuppressionKind.LINT, where.locate(CONFIG_FILE, f"lint.ignore[{index}]"))
+        for pattern, codes in lint.per_file_ignores.items():
+            if code in codes and glob_regex(pattern).fullmatch(place.file):
+                key = f"lint.per_file_ignores.{pattern}"
+                return Suppression(SuppressionKind.LINT, where.locate(CONFIG_FILE, key))
         return None
 
     def codes_at(self, file: str, line: int) -> list[str]:

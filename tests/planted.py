@@ -3,6 +3,11 @@ problems for the loader and `validate`, one finding per rule for `audit`."""
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
+import tomli
+
 # Ten different mistakes planted across files; each must come out with its code, file and line.
 PLANTED = {
     "epctl.toml": """
@@ -135,3 +140,35 @@ AUDIT_PLANTED = {
         body = "<h1>Home</h1>"
     """,
 }
+
+
+def plant_signed_versions(root: Path) -> None:
+    """Plant the two signature findings in an audit-planted project: `versions/v1.toml` unsigned, and
+    `versions/v2.toml` signed but with a signature that does not verify, while epctl.toml trusts a key.
+
+    The versions are frozen by epctl itself; the signing key lives beside the project, never in it.
+    """
+    # Imported here: the loader tests import this module for PLANTED alone.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
+
+    from epctl.runtime.version_store import freeze_version
+
+    key = Ed25519PrivateKey.generate()
+    key_file = root.parent / "release.pem"
+    key_file.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    freeze_version(root, "v1")
+    freeze_version(root, "v2", sign=key_file)
+    v2 = root / "versions" / "v2.toml"
+    # Another signature's value where v2's was: the digest still matches, the signature does not.
+    document = tomli.loads(v2.read_text())
+    other = base64.b64encode(key.sign(b"something else")).decode()
+    v2.write_text(v2.read_text().replace(document["signature"]["value"], other))
+    public = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    with (root / "epctl.toml").open("a") as config:
+        config.write(f'\n[[trusted_key]]\nname = "release"\npublic_key = """\n{public}"""\n')

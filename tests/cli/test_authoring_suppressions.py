@@ -183,7 +183,12 @@ def test_errors_cannot_be_suppressed(runner: CliRunner, write_project: WriteProj
             10,
             data["problems"][1]["message"],
         ),
-        ("invalid-value", "epctl.toml", 5, '"no-replay" is not a problem code; did you mean "no-reply"?'),
+        (
+            "invalid-value",
+            "epctl.toml",
+            5,
+            '"no-replay" is not a problem code or audit rule; did you mean "no-reply"?',
+        ),
         (
             "invalid-value",
             "epctl.toml",

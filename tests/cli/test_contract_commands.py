@@ -15,6 +15,7 @@ from typer.testing import CliRunner, Result
 from epctl.cli.main import app
 from tests.conftest import SAMPLE, WriteProject
 from tests.planted import AUDIT_PLANTED as PLANTED
+from tests.planted import plant_signed_versions
 
 
 def epctl(runner: CliRunner, root: Path, *args: str, input: str | None = None) -> Result:
@@ -207,7 +208,15 @@ def test_audit_of_the_sample_reports_its_public_catch_all(runner: CliRunner) -> 
                 'user (access = "authenticated" or "groups") or an API key (api_key = true).',
             },
         ],
-        "summary": {"errors": 0, "warnings": 2, "info": 0, "project": "smart-farm", "version": "develop"},
+        "suppressed": [],
+        "summary": {
+            "errors": 0,
+            "warnings": 2,
+            "info": 0,
+            "suppressed": 0,
+            "project": "smart-farm",
+            "version": "develop",
+        },
     }
 
 
@@ -246,10 +255,13 @@ def test_audit_of_a_frozen_version(runner: CliRunner) -> None:
 def test_audit_of_the_planted_project_reports_each_rule_once(
     runner: CliRunner, write_project: WriteProject
 ) -> None:
-    result = epctl(runner, write_project(PLANTED), "audit", "--format", "json")
+    root = write_project(PLANTED)
+    plant_signed_versions(root)
+    result = epctl(runner, root, "audit", "--format", "json")
     assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
     assert sorted(f["rule"] for f in report["findings"]) == [
+        "bad-version-signature",
         "cors-wildcard-with-cookie",
         "endpoint-without-reply",
         "groups-unauthorized-2xx",
@@ -258,11 +270,13 @@ def test_audit_of_the_planted_project_reports_each_rule_once(
         "public-write-without-key",
         "redirect-from-params",
         "secret-like-global",
+        "unsigned-version-with-trusted-keys",
     ]
-    assert {k: report["summary"][k] for k in ("errors", "warnings", "info")} == {
-        "errors": 3,
-        "warnings": 4,
+    assert {k: report["summary"][k] for k in ("errors", "warnings", "info", "suppressed")} == {
+        "errors": 4,
+        "warnings": 5,
         "info": 1,
+        "suppressed": 0,
     }
 
 
@@ -275,7 +289,7 @@ def test_audit_sarif_describes_every_rule_and_each_finding(
     assert log["version"] == "2.1.0"
     [run] = log["runs"]
     rules = run["tool"]["driver"]["rules"]
-    assert len(rules) == 8
+    assert len(rules) == 10
     assert rules[0] == {
         "id": "public-write-without-key",
         "shortDescription": {"text": "Public write endpoint without an API key"},
@@ -298,7 +312,7 @@ def test_audit_sarif_describes_every_rule_and_each_finding(
 def test_audit_of_a_clean_project_says_so(runner: CliRunner, write_project: WriteProject) -> None:
     result = epctl(runner, write_project({}), "audit")
     assert result.exit_code == 0, result.output
-    assert result.stderr == "✓ t develop: no findings (8 rules)\n"
+    assert result.stderr == "✓ t develop: no findings (10 rules)\n"
 
 
 def test_audit_rejects_an_unknown_format(runner: CliRunner) -> None:
@@ -316,3 +330,177 @@ def test_audit_of_an_invalid_project_prints_its_problems(
     result = epctl(runner, root, "audit")
     assert result.exit_code == 1
     assert "invalid-route" in result.stderr
+
+
+# -- audit suppressions: `validate`'s `[lint]` keys and `# epctl: ignore[...]` comments -------------
+
+SUPPRESSING = {
+    **PLANTED,
+    "epctl.toml": PLANTED["epctl.toml"]
+    + """
+        [lint]
+        ignore = ["secret-like-global"]
+        per_file_ignores = { "versions/**" = ["unsigned-version-with-trusted-keys"] }
+    """,
+    "endpoints/e.toml": PLANTED["endpoints/e.toml"].replace(
+        'route = "/files/{path*}"', 'route = "/files/{path*}"  # epctl: ignore[public-catch-all]'
+    ),
+}
+
+
+@pytest.fixture
+def suppressing(write_project: WriteProject) -> Path:
+    root = write_project(SUPPRESSING)
+    plant_signed_versions(root)
+    return root
+
+
+def test_audit_findings_are_suppressed_by_lint_keys_and_inline_comments(
+    runner: CliRunner, suppressing: Path
+) -> None:
+    result = epctl(runner, suppressing, "audit", "--format", "json")
+    assert result.exit_code == 1, result.output  # errors are left: redirect-from-params, ...
+    report = json.loads(result.stdout)
+    assert [(s["rule"], s["file"], s["line"], s["suppressed_by"]) for s in report["suppressed"]] == [
+        (
+            "public-catch-all",
+            "endpoints/e.toml",
+            10,
+            {"kind": "inline", "file": "endpoints/e.toml", "line": 10, "key": None, "id": None},
+        ),
+        (
+            "secret-like-global",
+            "epctl.toml",
+            7,
+            {"kind": "lint", "file": "epctl.toml", "line": 10, "key": "lint.ignore[0]", "id": None},
+        ),
+        (
+            "unsigned-version-with-trusted-keys",
+            "versions/v1.toml",
+            5,
+            {
+                "kind": "lint",
+                "file": "epctl.toml",
+                "line": 11,
+                "key": "lint.per_file_ignores.versions/**",
+                "id": None,
+            },
+        ),
+    ]
+    suppressed = {"public-catch-all", "secret-like-global", "unsigned-version-with-trusted-keys"}
+    assert suppressed.isdisjoint(f["rule"] for f in report["findings"])
+    assert len(report["findings"]) == 7
+    assert report["summary"] == {
+        "errors": 3,
+        "warnings": 3,
+        "info": 1,
+        "suppressed": 3,
+        "project": "planted",
+        "version": "develop",
+    }
+
+
+def test_audit_text_counts_the_suppressed_findings(runner: CliRunner, suppressing: Path) -> None:
+    result = epctl(runner, suppressing, "audit")
+    assert result.exit_code == 1
+    assert "public-catch-all" not in result.stderr
+    assert result.stderr.splitlines()[-1] == "✗ 3 errors, 3 warnings, 1 info in 3 files (3 suppressed)"
+
+
+def test_audit_sarif_keeps_suppressed_findings_as_suppressed_results(
+    runner: CliRunner, suppressing: Path
+) -> None:
+    result = epctl(runner, suppressing, "audit", "--format", "sarif")
+    [run] = json.loads(result.stdout)["runs"]
+    suppressions = {r["ruleId"]: r["suppressions"] for r in run["results"] if "suppressions" in r}
+    assert suppressions == {
+        "public-catch-all": [
+            {
+                "kind": "inSource",
+                "location": {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": "endpoints/e.toml"},
+                        "region": {"startLine": 10},
+                    }
+                },
+            }
+        ],
+        "secret-like-global": [
+            {
+                "kind": "external",
+                "location": {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": "epctl.toml"},
+                        "region": {"startLine": 10},
+                    }
+                },
+            }
+        ],
+        "unsigned-version-with-trusted-keys": [
+            {
+                "kind": "external",
+                "location": {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": "epctl.toml"},
+                        "region": {"startLine": 11},
+                    }
+                },
+            }
+        ],
+    }
+    assert len(run["results"]) == 10  # every finding, suppressed or not
+
+
+def test_validate_accepts_audit_rule_ids_in_suppressions(runner: CliRunner, suppressing: Path) -> None:
+    result = epctl(runner, suppressing, "validate", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [p["code"] for p in json.loads(result.stdout)["problems"]] == ["no-reply"]
+
+
+def test_a_clean_audit_says_how_many_findings_it_suppressed(
+    runner: CliRunner, write_project: WriteProject
+) -> None:
+    endpoint = """
+        [[endpoint]]  # epctl: ignore[endpoint-without-reply]
+        id = "x"
+        method = "GET"
+        route = "/x"
+    """
+    result = epctl(runner, write_project({"endpoints/e.toml": endpoint}), "audit")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "✓ t develop: no findings (10 rules, 1 suppressed)\n"
+
+
+def test_audit_refuses_a_suppression_of_an_unknown_rule(
+    runner: CliRunner, write_project: WriteProject
+) -> None:
+    endpoint = """
+        [[endpoint]]
+        id = "x"
+        method = "GET"
+        route = "/x/{p*}"  # epctl: ignore[public-catch-al]
+    """
+    result = epctl(runner, write_project({"endpoints/e.toml": endpoint}), "audit")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-3:] == [
+        '      4  error   invalid-value  in `# epctl: ignore[...]`: "public-catch-al" is not a problem '
+        'code or audit rule; did you mean "public-catch-all"?',
+        "",
+        "✗ 1 error, 0 warnings in 1 file",
+    ]
+
+
+def test_audit_of_a_version_its_signature_keeps_from_serving(
+    runner: CliRunner, sample: Path, tmp_path: Path
+) -> None:
+    """`--version` audits a version that serve, promote and restore would refuse, and says why."""
+    from tests.cli.test_signed_versions import make_key, trust
+
+    trust(sample, make_key(tmp_path / "keys")[1])
+    result = epctl(runner, sample, "audit", "--version", "v1.0.0", "--format", "json")
+    assert result.exit_code == 0, result.output  # warnings
+    found = [(f["rule"], f["file"], f["line"]) for f in json.loads(result.stdout)["findings"]]
+    assert found == [
+        ("unsigned-version-with-trusted-keys", "versions/v1.0.0.toml", 5),
+        ("public-catch-all", "versions/v1.0.0.toml", 106),
+    ]

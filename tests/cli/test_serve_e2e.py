@@ -5,64 +5,17 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import Serve
+
 pytestmark = pytest.mark.e2e
-
-RUNNING = re.compile(r"(?:Running on|Listening at:) http://127\.0\.0\.1:(\d+)")
-START_SECONDS = 30
-
-Serve = Callable[..., str]
-
-
-@pytest.fixture
-def serve(sample: Path, secret: str, tmp_path: Path) -> Iterator[Serve]:
-    """Return a function that starts `epctl serve ARGS` on an ephemeral port and gives its URL."""
-    started: list[tuple[subprocess.Popen[bytes], Path]] = []
-
-    def start(*args: str) -> str:
-        log_path = tmp_path / f"serve{len(started)}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "epctl.cli.main",
-            "--project",
-            str(sample),
-            "serve",
-            "--port",
-            "0",
-            *args,
-        ]
-        with log_path.open("w") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
-        started.append((process, log_path))
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
-            found = RUNNING.search(log_path.read_text())
-            if found:
-                return f"http://127.0.0.1:{found.group(1)}"
-            if process.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"epctl serve did not start:\n{log_path.read_text()}")
-
-    yield start
-    for process, _ in started:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def fetch(url: str, host: str | None = None) -> tuple[int, str]:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from epctl.runtime.audit import RULES, Finding, audit_project
+from epctl.runtime.audit import CHECKS, RULES, Finding, audit_project
+from epctl.runtime.version_store import freeze_version
 from epctl.schemas.loader import load_project
-from epctl.schemas.version_file import load_version
+from epctl.schemas.version_file import load_version, read_version
+from tests.cli.test_signed_versions import make_key, trust
 from tests.conftest import SAMPLE, WriteProject
 from tests.planted import AUDIT_PLANTED as PLANTED
+from tests.planted import plant_signed_versions
 
 
 def audit(root: Path) -> list[Finding]:
@@ -22,7 +26,9 @@ def summary(findings: list[Finding]) -> list[tuple[str, str, str, int | None]]:
 
 
 def test_each_rule_reports_its_planted_finding_once(write_project: WriteProject) -> None:
-    findings = audit(write_project(PLANTED))
+    root = write_project(PLANTED)
+    plant_signed_versions(root)
+    findings = audit(root)
     assert sorted(f.rule.id for f in findings) == sorted(RULES)
     assert summary(findings) == [
         ("public-write-without-key", "warning", "endpoints/e.toml", 3),
@@ -33,6 +39,8 @@ def test_each_rule_reports_its_planted_finding_once(write_project: WriteProject)
         ("cors-wildcard-with-cookie", "warning", "epctl.toml", 5),
         ("html-missing-security-headers", "warning", "epctl.toml", 6),
         ("secret-like-global", "error", "epctl.toml", 7),
+        ("unsigned-version-with-trusted-keys", "warning", "versions/v1.toml", 5),
+        ("bad-version-signature", "error", "versions/v2.toml", 15),
     ]
     messages = {f.rule.id: f.message for f in findings}
     assert messages == {
@@ -56,6 +64,11 @@ def test_each_rule_reports_its_planted_finding_once(write_project: WriteProject)
         "secret-like-global": 'globals.db_password is named like a secret ("db_password"); globals are '
         "shown to templates and workflows and frozen into versions in git: keep the secret in an "
         "environment variable",
+        "unsigned-version-with-trusted-keys": "versions/v1.toml is unsigned, and epctl.toml lists trusted "
+        "keys ([[trusted_key]]): serve, promote and restore refuse it; freeze a signed version with "
+        "`epctl snapshot NAME --sign KEY`",
+        "bad-version-signature": "versions/v2.toml has a bad signature: it does not match the version's "
+        "digest: it was changed after it was signed; restore it from git",
     }
 
 
@@ -214,3 +227,75 @@ def test_cors_wildcard_is_fine_without_endpoints_that_need_a_user(write_project:
         }
     )
     assert audit(root) == []
+
+
+# -- signatures -------------------------------------------------------------------------------------
+
+
+def test_unsigned_versions_are_findings_only_where_keys_are_trusted(sample: Path, tmp_path: Path) -> None:
+    assert "unsigned-version-with-trusted-keys" not in [f.rule.id for f in audit(sample)]
+    trust(sample, make_key(tmp_path / "keys")[1])
+    [finding] = [f for f in audit(sample) if f.rule.id == "unsigned-version-with-trusted-keys"]
+    assert (finding.level, finding.place.file, finding.place.line, finding.place.key) == (
+        "warning",
+        "versions/v1.0.0.toml",
+        5,
+        "digest",
+    )
+
+
+def test_a_version_signed_by_a_key_not_trusted_is_a_finding_at_its_signature(
+    sample: Path, tmp_path: Path
+) -> None:
+    trust(sample, make_key(tmp_path / "ours")[1])
+    other, _ = make_key(tmp_path / "theirs")
+    freeze_version(sample, "v2", sign=other)
+    [finding] = [f for f in audit(sample) if f.place.file == "versions/v2.toml"]
+    assert (finding.rule.id, finding.place.key) == ("unsigned-version-with-trusted-keys", "signature")
+    assert finding.message.startswith("versions/v2.toml is signed by SHA256:")
+    assert finding.message.endswith(
+        ", which is not a [[trusted_key]]: serve, promote and restore refuse it; freeze a signed version "
+        "with `epctl snapshot NAME --sign KEY`"
+    )
+
+
+def test_a_signed_version_edited_after_signing_is_a_bad_signature_trusted_keys_or_not(
+    sample: Path, tmp_path: Path
+) -> None:
+    """Edited without recomputing the digest: the signature covers a digest the content no longer has."""
+    key, _ = make_key(tmp_path / "keys")
+    freeze_version(sample, "v2", sign=key)
+    path = sample / "versions" / "v2.toml"
+    path.write_text(path.read_text().replace('access = "groups"', 'access = "public"', 1))
+    [finding] = [f for f in audit(sample) if f.place.file == "versions/v2.toml"]
+    assert (finding.rule.id, finding.level, finding.place.line, finding.place.key) == (
+        "bad-version-signature",
+        "error",
+        5,
+        "digest",
+    )
+    assert finding.message == (
+        "versions/v2.toml is signed, but its content does not match the digest the signature covers: it "
+        "was changed after it was signed; restore it from git"
+    )
+
+
+def test_a_frozen_version_is_audited_for_its_own_signature(write_project: WriteProject) -> None:
+    root = write_project(PLANTED)
+    plant_signed_versions(root)
+    for name, rule in (("v1", "unsigned-version-with-trusted-keys"), ("v2", "bad-version-signature")):
+        project, _ = read_version(root, name)  # not load_version, which refuses both
+        signatures = ("unsigned-version-with-trusted-keys", "bad-version-signature")
+        found = [(f.rule.id, f.place.file) for f in audit_project(project) if f.rule.id in signatures]
+        assert found == [(rule, f"versions/{name}.toml")]
+
+
+def test_readme_lists_every_rule_with_its_level() -> None:
+    readme = (SAMPLE.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Security audit\n", 1)[1].split("\n\n")[1]
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \| (error|warning|info) \|", table, re.MULTILINE)
+    assert rows == [(rule.id, str(rule.level)) for rule in RULES.values()]
+
+
+def test_every_rule_has_a_check() -> None:
+    assert [rule for rule, _ in CHECKS] == list(RULES.values())
