@@ -27,10 +27,11 @@ def test_command(
     """Run the request cases of tests/ against a version; exit 0 all pass, 1 on failures, 2 on bad usage."""
     from epctl.cli.case_output import print_report_text, report_json, report_junit
     from epctl.cli.output import print_json, stdout
+    from epctl.runtime.app import load_served_version
     from epctl.runtime.cases import run_cases
-    from epctl.schemas.version_file import load_version
 
-    project = load_version(get_state(ctx).project_dir, version)
+    # As the version is served: a frozen one with epctl.toml's [users] (users are not part of it).
+    project = load_served_version(get_state(ctx).project_dir, version)
     report = run_cases(project)
     if format is CaseFormat.JSON:
         print_json(report_json(report))

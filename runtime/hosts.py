@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from epctl.runtime.app import EpctlApp, build_app
+from epctl.runtime.app import EpctlApp, build_app, load_served_version
 from epctl.schemas.loader import load_environments, load_project
-from epctl.schemas.version_file import VersionNotFoundError, load_version
+from epctl.schemas.version_file import VersionNotFoundError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -75,7 +75,8 @@ def build_host_app(
         key = (environment.version, environment.root)
         if key not in apps:
             try:
-                built = build_app(load_version(root, environment.version), root=environment.root)
+                # With epctl.toml's [users], as `serve --env` serves it: users are not part of a version.
+                built = build_app(load_served_version(root, environment.version), root=environment.root)
                 apps[key] = wrap(built, name) if wrap is not None else built
             except VersionNotFoundError:
                 notes.append(

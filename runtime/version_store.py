@@ -51,7 +51,6 @@ from epctl.schemas.version_file import (
     check_trusted,
     check_version_name,
     compute_digest,
-    load_version,
     read_trusted_document,
     read_version_document,
     read_version_text,
@@ -304,9 +303,10 @@ def promote_version(
     read_trusted_document(root, version)  # refuses unknown, tampered and (under trust) unsigned ones
     if test:
         # Imported here: running cases builds the version's app (werkzeug, Jinja, its handlers).
+        from epctl.runtime.app import load_served_version
         from epctl.runtime.cases import check_cases
 
-        check_cases(load_version(root, version))
+        check_cases(load_served_version(root, version))  # as it will be served: with [users]
     path = check_write_target(root, CONFIG_FILE)
     previous: list[str | None] = []
 

@@ -115,10 +115,10 @@ def test_the_sample_passes_for_develop(
     result = run(runner, sample, "test")
     assert result.exit_code == 0, result.output
     lines = report_lines(result)
-    assert lines[0] == "smart-farm develop: 21 request cases"
+    assert lines[0] == "smart-farm develop: 22 request cases"
     assert "  ✓ tests/api.toml:5  devices with the mobile app's key  (200, _ ms)" in lines
     assert "  ✓ tests/site.toml:47  the sign-in page takes only GET and the form's POST  (405, _ ms)" in lines
-    assert lines[-1] == "✓ 21 cases passed"
+    assert lines[-1] == "✓ 22 cases passed"
     assert "EPCTL_SECRET" not in os.environ  # the run's secret is gone again
 
 
@@ -133,8 +133,8 @@ def test_the_sample_passes_for_a_version_frozen_from_it(runner: CliRunner, sampl
     assert report["summary"] == {
         "project": "smart-farm",
         "version": "v2",
-        "total": 21,
-        "passed": 21,
+        "total": 22,
+        "passed": 22,
         "failed": 0,
     }
     assert {case["file"] for case in report["cases"]} == {"versions/v2.toml"}

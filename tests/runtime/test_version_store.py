@@ -237,6 +237,20 @@ def test_serve_all_answers_each_host_with_its_version(sample: Path, secret: str)
     assert "develop home" in client.get("/", headers={"Host": "localhost:8080"}).text
 
 
+def test_serve_all_signs_in_to_a_frozen_environment_with_the_projects_users(
+    sample: Path, secret: str
+) -> None:
+    """[users] is not part of a version: `serve --all` serves a frozen one with epctl.toml's table, as
+    `serve --env` does (before, its sign-in workflow found no users store and answered 500)."""
+    freeze_version(sample, "v2")  # develop signs in; v1.0.0 predates it
+    promote_version(sample, "v2", "production", test=False)
+    app, _, _ = build_host_app(sample)
+    form = {"email": "nobody@example.com", "password": "not-it", "next": "/welcome"}
+    response = Client(app).post("/farm/login", data=form, headers={"Host": "farm.example.com"})
+    assert response.status_code == 401  # the store answered: no such account
+    assert "nobody@example.com" in response.text  # the login page again, the email kept
+
+
 def test_serve_all_leaves_out_an_environment_whose_version_is_not_frozen(sample: Path, secret: str) -> None:
     (sample / "versions" / "v1.0.0.toml").unlink()
     _, mounted, notes = build_host_app(sample)
