@@ -101,6 +101,7 @@ def audit_command(
     """Check a version against the security rules; exit 0 clean, 1 with findings at --fail-on or above."""
     from epctl.cli.contract_output import count_findings, format_audit_sarif, print_audit_text
     from epctl.cli.output import print_json
+    from epctl.cli.sarif import ReportPaths
     from epctl.runtime.audit import Level, audit_project, partition_findings
     from epctl.schemas.loader import load_project
     from epctl.schemas.problems import ProjectError, raise_on_errors
@@ -137,7 +138,7 @@ def audit_command(
             }
         )
     elif format is AuditFormat.SARIF:
-        print_json(format_audit_sarif(findings, report.suppressed))
+        print_json(format_audit_sarif(findings, report.suppressed, ReportPaths.of(project_dir)))
     else:
         print_audit_text(findings, summary, failing=failing)
     raise typer.Exit(ExitCode.PROBLEMS if failing else ExitCode.OK)

@@ -10,6 +10,7 @@ from typing import Any
 from rich.markup import escape
 
 from epctl.cli.output import plural, stderr
+from epctl.cli.sarif import BASE_ID, SARIF_SCHEMA, ReportPaths
 from epctl.runtime.audit import RULES, Finding, Level, SuppressedFinding
 from epctl.runtime.openapi import JsonObject
 from epctl.schemas.problems import EpctlError
@@ -84,16 +85,20 @@ def print_audit_text(findings: list[Finding], summary: dict[str, Any], *, failin
     )
 
 
-def format_audit_sarif(findings: list[Finding], suppressed: list[SuppressedFinding]) -> dict[str, Any]:
+def format_audit_sarif(
+    findings: list[Finding], suppressed: list[SuppressedFinding], paths: ReportPaths
+) -> dict[str, Any]:
     """Return a SARIF 2.1.0 log of `findings`, then of the suppressed ones (each with a SARIF
     `suppressions` entry, as `validate`'s log keeps suppressed warnings), describing every audit rule
-    (found or not)."""
+    (found or not). Files are named as `validate`'s log names them (`paths`), so code scanning finds
+    them from a project in a sub-folder too."""
     rules = list(RULES.values())
     index = {rule.id: number for number, rule in enumerate(rules)}
 
     def location(file: str, line: int | None) -> dict[str, Any]:
         region = {"startLine": line} if line else {}
-        return {"physicalLocation": {"artifactLocation": {"uri": file}, "region": region}}
+        artifact = {"uri": paths.name(file), "uriBaseId": BASE_ID}
+        return {"physicalLocation": {"artifactLocation": artifact, "region": region}}
 
     def result(finding: Finding, by: SuppressedFinding | None = None) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -110,7 +115,7 @@ def format_audit_sarif(findings: list[Finding], suppressed: list[SuppressedFindi
 
     results = [result(f) for f in findings] + [result(s.finding, s) for s in suppressed]
     return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [
             {
@@ -128,6 +133,7 @@ def format_audit_sarif(findings: list[Finding], suppressed: list[SuppressedFindi
                         ],
                     }
                 },
+                "originalUriBaseIds": {BASE_ID: {"uri": paths.base.as_uri().rstrip("/") + "/"}},
                 "results": results,
             }
         ],

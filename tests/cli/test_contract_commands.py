@@ -304,9 +304,22 @@ def test_audit_sarif_describes_every_rule_and_each_finding(
     assert levels["secret-like-global"] == "error"
     first = run["results"][0]
     assert rules[first["ruleIndex"]]["id"] == first["ruleId"]
+    artifact = {"uri": "endpoints/e.toml", "uriBaseId": "%SRCROOT%"}
     assert first["locations"] == [
-        {"physicalLocation": {"artifactLocation": {"uri": "endpoints/e.toml"}, "region": {"startLine": 3}}}
+        {"physicalLocation": {"artifactLocation": artifact, "region": {"startLine": 3}}}
     ]
+
+
+def test_audit_sarif_names_files_from_the_current_folder_as_validate_does(
+    runner: CliRunner, write_project: WriteProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI runs at the repository root and code scanning resolves paths from there."""
+    root = write_project(PLANTED)
+    monkeypatch.chdir(root.parent)
+    [run] = json.loads(epctl(runner, root, "audit", "--format", "sarif").stdout)["runs"]
+    artifact = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert artifact == {"uri": f"{root.name}/endpoints/e.toml", "uriBaseId": "%SRCROOT%"}
+    assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": root.parent.resolve().as_uri() + "/"}}
 
 
 def test_audit_of_a_clean_project_says_so(runner: CliRunner, write_project: WriteProject) -> None:
@@ -419,7 +432,7 @@ def test_audit_sarif_keeps_suppressed_findings_as_suppressed_results(
                 "kind": "inSource",
                 "location": {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": "endpoints/e.toml"},
+                        "artifactLocation": {"uri": "endpoints/e.toml", "uriBaseId": "%SRCROOT%"},
                         "region": {"startLine": 10},
                     }
                 },
@@ -430,7 +443,7 @@ def test_audit_sarif_keeps_suppressed_findings_as_suppressed_results(
                 "kind": "external",
                 "location": {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": "epctl.toml"},
+                        "artifactLocation": {"uri": "epctl.toml", "uriBaseId": "%SRCROOT%"},
                         "region": {"startLine": 10},
                     }
                 },
@@ -441,7 +454,7 @@ def test_audit_sarif_keeps_suppressed_findings_as_suppressed_results(
                 "kind": "external",
                 "location": {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": "epctl.toml"},
+                        "artifactLocation": {"uri": "epctl.toml", "uriBaseId": "%SRCROOT%"},
                         "region": {"startLine": 11},
                     }
                 },
