@@ -178,67 +178,79 @@ def test_every_exported_path_reaches_its_endpoint_with_its_params(
 # -- audit ------------------------------------------------------------------------------------------
 
 
-def test_audit_of_the_sample_reports_its_public_catch_all(runner: CliRunner) -> None:
+def test_audit_of_the_sample_is_clean_with_its_two_reviewed_findings_suppressed(runner: CliRunner) -> None:
     result = epctl(runner, SAMPLE, "audit", "--format", "json")
-    assert result.exit_code == 0, result.output  # a warning does not fail by default
-    assert json.loads(result.stdout) == {
-        "findings": [
-            {
-                "rule": "public-catch-all",
-                "severity": "warning",
-                "message": 'GET /api/{rest*} (endpoint "api-not-found") answers every path under /api/ to '
-                "anyone; narrow the route or require a user or an API key",
-                "file": "endpoints/api.toml",
-                "line": 47,
-                "key": "endpoint[5].route",
-                "id": "api-not-found",
-                "help": "A public route ending in {p*} answers every path under its prefix, including paths "
-                "nobody reviewed. Narrow the route, or require a user or an API key.",
-            },
-            {  # the sign-in form: public by nature
-                "rule": "public-write-without-key",
-                "severity": "warning",
-                "message": 'POST /login (endpoint "sign-in") is public and needs no API key: anyone can call '
-                'it; set access = "authenticated" or api_key = true',
-                "file": "endpoints/session.toml",
-                "line": 5,
-                "key": "endpoint[0].method",
-                "id": "sign-in",
-                "help": "A public POST, PUT, PATCH or DELETE endpoint lets anyone change data. Require a "
-                'user (access = "authenticated" or "groups") or an API key (api_key = true).',
-            },
-        ],
-        "suppressed": [],
-        "summary": {
-            "errors": 0,
-            "warnings": 2,
-            "info": 0,
-            "suppressed": 0,
-            "project": "smart-farm",
-            "version": "develop",
-        },
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["findings"] == []
+    assert report["summary"] == {
+        "errors": 0,
+        "warnings": 0,
+        "info": 0,
+        "suppressed": 2,
+        "project": "smart-farm",
+        "version": "develop",
     }
+    inline = {"kind": "inline", "key": None, "id": None}
+    assert report["suppressed"] == [
+        {
+            "rule": "public-catch-all",
+            "severity": "warning",
+            "message": 'GET /api/{rest*} (endpoint "api-not-found") answers every path under /api/ to '
+            "anyone; narrow the route or require a user or an API key",
+            "file": "endpoints/api.toml",
+            "line": 48,
+            "key": "endpoint[5].route",
+            "id": "api-not-found",
+            "help": "A public route ending in {p*} answers every path under its prefix, including paths "
+            "nobody reviewed. Narrow the route, or require a user or an API key.",
+            "suppressed_by": {**inline, "file": "endpoints/api.toml", "line": 48},
+        },
+        {  # the sign-in form: public by nature
+            "rule": "public-write-without-key",
+            "severity": "warning",
+            "message": 'POST /login (endpoint "sign-in") is public and needs no API key: anyone can call '
+            'it; set access = "authenticated" or api_key = true',
+            "file": "endpoints/session.toml",
+            "line": 6,
+            "key": "endpoint[0].method",
+            "id": "sign-in",
+            "help": "A public POST, PUT, PATCH or DELETE endpoint lets anyone change data. Require a "
+            'user (access = "authenticated" or "groups") or an API key (api_key = true).',
+            "suppressed_by": {**inline, "file": "endpoints/session.toml", "line": 6},
+        },
+    ]
 
 
-def test_audit_text_goes_to_stderr_grouped_by_file(runner: CliRunner) -> None:
-    result = epctl(runner, SAMPLE, "audit")
+@pytest.fixture
+def unreviewed(sample: Path) -> Path:
+    """A copy of the sample without its two suppression comments: two warnings in two files."""
+    for name in ("api.toml", "session.toml"):
+        path = sample / "endpoints" / name
+        path.write_text(re.sub(r"  # epctl: ignore\[[a-z-]+\]", "", path.read_text()))
+    return sample
+
+
+def test_audit_text_goes_to_stderr_grouped_by_file(runner: CliRunner, unreviewed: Path) -> None:
+    result = epctl(runner, unreviewed, "audit")
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert "endpoints/api.toml" in lines
-    assert any(line.startswith("     47  warning public-catch-all  GET /api/{rest*}") for line in lines)
+    assert any(line.startswith("     48  warning public-catch-all  GET /api/{rest*}") for line in lines)
     assert lines[-1] == "! 0 errors, 2 warnings, 0 info in 2 files"
 
 
-def test_audit_summary_is_a_cross_only_when_the_run_fails(runner: CliRunner) -> None:
-    result = epctl(runner, SAMPLE, "audit", "--fail-on", "warning")
+def test_audit_summary_is_a_cross_only_when_the_run_fails(runner: CliRunner, unreviewed: Path) -> None:
+    result = epctl(runner, unreviewed, "audit", "--fail-on", "warning")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == "✗ 0 errors, 2 warnings, 0 info in 2 files"
 
 
-def test_audit_fails_at_the_level_asked_for(runner: CliRunner) -> None:
-    assert epctl(runner, SAMPLE, "audit", "--fail-on", "warning").exit_code == 1
-    assert epctl(runner, SAMPLE, "audit", "--fail-on", "error").exit_code == 0
+def test_audit_fails_at_the_level_asked_for(runner: CliRunner, unreviewed: Path) -> None:
+    assert epctl(runner, unreviewed, "audit", "--fail-on", "warning").exit_code == 1
+    assert epctl(runner, unreviewed, "audit", "--fail-on", "error").exit_code == 0
+    assert epctl(runner, SAMPLE, "audit", "--fail-on", "warning").exit_code == 0  # both suppressed
 
 
 def test_audit_of_a_frozen_version(runner: CliRunner) -> None:
