@@ -9,8 +9,11 @@ instead of failing half-way, and readers never wait for them.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +22,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from epctl.runtime.users.errors import DatabaseUrlError
+from epctl.runtime.users.errors import DatabaseUnavailableError, DatabaseUrlError
 from epctl.schemas.users_config import UsersConfig
 
 STATE_FOLDER = ".epctl"
@@ -27,6 +30,8 @@ SQLITE_FILE = "users.db"
 # How long a write waits for another process's write to finish before giving up.
 SQLITE_BUSY_SECONDS = 10.0
 POSTGRES_CONNECT_SECONDS = 10
+# How long opening a SQLite database waits for another process or thread that is migrating it.
+SETUP_LOCK_SECONDS = 60.0
 _POSTGRES_NAMES = ("postgresql", "postgres", "postgresql+psycopg")
 _SQLITE_NAMES = ("sqlite", "sqlite+pysqlite")
 # An execution option of our own: set on connections whose transaction will write.
@@ -108,6 +113,41 @@ def create_database_engine(url: URL) -> Engine:
         pool_pre_ping=True,
         connect_args={"connect_timeout": POSTGRES_CONNECT_SECONDS, "application_name": "epctl"},
     )
+
+
+@contextmanager
+def sqlite_setup_lock(url: URL) -> Iterator[None]:
+    """Hold an OS lock beside a SQLite database while it is checked and migrated (nothing for
+    PostgreSQL, which takes an advisory lock in the migration's own transaction).
+
+    Workers and commands starting at once then take turns: one migrates, the others find it done.
+    Without it they all wait on SQLite's write lock at once, and under load the last ones give up with
+    "database is locked" once the busy timeout has passed. Raises DatabaseUnavailableError when the
+    lock is held for more than SETUP_LOCK_SECONDS.
+    """
+    if not is_sqlite(url):
+        yield
+        return
+    assert url.database is not None
+    path = Path(url.database + ".setup-lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        deadline = time.monotonic() + SETUP_LOCK_SECONDS
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as err:
+                if err.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
+                    raise DatabaseUnavailableError(
+                        f"cannot use the users database ({describe_url(url)}): another epctl process has "
+                        f"been setting it up for more than {SETUP_LOCK_SECONDS:.0f} s; try again"
+                    ) from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(descriptor)  # closing the descriptor releases the lock
 
 
 @contextmanager

@@ -42,6 +42,7 @@ from epctl.runtime.users.database import (
     describe_url,
     is_sqlite,
     locate_database,
+    sqlite_setup_lock,
     write_transaction,
 )
 from epctl.runtime.users.errors import (
@@ -436,7 +437,7 @@ def open_user_store(
     url = locate_database(project_dir, config, environ)
     engine = create_database_engine(url)
     try:
-        with _reaching(url):
+        with _reaching(url), sqlite_setup_lock(url):
             with engine.connect() as connection:
                 revision = read_revision(connection)
             if revision != HEAD_REVISION:
@@ -467,7 +468,7 @@ def migrate_project_database(
     url = locate_database(project_dir, config, environ)
     engine = create_database_engine(url)
     try:
-        with _reaching(url):
+        with _reaching(url), sqlite_setup_lock(url):
             return url, migrate_database(engine)
     finally:
         engine.dispose()

@@ -56,7 +56,9 @@ def test_concurrent_promotes_lose_no_environment(sample: Path) -> None:
 
     def promote(index: int) -> None:
         try:
-            promote_version(sample, "v1.0.0", f"env{index}", create=True)
+            # test=False: the cases are not what is tested here, and eight threads compiling templates
+            # at once can trip a CPython 3.11 race ("SystemError: AST constructor recursion depth mismatch").
+            promote_version(sample, "v1.0.0", f"env{index}", create=True, test=False)
         except BaseException as err:  # reported below: a thread's exception would vanish otherwise
             errors.append(err)
 
