@@ -80,6 +80,20 @@ def project_lock(root: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     path = check_write_target(root, LOCK_FILE)
     path.parent.mkdir(exist_ok=True)
     check_write_target(root, LOCK_FILE)  # the folder just made, or found, is inside the project
+    busy = ProjectBusyError(
+        f"another epctl command is writing this project ({LOCK_FILE} is locked for more "
+        f"than {timeout:.0f} s); wait for it to finish and try again"
+    )
+    with file_lock(path, timeout, busy):
+        yield
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, timeout: float, busy: Exception) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (made 0600 when missing, never through a symlink) for the block.
+
+    Waits for another process or thread holding it, at most `timeout` seconds, then raises `busy`.
+    """
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         deadline = time.monotonic() + timeout
@@ -89,10 +103,7 @@ def project_lock(root: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
                 break
             except OSError as err:
                 if err.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
-                    raise ProjectBusyError(
-                        f"another epctl command is writing this project ({LOCK_FILE} is locked for more "
-                        f"than {timeout:.0f} s); wait for it to finish and try again"
-                    ) from None
+                    raise busy from None
                 time.sleep(0.01)
         yield
     finally:

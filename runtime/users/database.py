@@ -9,11 +9,8 @@ instead of failing half-way, and readers never wait for them.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import sqlite3
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from epctl.runtime.project_writes import file_lock
 from epctl.runtime.users.errors import DatabaseUnavailableError, DatabaseUrlError
 from epctl.schemas.users_config import UsersConfig
 
@@ -131,23 +129,12 @@ def sqlite_setup_lock(url: URL) -> Iterator[None]:
     assert url.database is not None
     path = Path(url.database + ".setup-lock")
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    try:
-        deadline = time.monotonic() + SETUP_LOCK_SECONDS
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as err:
-                if err.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
-                    raise DatabaseUnavailableError(
-                        f"cannot use the users database ({describe_url(url)}): another epctl process has "
-                        f"been setting it up for more than {SETUP_LOCK_SECONDS:.0f} s; try again"
-                    ) from None
-                time.sleep(0.01)
+    busy = DatabaseUnavailableError(
+        f"cannot use the users database ({describe_url(url)}): another epctl process has been "
+        f"setting it up for more than {SETUP_LOCK_SECONDS:.0f} s; try again"
+    )
+    with file_lock(path, SETUP_LOCK_SECONDS, busy):
         yield
-    finally:
-        os.close(descriptor)  # closing the descriptor releases the lock
 
 
 @contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import stat
 import threading
 from pathlib import Path
@@ -16,6 +18,7 @@ from epctl.runtime.users import (
     DatabaseUnavailableError,
     DatabaseUrlError,
     MigrationNeededError,
+    database,
     migrate_project_database,
     open_user_store,
 )
@@ -188,3 +191,24 @@ def test_a_database_from_a_newer_epctl_is_left_alone(tmp_path: Path, database_en
     with pytest.raises(DatabaseTooNewError) as caught:
         migrate_project_database(tmp_path, CONFIG, environ=database_env)
     assert str(caught.value) == message
+
+
+def test_a_sqlite_database_set_up_elsewhere_for_too_long_is_reported_not_waited_on_forever(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = locate_database(tmp_path, CONFIG, {})
+    assert url.database is not None
+    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setattr(database, "SETUP_LOCK_SECONDS", 1.0)
+    holder = os.open(url.database + ".setup-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another process migrating it
+        with pytest.raises(DatabaseUnavailableError) as caught:
+            open_user_store(tmp_path, CONFIG, environ={})
+    finally:
+        os.close(holder)
+    assert str(caught.value) == (
+        f"cannot use the users database ({describe_url(url)}): another epctl process has been "
+        "setting it up for more than 1 s; try again"
+    )
+    open_user_store(tmp_path, CONFIG, environ={}).close()  # free again: opens and migrates
