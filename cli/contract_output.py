@@ -10,11 +10,10 @@ from typing import Any
 from rich.markup import escape
 
 from epctl.cli.output import plural, stderr
-from epctl.cli.sarif import BASE_ID, SARIF_SCHEMA, ReportPaths
+from epctl.cli.sarif import SARIF_SCHEMA, ReportPaths, sarif_base, sarif_location, sarif_suppression
 from epctl.runtime.audit import RULES, Finding, Level, SuppressedFinding
 from epctl.runtime.openapi import JsonObject
 from epctl.schemas.problems import EpctlError
-from epctl.schemas.suppressions import SuppressionKind
 
 LEVEL_COLOURS = {Level.ERROR: "red", Level.WARNING: "yellow", Level.INFO: "blue"}
 # SARIF 2.1.0 names the lowest level "note".
@@ -95,22 +94,16 @@ def format_audit_sarif(
     rules = list(RULES.values())
     index = {rule.id: number for number, rule in enumerate(rules)}
 
-    def location(file: str, line: int | None) -> dict[str, Any]:
-        region = {"startLine": line} if line else {}
-        artifact = {"uri": paths.name(file), "uriBaseId": BASE_ID}
-        return {"physicalLocation": {"artifactLocation": artifact, "region": region}}
-
     def result(finding: Finding, by: SuppressedFinding | None = None) -> dict[str, Any]:
         item: dict[str, Any] = {
             "ruleId": finding.rule.id,
             "ruleIndex": index[finding.rule.id],
             "level": SARIF_LEVELS[finding.level],
             "message": {"text": finding.message},
-            "locations": [location(finding.place.file, finding.place.line)],
+            "locations": [sarif_location(paths, finding.place)],
         }
         if by is not None:
-            kind = "inSource" if by.by.kind is SuppressionKind.INLINE else "external"
-            item["suppressions"] = [{"kind": kind, "location": location(by.by.place.file, by.by.place.line)}]
+            item["suppressions"] = [sarif_suppression(paths, by.by)]
         return item
 
     results = [result(f) for f in findings] + [result(s.finding, s) for s in suppressed]
@@ -133,7 +126,7 @@ def format_audit_sarif(
                         ],
                     }
                 },
-                "originalUriBaseIds": {BASE_ID: {"uri": paths.base.as_uri().rstrip("/") + "/"}},
+                "originalUriBaseIds": sarif_base(paths),
                 "results": results,
             }
         ],

@@ -17,7 +17,7 @@ from typing import Any
 
 from epctl.schemas.problem_codes import CODE_INFO
 from epctl.schemas.problems import Code, Place, Problem, Severity
-from epctl.schemas.suppressions import Suppressed, SuppressionKind
+from epctl.schemas.suppressions import Suppressed, Suppression, SuppressionKind
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 BASE_ID = "%SRCROOT%"
@@ -45,6 +45,25 @@ class ReportPaths:
 
     def name(self, file: str) -> str:
         return self.prefix + file
+
+
+def sarif_location(paths: ReportPaths, place: Place) -> dict[str, Any]:
+    """Return the SARIF location of `place`: its file as `paths` names it, its line when known."""
+    physical: dict[str, Any] = {"artifactLocation": {"uri": paths.name(place.file), "uriBaseId": BASE_ID}}
+    if place.line:
+        physical["region"] = {"startLine": place.line}
+    return {"physicalLocation": physical}
+
+
+def sarif_suppression(paths: ReportPaths, suppression: Suppression) -> dict[str, Any]:
+    """Return the SARIF `suppressions` entry of what a comment or `[lint]` key suppressed."""
+    kind = "inSource" if suppression.kind is SuppressionKind.INLINE else "external"
+    return {"kind": kind, "location": sarif_location(paths, suppression.place)}
+
+
+def sarif_base(paths: ReportPaths) -> dict[str, Any]:
+    """Return a run's `originalUriBaseIds`: where the files' relative names start."""
+    return {BASE_ID: {"uri": paths.base.as_uri().rstrip("/") + "/"}}
 
 
 def _level(severity: Severity) -> str:
@@ -82,10 +101,7 @@ def format_sarif(
     index = {code: number for number, code in enumerate(Code)}
 
     def location(place: Place, id: int | None = None, text: str | None = None) -> dict[str, Any]:
-        physical: dict[str, Any] = {"artifactLocation": {"uri": paths.name(place.file), "uriBaseId": BASE_ID}}
-        if place.line:
-            physical["region"] = {"startLine": place.line}
-        result: dict[str, Any] = {"physicalLocation": physical}
+        result = sarif_location(paths, place)
         if id is not None:
             result["id"] = id
         if text is not None:
@@ -110,8 +126,7 @@ def format_sarif(
         if related:
             item["relatedLocations"] = related
         if by is not None:
-            kind = "inSource" if by.by.kind is SuppressionKind.INLINE else "external"
-            item["suppressions"] = [{"kind": kind, "location": location(by.by.place)}]
+            item["suppressions"] = [sarif_suppression(paths, by.by)]
         return item
 
     results = [result(p) for p in problems] + [result(s.problem, s) for s in suppressed]
@@ -127,7 +142,7 @@ def format_sarif(
                         "rules": build_rules(),
                     }
                 },
-                "originalUriBaseIds": {BASE_ID: {"uri": paths.base.as_uri().rstrip("/") + "/"}},
+                "originalUriBaseIds": sarif_base(paths),
                 "results": results,
             }
         ],
