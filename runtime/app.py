@@ -414,19 +414,14 @@ class EpctlApp:
         504 when they are still running then, 500 when none replied."""
         if not handlers:
             return self.no_reply(endpoint, request, failed=False)
-        outcome = run_with_deadline(
-            partial(self.call_workflows, endpoint, handlers, request),
-            self.deadline,
-            name=f"epctl-workflows-{endpoint.id}",
-        )
+        outcome = run_with_deadline(partial(self.call_workflows, endpoint, handlers, request), self.deadline)
         if not outcome.finished:
             log.error(
-                'endpoint "%s": workflows still running after %s on %s %s; answered 504, the work %s',
+                'endpoint "%s": workflows still running after %s on %s %s; interrupted, answered 504',
                 endpoint.id,
                 self.settings.request_timeout,
                 request.method,
                 request.path,
-                "interrupted" if outcome.interrupted else "abandoned",
             )
             return error_answer(504, "Gateway timeout")
         if outcome.error is not None:
@@ -438,18 +433,15 @@ class EpctlApp:
         """Run the workflows behind a static reply that was sent already: their replies are ignored,
         their failures and a passed deadline logged."""
         outcome = run_with_deadline(
-            partial(self.call_workflows, endpoint, handlers, request, want_reply=False),
-            self.deadline,
-            name=f"epctl-workflows-{endpoint.id}",
+            partial(self.call_workflows, endpoint, handlers, request, want_reply=False), self.deadline
         )
         if not outcome.finished:
             log.error(
-                'endpoint "%s": workflows still running after %s on %s %s (static reply sent): %s',
+                'endpoint "%s": workflows still running after %s on %s %s (static reply sent): interrupted',
                 endpoint.id,
                 self.settings.request_timeout,
                 request.method,
                 request.path,
-                "interrupted" if outcome.interrupted else "abandoned",
             )
 
     def call_workflows(

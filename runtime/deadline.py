@@ -1,60 +1,69 @@
 """A per-request deadline for workflow code: `[settings] request_timeout` (README "Reliability").
 
-Python cannot stop a thread, so the deadline takes one of two forms, chosen per call:
+The work always runs in the caller's thread (a hand-off to another thread and back cost more than a
+whole request), and is interrupted there when the deadline passes, in one of two ways:
 
-- In the main thread (gunicorn's sync workers, the test client, `epctl test`, a bench), the work runs
-  right there under a one-shot `SIGALRM` timer: when it fires, `DeadlinePassed` is raised inside the
-  work (it interrupts `time.sleep`, lock and socket waits, not a long computation inside one C call).
-  No thread is started, which keeps the common request as cheap as the app itself.
-- In any other thread (gunicorn's gthread workers, the development server), or when something else
-  owns `SIGALRM`, the work is handed to a reused worker thread and the request waits for it at most
-  the deadline. Work still running then is abandoned: the caller gets 504 and the thread runs on,
-  unobserved, until the work returns, after which it serves other requests again.
+- In the main thread (gunicorn's sync workers, the test client, `epctl test`, a bench), with
+  `SIGALRM` free: a one-shot `SIGALRM` timer. Its handler raises `DeadlinePassed` inside the work,
+  wherever it is, waits included (`time.sleep`, lock and socket waits); not inside one long C call.
+- Anywhere else (gunicorn's gthread workers, the development server's threads, a main thread whose
+  application owns `SIGALRM`): one watchdog thread per process raises `DeadlinePassed` in the
+  request's thread as an asynchronous exception (`PyThreadState_SetAsyncExc`), within `TICK` seconds
+  of the deadline. Python delivers it at the thread's next bytecode, so a loop is stopped at once and
+  a blocking call (a sleep, a socket read without a timeout) when it returns. A thread still inside
+  one `GRACE` seconds later is reported to `on_stuck`: logged, and under `epctl serve --workers` the
+  worker is recycled, as gunicorn's sync workers are past their timeout.
+
+Either way the work is interrupted, not abandoned: nothing it does after the deadline is kept, and
+the thread is the request's own again.
 """
 
 from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # the C half of `signal`, untyped
-import _thread
 import contextvars
+import logging
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable
-from queue import Empty, SimpleQueue
+from itertools import count
 from threading import get_ident
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+log = logging.getLogger("epctl.runtime")
+
 _HAS_TIMER = hasattr(signal, "setitimer")  # not on Windows
-# A worker thread with nothing to do for this long ends; the next request starts a new one.
-IDLE_SECONDS = 60.0
+# How often the watchdog looks at the running calls: a call is interrupted at most this late.
+TICK = 0.05
+# A thread not back this long after its interruption is stuck in a call Python cannot interrupt.
+GRACE = 5.0
 
 
 class DeadlinePassed(BaseException):
-    """Raised inside work running in the main thread when its deadline passes.
+    """Raised inside work when its deadline passes.
 
     A BaseException, so the `except Exception` a workflow writes does not swallow it.
     """
 
 
 class Outcome(Generic[T]):
-    """What a deadline-bound call gave: `finished` and its `value`, or `finished` False when the
-    deadline passed first; `interrupted` then says whether the work was stopped (main thread) rather
-    than abandoned to run on."""
+    """What a deadline-bound call gave: `finished` and its `value` (or the `error` it raised), or
+    `finished` False when the deadline passed first and the work was interrupted."""
 
-    __slots__ = ("error", "finished", "interrupted", "value")
+    __slots__ = ("error", "finished", "value")
 
-    def __init__(self, *, interrupted: bool = False) -> None:
+    def __init__(self) -> None:
         self.finished = False
-        self.interrupted = interrupted
         self.value: T | None = None
         self.error: BaseException | None = None
 
 
-def run_with_deadline(function: Callable[[], T], seconds: float, *, name: str) -> Outcome[T]:
-    """Return the outcome of `function()`, given at most `seconds`; `name` names the thread that runs
-    it when it cannot run in the caller's.
+def run_with_deadline(function: Callable[[], T], seconds: float) -> Outcome[T]:
+    """Return the outcome of `function()` run in this thread, interrupted after `seconds`.
 
     `function` runs in a copy of the caller's context (contextvars), so what it sets does not leak
     into the caller's. What it raises (even SystemExit or KeyboardInterrupt) is kept in `error`; the
@@ -63,7 +72,14 @@ def run_with_deadline(function: Callable[[], T], seconds: float, *, name: str) -
     context = contextvars.copy_context()
     if _ALARM.usable():
         return _ALARM.run(context, function, seconds)
-    return _WORKERS.run(context, function, seconds, name)
+    return _WATCHDOG.run(context, function, seconds)
+
+
+def set_stuck_handler(handler: Callable[[str, float], None] | None) -> None:
+    """Call `handler(thread name, seconds past the deadline)` for each thread still inside its work
+    `GRACE` seconds after being interrupted (None: only log it). A gunicorn worker sets one that
+    recycles the worker: its other requests finish, and a new worker takes its place."""
+    _WATCHDOG.on_stuck = handler
 
 
 class _Alarm:
@@ -109,74 +125,143 @@ class _Alarm:
                 self.armed = False
                 signal.setitimer(signal.ITIMER_REAL, 0)
         except DeadlinePassed:
-            return Outcome(interrupted=True)
+            return Outcome()
         except BaseException as err:
             outcome.error = err
         outcome.finished = True
         return outcome
 
 
-class _Job(Generic[T]):
-    """One call handed to a worker thread; `done` is released when it has returned or raised."""
+class _Watch:
+    """One call the watchdog bounds: the thread running it, and when it must end."""
 
-    __slots__ = ("context", "done", "function", "name", "outcome")
+    __slots__ = ("deadline", "name", "returned", "sent", "thread")
 
-    def __init__(self, context: contextvars.Context, function: Callable[[], T], name: str) -> None:
-        self.context = context
-        self.function = function
-        self.name = name
-        self.outcome: Outcome[T] = Outcome()
-        self.done = _thread.allocate_lock()
-        self.done.acquire()
-
-    def run(self) -> None:
-        try:
-            self.outcome.value = self.context.run(self.function)
-        except BaseException as err:
-            self.outcome.error = err
-        self.outcome.finished = True
-        self.done.release()
+    def __init__(self, thread: int, deadline: float) -> None:
+        self.thread = thread
+        self.deadline = deadline
+        self.name = ""  # the thread's name, read by the watchdog when it interrupts the call
+        self.sent = False  # the watchdog has raised DeadlinePassed in the thread
+        self.returned = False  # the interrupted thread is out of the call
 
 
-class _Workers:
-    """Reused daemon threads: an idle one takes the next job, else a new one starts. A thread whose
-    job outlived its deadline serves again once the job returns; one idle for IDLE_SECONDS ends."""
+class _Watchdog:
+    """One daemon thread per process that interrupts calls past their deadline.
+
+    A running call is an entry of `running`. Whoever removes it first owns its end: the thread
+    (its call returned in time) or the watchdog (the deadline passed, so it raises `DeadlinePassed`
+    in the thread). `dict.pop` is atomic, so an exception is never raised in a thread whose call has
+    already returned, where it would land in code that does not expect it.
+    """
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.idle: list[SimpleQueue[_Job[Any]]] = []
+        self.running: dict[int, _Watch] = {}
+        self.keys = count()
+        self.pid = 0  # the process the watchdog thread runs in: a forked child starts its own
+        self.start_lock = threading.Lock()
+        self.on_stuck: Callable[[str, float], None] | None = None
 
-    def run(
-        self, context: contextvars.Context, function: Callable[[], T], seconds: float, name: str
-    ) -> Outcome[T]:
-        job = _Job(context, function, name)
-        with self.lock:
-            inbox = self.idle.pop() if self.idle else None
-        if inbox is None:
-            inbox = SimpleQueue()
-            threading.Thread(target=self.serve, args=(inbox,), name=name, daemon=True).start()
-        inbox.put(job)
-        if job.done.acquire(timeout=seconds):
-            return job.outcome
-        # `finished` may turn True right after the wait: reading it again would race; the deadline passed.
-        return Outcome()
-
-    def serve(self, inbox: SimpleQueue[_Job[Any]]) -> None:
-        thread = threading.current_thread()
-        while True:
+    def run(self, context: contextvars.Context, function: Callable[[], T], seconds: float) -> Outcome[T]:
+        if self.pid != _PID[0]:
+            self.start()
+        key = next(self.keys)
+        watch = _Watch(get_ident(), time.monotonic() + seconds)
+        self.running[key] = watch
+        outcome: Outcome[T] = Outcome()
+        try:
             try:
-                job = inbox.get(timeout=IDLE_SECONDS)
-            except Empty:
-                with self.lock:
-                    if inbox not in self.idle:
-                        continue  # a job was handed to this thread just now: take it
-                    self.idle.remove(inbox)
-                return
-            thread.name = job.name
-            job.run()
-            with self.lock:
-                self.idle.append(inbox)
+                outcome.value = context.run(function)
+            except DeadlinePassed:
+                raise
+            except BaseException as err:
+                outcome.error = err
+            if self.running.pop(key, None) is None:
+                # The watchdog took the call as the work returned: its exception is on its way (or
+                # was swallowed by the work). Receive it here, not in the caller's code.
+                self.receive(watch)
+                return Outcome()
+        except DeadlinePassed:
+            watch.returned = True
+            return Outcome()
+        outcome.finished = True
+        return outcome
 
+    @staticmethod
+    def receive(watch: _Watch) -> None:
+        """Wait (briefly) until the watchdog has raised the exception in this thread, and let it arrive."""
+        give_up = time.monotonic() + GRACE
+        while not watch.sent and time.monotonic() < give_up:
+            time.sleep(0.0001)
+        _arrive()  # a call: Python checks for a pending asynchronous exception on entering it
+        watch.returned = True  # the work had swallowed it
+
+    def start(self) -> None:
+        with self.start_lock:
+            if self.pid == _PID[0]:
+                return
+            self.running.clear()  # calls of the parent process: not ours to interrupt
+            threading.Thread(target=self.watch, name="epctl-deadline", daemon=True).start()
+            self.pid = _PID[0]
+
+    def watch(self) -> None:
+        interrupted: list[_Watch] = []
+        while True:
+            time.sleep(TICK)
+            now = time.monotonic()
+            for key, watch in self.running.copy().items():  # a copy: request threads change it
+                if watch.deadline <= now and self.running.pop(key, None) is not None:
+                    watch.name = _thread_name(watch.thread)
+                    _raise_in_thread(watch.thread, DeadlinePassed)
+                    watch.sent = True
+                    interrupted.append(watch)
+            if interrupted:
+                interrupted = [watch for watch in interrupted if not self.report_stuck(watch, now)]
+
+    def report_stuck(self, watch: _Watch, now: float) -> bool:
+        """Report `watch` if its thread is stuck; return whether it needs watching no more."""
+        if watch.returned:
+            return True
+        late = now - watch.deadline
+        if late < GRACE:
+            return False
+        log.error(
+            "thread %s is still inside a workflow %.1fs after its deadline, in a call that cannot be "
+            "interrupted (a sleep, or a socket read without a timeout); give such calls a timeout",
+            watch.name,
+            late,
+        )
+        handler = self.on_stuck
+        if handler is not None:
+            try:
+                handler(watch.name, late)
+            except Exception:  # the watchdog must live on: every later deadline depends on it
+                log.exception("handling thread %s stuck past its deadline failed", watch.name)
+        return True
+
+
+def _arrive() -> None:
+    """Nothing: calling it gives Python a place to deliver a pending asynchronous exception."""
+
+
+def _thread_name(ident: int) -> str:
+    for thread in threading.enumerate():
+        if thread.ident == ident:
+            return thread.name
+    return str(ident)
+
+
+def _raise_in_thread(ident: int, error: type[BaseException]) -> None:
+    import ctypes  # here: only a process serving from threads needs it
+
+    # The C API Python's own tools use for this; the GIL is held across the call (pythonapi is a
+    # PyDLL), and a thread that no longer exists is simply not found.
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(error))
+
+
+# The process id, kept current across forks (gunicorn forks its workers after building the app) by a
+# fork hook rather than asked of the system on every call.
+_PID = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 
 _ALARM = _Alarm()
-_WORKERS = _Workers()
+_WATCHDOG = _Watchdog()

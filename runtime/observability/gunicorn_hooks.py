@@ -9,21 +9,26 @@ one from environment variables for a gunicorn started by hand. Importing this mo
 - `post_fork` (each new worker): close the worker's copy of the admin socket.
 - `post_worker_init` (each worker, its app loaded): an epctl app that is not observed yet (gunicorn
   run by hand on `create_app(...)`) is wrapped as `epctl serve` wraps it: access lines, and metrics
-  when there is a metrics directory.
+  when there is a metrics directory. And a request thread stuck past its deadline in a call Python
+  cannot interrupt recycles the worker (`recycle_worker`).
 - `child_exit` (master, a worker exited): drop that worker's live values from the metrics directory.
 - `on_exit` (master, at shutdown): stop the admin listener, remove a metrics directory made for it.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from gunicorn.glogging import Logger
 
+from epctl.runtime.deadline import set_stuck_handler
 from epctl.runtime.observability.admin import (
     AdminServer,
     AdminServerError,
@@ -121,6 +126,7 @@ class ObservedServer:
         from epctl.runtime.app import EpctlApp
         from epctl.runtime.observed_apps import Observation, observe_app
 
+        set_stuck_handler(partial(recycle_worker, worker))
         app: object = worker.wsgi  # typed as any WSGI callable; ours is an EpctlApp
         if isinstance(app, EpctlApp):
             log_format = self.log_format or choose_log_format(sys.stderr)
@@ -141,6 +147,20 @@ class ObservedServer:
             self.admin = None
         if self.metrics_directory is not None:
             self.metrics_directory.remove()
+
+
+def recycle_worker(worker: Worker, thread: str, late: float) -> None:
+    """Have `worker` exit as on SIGTERM, because its request thread `thread` is stuck `late` seconds
+    past its deadline: the worker stops taking connections, its other requests finish, and the master
+    starts a new worker (killing this one at its timeout if the stuck thread keeps it alive).
+
+    Under gthread workers a stuck thread is one of the worker's threads gone for good; a handful of
+    them and the worker answers nobody while it still looks alive to the master.
+    """
+    worker.log.error(
+        "worker %s: thread %s stuck %.1fs past its deadline; recycling the worker", worker.pid, thread, late
+    )
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def versions_announced(directory: Path | None) -> Callable[[], bool]:

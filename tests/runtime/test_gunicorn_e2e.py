@@ -36,12 +36,14 @@ def served(sample: Path, secret: str, tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def run_gunicorn(target: str, workers: int, folder: Path) -> Iterator[tuple[str, Path]]:
-    """Run `gunicorn target` (default sync workers) on 127.0.0.1 at an ephemeral port, logging into
-    `folder`; yield its base URL and log file; always stop it."""
+def run_gunicorn(
+    target: str, workers: int, folder: Path, options: tuple[str, ...] = ()
+) -> Iterator[tuple[str, Path]]:
+    """Run `gunicorn target` (default sync workers, unless `options` say otherwise) on 127.0.0.1 at an
+    ephemeral port, logging into `folder`; yield its base URL and log file; always stop it."""
     log_path = folder / "gunicorn.log"
     env = {**os.environ, "XDG_RUNTIME_DIR": str(folder)}  # gunicorn's control socket: one per test run
-    command = [sys.executable, "-m", "gunicorn", target, "-w", str(workers), "-b", "127.0.0.1:0"]
+    command = [sys.executable, "-m", "gunicorn", target, "-w", str(workers), "-b", "127.0.0.1:0", *options]
     with log_path.open("w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder)
     try:
