@@ -26,7 +26,7 @@ def test_command(
 ) -> None:
     """Run the request cases of tests/ against a version; exit 0 all pass, 1 on failures, 2 on bad usage."""
     from epctl.cli.case_output import print_report_text, report_json, report_junit
-    from epctl.cli.output import print_json, stdout
+    from epctl.cli.output import print_json, write_stdout
     from epctl.runtime.app import load_served_version
     from epctl.runtime.cases import run_cases
 
@@ -36,7 +36,7 @@ def test_command(
     if format is CaseFormat.JSON:
         print_json(report_json(report))
     elif format is CaseFormat.JUNIT:
-        stdout.out(report_junit(report), highlight=False)
+        write_stdout(report_junit(report))
     else:
         print_report_text(report)
     raise typer.Exit(ExitCode.OK if report.passed else ExitCode.PROBLEMS)

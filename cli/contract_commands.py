@@ -54,7 +54,7 @@ def openapi_command(
     from rich.markup import escape
 
     from epctl.cli.contract_output import count_operations, dump_yaml
-    from epctl.cli.output import stderr, stdout
+    from epctl.cli.output import stderr, write_stdout
     from epctl.runtime.openapi import build_openapi
     from epctl.schemas.problems import EpctlError
     from epctl.schemas.version_file import load_version
@@ -76,7 +76,7 @@ def openapi_command(
         else json.dumps(document, indent=2, ensure_ascii=False)
     )
     if out is None:
-        stdout.out(text, highlight=False)
+        write_stdout(text)
         return
     try:
         out.write_text(text + "\n", encoding="utf-8")

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from epctl.cli.app import ProblemFormat
 from epctl.cli.sarif import ReportPaths, format_sarif
@@ -40,7 +40,16 @@ def count_problems(problems: Iterable[Problem]) -> dict[str, int]:
 
 def print_json(data: Any) -> None:
     """Print JSON to stdout as plain text (no rich markup or highlighting can alter it)."""
-    stdout.out(json.dumps(data, indent=2, ensure_ascii=False), highlight=False)
+    write_stdout(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def write_stdout(text: str) -> None:
+    """Write `text` and a newline to stdout exactly as it is: data for another program. Not through
+    rich, whose rendering (markup, emoji codes, line splitting) of a report of 10,000 problems took
+    seconds and could alter it."""
+    file = stdout.file
+    file.write(text + "\n")
+    file.flush()
 
 
 def print_problems(
@@ -70,45 +79,77 @@ def print_problems(
             }
         )
     elif fmt is ProblemFormat.GITHUB:
-        for problem in problems:
-            stdout.out(format_github(problem, paths.prefix if paths else ""), highlight=False)
+        prefix = paths.prefix if paths else ""
+        if problems:
+            write_stdout("\n".join(format_github(problem, prefix) for problem in problems))
     elif fmt is ProblemFormat.SARIF:
         print_json(format_sarif(problems, suppressed, paths))
     else:
         print_text(problems, summary, failing=bool(summary["errors"]) if failing is None else failing)
 
 
+# A line of the text report: its pieces, each with a rich style ("" for none).
+Line = list[tuple[str, str]]
+
+
 def print_text(problems: list[Problem], summary: dict[str, Any], *, failing: bool) -> None:
+    """Print the text report to stderr: coloured for a terminal, plain for a log or a pipe."""
+    write_lines(stderr, [*format_problem_lines(problems), *format_summary_lines(problems, summary, failing)])
+
+
+def format_problem_lines(problems: list[Problem]) -> list[Line]:
+    """Return the report's lines for `problems`: each file's name, then a line per problem (line
+    number, severity, code, message, key) and one per place it relates to."""
+    lines: list[Line] = []
     current = None
     for problem in problems:
         if problem.file != current:
             current = problem.file
-            stderr.print(f"\n[bold underline]{escape(current)}[/]")
-        colour = "red" if problem.severity is Severity.ERROR else "yellow"
+            lines += [[], [(current, "bold underline")]]
         line = f"{problem.line}" if problem.line else "-"
-        stderr.print(
-            f"  [dim]{line:>5}[/]  [{colour}]{problem.severity:<7}[/] [cyan]{problem.code}[/]  "
-            f"{escape(problem.message)}"
-            + (f"  [dim]({escape(problem.place.key)})[/]" if problem.place.key else "")
-        )
+        parts = [
+            (f"  {line:>5}", "dim"),
+            ("  ", ""),
+            (f"{problem.severity:<7}", "red" if problem.severity is Severity.ERROR else "yellow"),
+            (" ", ""),
+            (problem.code, "cyan"),
+            (f"  {problem.message}", ""),
+        ]
+        if problem.place.key:
+            parts.append((f"  ({problem.place.key})", "dim"))
+        lines.append(parts)
         for related in problem.related:
             what = f" ({related.id})" if related.id else ""
-            stderr.print(f"  {'':>5}  [dim]see {escape(related.location())}{escape(what)}[/]")
+            lines.append([(f"  {'':>5}  ", ""), (f"see {related.location()}{what}", "dim")])
+    return lines
+
+
+def format_summary_lines(problems: list[Problem], summary: dict[str, Any], failing: bool) -> list[Line]:
+    """Return the report's last lines: the counts (a red ✗ when the run fails, a yellow ! for warnings
+    that do not fail it), or a green ✓ with what the project holds."""
     errors, warnings = summary["errors"], summary["warnings"]
     quiet = f" ({summary['suppressed']} suppressed)" if summary.get("suppressed") else ""
     if errors or warnings:
         files = len({p.file for p in problems})
-        mark = "[red]✗" if failing else "[yellow]!"
-        stderr.print(
-            f"\n{mark} {plural(errors, 'error')}, {plural(warnings, 'warning')} "
-            f"in {plural(files, 'file')}{quiet}[/]"
-        )
-    else:
-        stderr.print(
-            f"[green]✓ {escape(summary['project'])}: {plural(summary['endpoints'], 'endpoint')}, "
-            f"{plural(summary['pages'], 'page')}, {plural(summary['workflows'], 'workflow')}; "
-            f"no problems{quiet}[/]"
-        )
+        counts = f"{plural(errors, 'error')}, {plural(warnings, 'warning')} in {plural(files, 'file')}{quiet}"
+        return [[], [(f"✗ {counts}", "red") if failing else (f"! {counts}", "yellow")]]
+    held = (
+        f"{plural(summary['endpoints'], 'endpoint')}, {plural(summary['pages'], 'page')}, "
+        f"{plural(summary['workflows'], 'workflow')}"
+    )
+    return [[(f"✓ {summary['project']}: {held}; no problems{quiet}", "green")]]
+
+
+def write_lines(console: Console, lines: list[Line]) -> None:
+    """Write `lines` to `console`: styled through rich on a terminal; elsewhere as plain text in one
+    write (rich would drop the styles anyway, after parsing each line: seconds for a long report)."""
+    if console.is_terminal:
+        for parts in lines:
+            console.print(Text.assemble(*parts))
+        return
+    file = console.file
+    file.write("".join("".join(text for text, _ in parts) + "\n" for parts in lines))
+    file.flush()
 
 
 def plural(count: int, word: str) -> str:

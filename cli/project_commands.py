@@ -135,7 +135,7 @@ def match_command(
     """Show which endpoint a request reaches, its params, and why that route won."""
     from rich.markup import escape
 
-    from epctl.cli.output import print_json, stderr, stdout
+    from epctl.cli.output import print_json, stderr, stdout, write_stdout
     from epctl.cli.project_support import match_one
     from epctl.schemas.routing import METHODS
 
@@ -161,7 +161,7 @@ def match_command(
                 answer = {"line": number, "input": line.strip(), "error": error}
             else:
                 answer = match_one(project, parts[0], parts[1])
-            stdout.out(json.dumps(answer, ensure_ascii=False), highlight=False)
+            write_stdout(json.dumps(answer, ensure_ascii=False))
         raise typer.Exit(ExitCode.USAGE if bad_lines else ExitCode.OK)
     if path is None:
         raise typer.BadParameter("give a PATH, or use `match -` to read lines from stdin", param_hint="PATH")

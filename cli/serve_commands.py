@@ -271,9 +271,9 @@ def token_command(
     if not sub.strip():
         # A token naming nobody would be accepted as user "": the server refuses such tokens too.
         raise typer.BadParameter("a token names its user: give a user id, e.g. --sub ada", param_hint="--sub")
-    from epctl.cli.output import stdout
+    from epctl.cli.output import write_stdout
     from epctl.runtime.tokens import mint_token, parse_ttl
     from epctl.schemas.loader import load_project
 
     project = load_project(get_state(ctx).project_dir)
-    stdout.out(mint_token(project, sub, group or [], parse_ttl(ttl)), highlight=False)
+    write_stdout(mint_token(project, sub, group or [], parse_ttl(ttl)))

@@ -119,7 +119,7 @@ def show_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one user."""
-    from epctl.cli.output import print_json, stdout
+    from epctl.cli.output import print_json, write_stdout
     from epctl.cli.users_support import describe_status, find_user, format_time, open_store
 
     with open_store(ctx) as store:
@@ -139,7 +139,7 @@ def show_command(
     if user.is_locked():
         rows.append(("locked until", format_time(user.locked_until)))
     for key, value in rows:
-        stdout.out(f"{key:<13}{value}", highlight=False)
+        write_stdout(f"{key:<13}{value}")
 
 
 @users_app.command("set")
