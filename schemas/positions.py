@@ -21,6 +21,11 @@ _DOTTED = rf"{_BARE_OR_QUOTED}(?:[ \t]*\.[ \t]*{_BARE_OR_QUOTED})*"
 _HEADER = re.compile(rf"[ \t]*(\[\[|\[)[ \t]*({_DOTTED})[ \t]*\]\]?")
 _ASSIGN = re.compile(rf"[ \t]*({_DOTTED})[ \t]*=[ \t]*")
 _KEY_PART = re.compile(_BARE_OR_QUOTED)
+# A value that ends on its own line: no bracket, no quote but those of one basic or literal string,
+# then an optional comment. Most values are; `_skip_value` then needs no walk character by character.
+_ONE_LINE_VALUE = re.compile(
+    r"""(?:"(?:[^"\\\n]|\\.)*"[ \t]*|'[^'\n]*'[ \t]*|[^"'\[\]{}#\n]*)(?:#[^\n]*)?(?=\n|\Z)"""
+)
 
 
 def split_dotted(dotted: str) -> list[str]:
@@ -51,6 +56,15 @@ def join_key(prefix: str, parts: list[str]) -> str:
 
 def _skip_value(text: str, start: int) -> int:
     """Return the index just past the value that begins at `start` (strings and brackets balanced)."""
+    simple = _ONE_LINE_VALUE.match(text, start)
+    if simple is not None and not text.startswith(('"""', "'''"), start):
+        return simple.end()
+    return _walk_value(text, start)
+
+
+def _walk_value(text: str, start: int) -> int:
+    """`_skip_value`, character by character: for values spanning lines (arrays, tables, multi-line
+    strings) and anything unusual."""
     depth = 0
     i = start
     n = len(text)

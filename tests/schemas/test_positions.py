@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from epctl.schemas.positions import KeyLines, scan_key_lines
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from epctl.schemas.positions import KeyLines, _skip_value, _walk_value, scan_key_lines
 
 TEXT = '''[project]
 name = "x"   # a comment
@@ -73,3 +76,11 @@ def test_a_key_is_never_read_across_lines() -> None:
 def test_quoted_keys_with_escapes_read_as_tomli_reads_them() -> None:
     lines = scan_key_lines('[environments."qa\\nroot"]\nversion = "v1"\n')
     assert lines == {"environments.qa\nroot": 1, "environments.qa\nroot.version": 2}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="\"'[]{}#\n\t \\ab=1.", max_size=40))
+def test_the_one_line_shortcut_ends_a_value_where_the_walk_does(value: str) -> None:
+    """Every value the shortcut takes ends where the character walk would have ended it."""
+    text = value + "\nnext = 1\n"
+    assert _skip_value(text, 0) == _walk_value(text, 0)
