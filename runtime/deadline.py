@@ -1,21 +1,22 @@
 """A per-request deadline for workflow code: `[settings] request_timeout` (README "Reliability").
 
-The work always runs in the caller's thread (a hand-off to another thread and back cost more than a
-whole request), and is interrupted there when the deadline passes, in one of two ways:
+The work runs in the caller's own thread (a hand-off to another thread and back cost more than a
+whole request), and one watchdog thread per process interrupts it within `TICK` seconds of its
+deadline by raising `DeadlinePassed` in that thread, in one of two ways:
 
-- In the main thread (gunicorn's sync workers, the test client, `epctl test`, a bench), with
-  `SIGALRM` free: a one-shot `SIGALRM` timer. Its handler raises `DeadlinePassed` inside the work,
-  wherever it is, waits included (`time.sleep`, lock and socket waits); not inside one long C call.
-- Anywhere else (gunicorn's gthread workers, the development server's threads, a main thread whose
-  application owns `SIGALRM`): one watchdog thread per process raises `DeadlinePassed` in the
-  request's thread as an asynchronous exception (`PyThreadState_SetAsyncExc`), within `TICK` seconds
-  of the deadline. Python delivers it at the thread's next bytecode, so a loop is stopped at once and
-  a blocking call (a sleep, a socket read without a timeout) when it returns. A thread still inside
-  one `GRACE` seconds later is reported to `on_stuck`: logged, and under `epctl serve --workers` the
-  worker is recycled, as gunicorn's sync workers are past their timeout.
+- In the main thread (gunicorn's sync workers, the test client, `epctl test`), with `SIGALRM` free:
+  it sends the thread `SIGALRM`, whose handler raises. A signal interrupts the work wherever it is,
+  waits included (`time.sleep`, lock and socket waits); not inside one long C call.
+- In any other thread (gunicorn's gthread workers, the development server's threads), or a main
+  thread whose application owns `SIGALRM`: an asynchronous exception (`PyThreadState_SetAsyncExc`),
+  which Python delivers at the thread's next bytecode. A loop is stopped at once, a blocking call (a
+  sleep, a socket read without a timeout) when it returns. A thread still inside one `GRACE` seconds
+  later is reported to the stuck handler: logged, and under gunicorn the worker is recycled, as
+  gunicorn's sync workers are past their timeout.
 
 Either way the work is interrupted, not abandoned: nothing it does after the deadline is kept, and
-the thread is the request's own again.
+the thread is the request's own again. Per call this costs a few dictionary operations: no system
+call, no timer, no thread.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from itertools import count
 from threading import get_ident
 from typing import Generic, TypeVar
 
@@ -36,7 +36,7 @@ T = TypeVar("T")
 
 log = logging.getLogger("epctl.runtime")
 
-_HAS_TIMER = hasattr(signal, "setitimer")  # not on Windows
+_CAN_SIGNAL_THREADS = hasattr(signal, "pthread_kill") and hasattr(signal, "SIGALRM")  # not on Windows
 # How often the watchdog looks at the running calls: a call is interrupted at most this late.
 TICK = 0.05
 # A thread not back this long after its interruption is stuck in a call Python cannot interrupt.
@@ -69,10 +69,7 @@ def run_with_deadline(function: Callable[[], T], seconds: float) -> Outcome[T]:
     into the caller's. What it raises (even SystemExit or KeyboardInterrupt) is kept in `error`; the
     caller decides what it means.
     """
-    context = contextvars.copy_context()
-    if _ALARM.usable():
-        return _ALARM.run(context, function, seconds)
-    return _WATCHDOG.run(context, function, seconds)
+    return _WATCHDOG.run(contextvars.copy_context(), function, seconds)
 
 
 def set_stuck_handler(handler: Callable[[str, float], None] | None) -> None:
@@ -83,16 +80,17 @@ def set_stuck_handler(handler: Callable[[str, float], None] | None) -> None:
 
 
 class _Alarm:
-    """The one-shot `SIGALRM` timer that bounds work run in the main thread."""
+    """`SIGALRM` as the watchdog's way into the main thread."""
 
     def __init__(self) -> None:
-        self.armed = False
+        self.pending = False  # the watchdog sent SIGALRM for a call it took
         self.handler = self.fire  # one bound method, so the check below compares like with like
 
-    def usable(self) -> bool:
-        """Return whether this call can use the timer: the main thread, a platform with `setitimer`,
-        and `SIGALRM` not claimed by anything else (its handler is ours or the default one)."""
-        if self.armed or not _HAS_TIMER or get_ident() != threading.main_thread().ident:
+    def usable(self, thread: int) -> bool:
+        """Return whether `SIGALRM` can interrupt a call in `thread`: the main thread, a platform that can
+        signal a thread, and `SIGALRM` not claimed by anything else (its handler is ours or the
+        default one)."""
+        if not _CAN_SIGNAL_THREADS or thread != _MAIN_THREAD[0]:
             return False
         # `_signal.getsignal` returns the handler as set; `signal.getsignal` turns it into an enum
         # first, which costs more than the rest of the check together. `==`: a restored default
@@ -108,38 +106,21 @@ class _Alarm:
         return True
 
     def fire(self, _signum: int, _frame: object) -> None:
-        # One shot: a late signal (the work returned just as the timer fired) raises nothing.
-        if self.armed:
-            self.armed = False
+        # Only for a call the watchdog took: a SIGALRM from anywhere else raises nothing.
+        if self.pending:
+            self.pending = False
             raise DeadlinePassed
-
-    def run(self, context: contextvars.Context, function: Callable[[], T], seconds: float) -> Outcome[T]:
-        outcome: Outcome[T] = Outcome()
-        try:
-            try:
-                self.armed = True
-                signal.setitimer(signal.ITIMER_REAL, seconds)
-                outcome.value = context.run(function)
-            finally:
-                # `armed` first: from here on a signal raises nothing, so this block always completes.
-                self.armed = False
-                signal.setitimer(signal.ITIMER_REAL, 0)
-        except DeadlinePassed:
-            return Outcome()
-        except BaseException as err:
-            outcome.error = err
-        outcome.finished = True
-        return outcome
 
 
 class _Watch:
     """One call the watchdog bounds: the thread running it, and when it must end."""
 
-    __slots__ = ("deadline", "name", "returned", "sent", "thread")
+    __slots__ = ("by_signal", "deadline", "name", "returned", "sent", "thread")
 
     def __init__(self, thread: int, deadline: float) -> None:
         self.thread = thread
         self.deadline = deadline
+        self.by_signal = _ALARM.usable(thread)  # else by an asynchronous exception
         self.name = ""  # the thread's name, read by the watchdog when it interrupts the call
         self.sent = False  # the watchdog has raised DeadlinePassed in the thread
         self.returned = False  # the interrupted thread is out of the call
@@ -155,8 +136,7 @@ class _Watchdog:
     """
 
     def __init__(self) -> None:
-        self.running: dict[int, _Watch] = {}
-        self.keys = count()
+        self.running: dict[_Watch, None] = {}
         self.pid = 0  # the process the watchdog thread runs in: a forked child starts its own
         self.start_lock = threading.Lock()
         self.on_stuck: Callable[[str, float], None] | None = None
@@ -164,9 +144,8 @@ class _Watchdog:
     def run(self, context: contextvars.Context, function: Callable[[], T], seconds: float) -> Outcome[T]:
         if self.pid != _PID[0]:
             self.start()
-        key = next(self.keys)
         watch = _Watch(get_ident(), time.monotonic() + seconds)
-        self.running[key] = watch
+        self.running[watch] = None
         outcome: Outcome[T] = Outcome()
         try:
             try:
@@ -175,7 +154,7 @@ class _Watchdog:
                 raise
             except BaseException as err:
                 outcome.error = err
-            if self.running.pop(key, None) is None:
+            if self.running.pop(watch, _TAKEN) is _TAKEN:
                 # The watchdog took the call as the work returned: its exception is on its way (or
                 # was swallowed by the work). Receive it here, not in the caller's code.
                 self.receive(watch)
@@ -188,11 +167,12 @@ class _Watchdog:
 
     @staticmethod
     def receive(watch: _Watch) -> None:
-        """Wait (briefly) until the watchdog has raised the exception in this thread, and let it arrive."""
+        """Wait (briefly) until the watchdog has raised the exception in this thread (or sent the
+        signal), and let it arrive."""
         give_up = time.monotonic() + GRACE
         while not watch.sent and time.monotonic() < give_up:
             time.sleep(0.0001)
-        _arrive()  # a call: Python checks for a pending asynchronous exception on entering it
+        _arrive()  # a call: Python runs signal handlers and raises asynchronous exceptions on entering it
         watch.returned = True  # the work had swallowed it
 
     def start(self) -> None:
@@ -208,10 +188,14 @@ class _Watchdog:
         while True:
             time.sleep(TICK)
             now = time.monotonic()
-            for key, watch in self.running.copy().items():  # a copy: request threads change it
-                if watch.deadline <= now and self.running.pop(key, None) is not None:
+            for watch in self.running.copy():  # a copy: request threads change it
+                if watch.deadline <= now and self.running.pop(watch, _TAKEN) is not _TAKEN:
                     watch.name = _thread_name(watch.thread)
-                    _raise_in_thread(watch.thread, DeadlinePassed)
+                    if watch.by_signal:
+                        _ALARM.pending = True
+                        signal.pthread_kill(watch.thread, signal.SIGALRM)
+                    else:
+                        _raise_in_thread(watch.thread, DeadlinePassed)
                     watch.sent = True
                     interrupted.append(watch)
             if interrupted:
@@ -258,10 +242,22 @@ def _raise_in_thread(ident: int, error: type[BaseException]) -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(error))
 
 
+# What `dict.pop` returns for a call no longer in `running`: the other side took it.
+_TAKEN = object()
+
 # The process id, kept current across forks (gunicorn forks its workers after building the app) by a
 # fork hook rather than asked of the system on every call.
 _PID = [os.getpid()]
-os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+# The main thread's id likewise: after a fork, the thread that forked is the child's main thread.
+_MAIN_THREAD = [threading.main_thread().ident]
+
+
+def _reset_after_fork() -> None:
+    _PID[0] = os.getpid()
+    _MAIN_THREAD[0] = get_ident()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 _ALARM = _Alarm()
 _WATCHDOG = _Watchdog()

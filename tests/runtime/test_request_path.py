@@ -359,7 +359,7 @@ def test_a_static_reply_is_sent_before_its_workflows_run(
 
 
 # pytest-timeout's default method owns SIGALRM, so the deadline's watchdog interrupts the work (as under
-# gthread workers); with its thread method the main thread's SIGALRM timer is free, and the work is
+# gthread workers); with its thread method the main thread's SIGALRM is free, and the work is
 # interrupted where it sleeps (as under sync workers).
 @pytest.mark.parametrize(
     "timer",
