@@ -39,6 +39,7 @@ from epctl.runtime.observability.admin import (
 from epctl.runtime.observability.context import RequestContextFilter
 from epctl.runtime.observability.logs import LogFormat, choose_log_format, configure_logging, make_formatter
 from epctl.runtime.observability.metrics import MetricsDirectory, create_registry, served_versions
+from epctl.runtime.readiness import create_readiness
 
 if TYPE_CHECKING:
     from gunicorn._types import _WSGIAppType
@@ -104,7 +105,7 @@ class ObservedServer:
         if self.admin_port is None:
             return
         directory = self.metrics_directory.path if self.metrics_directory is not None else None
-        ready = self.ready or versions_announced(directory)
+        ready = self.ready or create_readiness(versions_announced(directory), *check_preloaded(server))
         try:
             self.admin = start_admin_server(
                 create_admin_app(ready, metrics_directory=directory), self.admin_host, self.admin_port
@@ -147,6 +148,19 @@ class ObservedServer:
             self.admin = None
         if self.metrics_directory is not None:
             self.metrics_directory.remove()
+
+
+def check_preloaded(server: Arbiter) -> list[Readiness]:
+    """Return the readiness checks of the app gunicorn built in the master (`--preload`): its users
+    database answers. Without `--preload` the master never holds the app, so nothing to add."""
+    app = getattr(server.app, "callable", None)
+    if app is None:
+        return []
+    # Imported here: only a master that already built the app (werkzeug, Jinja loaded) gets this far.
+    from epctl.runtime.readiness import users_database_answers
+    from epctl.runtime.servers import served_apps
+
+    return [users_database_answers(served_apps(app))]
 
 
 def recycle_worker(worker: Worker, thread: str, late: float) -> None:

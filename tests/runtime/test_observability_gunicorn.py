@@ -40,12 +40,14 @@ class Served:
         return self.log_path.read_text().splitlines()
 
 
-def start_gunicorn(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], Path]:
+def start_gunicorn(
+    tmp_path: Path, app: str = APP, options: tuple[str, ...] = (), **env: str
+) -> tuple[subprocess.Popen[bytes], Path]:
     log_path = tmp_path / "gunicorn.log"
     environ = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
     # XDG_RUNTIME_DIR: gunicorn's control socket, one per test run.
     environ.update({"XDG_RUNTIME_DIR": str(tmp_path), **env})
-    command = [sys.executable, "-m", "gunicorn", "-c", CONFIG, "-w", "2", "-b", "127.0.0.1:0", APP]
+    command = [sys.executable, "-m", "gunicorn", "-c", CONFIG, "-w", "2", "-b", "127.0.0.1:0", *options, app]
     with log_path.open("w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environ, cwd=ROOT)
     return process, log_path
@@ -230,3 +232,30 @@ def test_without_an_admin_port_there_is_no_listener_and_no_metrics_directory(tmp
     assert "Admin listening" not in text
     assert re.search(r"Z INFO gunicorn\.error: Listening at: http://127\.0\.0\.1:\d+", text), text
     assert re.search(r"Z \S+ GET /pid 200 \S+ms \d+B endpoint=pid route=/pid version=v-test env=e2e", text)
+
+
+@pytest.mark.timeout(90)
+def test_a_preloaded_app_is_not_ready_while_its_users_database_does_not_answer(
+    tmp_path: Path, sample: Path, secret: str
+) -> None:
+    from tests.runtime.test_readiness import closed_port
+
+    process, log_path = start_gunicorn(
+        tmp_path,
+        f"epctl.runtime:create_app({str(sample)!r})",
+        ("--preload",),
+        EPCTL_ADMIN_PORT="0",
+        EPCTL_LOG_FORMAT="json",
+        EPCTL_DATABASE_URL=f"postgresql://epctl@127.0.0.1:{closed_port()}/farm",
+    )
+    try:
+        admin = wait_for(log_path, process, r"Admin listening at: (http://127\.0\.0\.1:\d+)").group(1)
+        # Not ready until a worker announces its version either: ask until the database is the reason.
+        deadline = time.monotonic() + START_SECONDS
+        while "the users database does not answer" not in log_path.read_text():
+            assert fetch(admin + "/readyz")[::2] == (503, "not ready\n")
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        assert fetch(admin + "/readyz")[::2] == (503, "not ready\n")
+    finally:
+        stop(process)
