@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from epctl.cli.app import DEVELOP as CLI_DEVELOP
+from epctl.cli.main import find_invoked_name
 from epctl.schemas.project import DEVELOP
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample-project"
@@ -103,3 +104,29 @@ def test_the_cli_spells_the_wizard_kinds_as_the_runtime_does() -> None:
     from epctl.runtime.scaffold_endpoint import EndpointKind
 
     assert [str(kind) for kind in KindOption] == [str(kind) for kind in EndpointKind]
+
+
+def run_console_script(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "epctl.cli.main", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_console_script_builds_only_the_command_it_runs() -> None:
+    """typer builds every registered command before running one; `main` registers only the one asked
+    for. Seen from outside: the command runs as it does on the full app, and a mistyped name still
+    gets click's suggestion from every command."""
+    assert find_invoked_name(["--project", "x", "validate", "--strict"]) == "validate"
+    assert find_invoked_name(["-p", "x", "users", "list"]) == "users"
+    assert find_invoked_name(["--project=x", "routes"]) == "routes"
+    assert find_invoked_name(["--project", "x", "--help"]) is None
+    assert find_invoked_name([]) is None
+    ran = run_console_script("--project", str(SAMPLE), "validate")
+    assert (ran.returncode, ran.stderr.splitlines()[-1]) == (
+        0,
+        "✓ smart-farm: 16 endpoints, 8 pages, 12 workflows; no problems",
+    )
+    group = run_console_script("--project", str(SAMPLE), "users", "--help")
+    assert group.returncode == 0 and "migrate" in group.stdout
+    typo = run_console_script("valdate")
+    assert typo.returncode == 2 and "Did you mean 'validate'?" in typo.stderr
