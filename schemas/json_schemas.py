@@ -14,14 +14,15 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
-
-from jsonschema import Draft202012Validator, SchemaError
 
 from epctl.schemas.models import REQUEST_PARTS, Endpoint, RequestPart
 from epctl.schemas.problems import Code, Place, Problem
 from epctl.schemas.project import Project
+
+if TYPE_CHECKING:
+    from jsonschema import SchemaError
 
 # Methods whose request body a bare `request_schema` checks; for the others it checks the query.
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -177,6 +178,10 @@ class _SchemaChecker:
         self, schema: JsonSchema, what: str, place: Callable[[list[str | int]], Place]
     ) -> bool:
         """Report what makes `schema` unusable; return whether it is usable."""
+        # Imported here: jsonschema (with its meta-schemas) costs a fifth of a short `validate`, and a
+        # project without schemas never needs it.
+        from jsonschema import Draft202012Validator, SchemaError
+
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as err:
