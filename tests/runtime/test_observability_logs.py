@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import random
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from epctl.runtime.observability.logs import (
     configure_logging,
     parse_log_format,
 )
-from epctl.runtime.observability.request_ids import read_request_id
+from epctl.runtime.observability.request_ids import new_request_id, read_request_id
 
 # 2026-11-23 09:15:02.041 UTC
 ARRIVED = 1795425302.041
@@ -73,6 +75,40 @@ def test_a_request_without_an_id_gets_a_new_one_each_time() -> None:
     first, second = read_request_id({}), read_request_id({})
     assert re.fullmatch(r"[0-9a-f]{32}", first)
     assert first != second
+
+
+def test_new_request_ids_are_unique_across_threads() -> None:
+    made: list[str] = []
+
+    def make() -> None:
+        made.extend(new_request_id() for _ in range(2000))
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(set(made)) == len(made) == 8000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_process_makes_other_ids_than_its_parent() -> None:
+    """gunicorn forks its workers from the process that loaded the app: each must have its own ids."""
+    before = new_request_id()
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send two ids, and leave without running anything of pytest's
+        os.write(writer, f"{new_request_id()} {new_request_id()}".encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        child_ids = pipe.read().split()
+    os.waitpid(pid, 0)
+    after = new_request_id()
+    assert len(child_ids) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", made) for made in child_ids)
+    # The child starts its own random prefix (the first 16 digits), not the parent's next number.
+    assert {made[:16] for made in child_ids} != {before[:16]}
+    assert before[:16] == after[:16] and {before, after}.isdisjoint(child_ids)
 
 
 # -- access records ---------------------------------------------------------------------------------
