@@ -10,6 +10,7 @@ served without observability), so those hooks cost one variable read.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,6 +28,9 @@ class RequestContext:
     `endpoint_id` and `route` stay None when no endpoint matched (not found, preflight, method not
     allowed); `user` is the signed-in user's `sub`; `outcome` says why the endpoint did not run;
     `workflow_errors` counts the workflows that raised; `tracing` is set when spans are recorded.
+
+    `ObservedApp` binds a subclass of its own that sets each of these fields in its `__init__`: a field
+    added here is added there too.
     """
 
     request_id: str
@@ -50,9 +54,11 @@ def bind_request(request_id: str) -> tuple[RequestContext, Token[RequestContext 
     return context, _current.set(context)
 
 
-def unbind_request(token: Token[RequestContext | None]) -> None:
-    """Restore what was current before `bind_request` returned `token`."""
-    _current.reset(token)
+# `bind_context(context)` makes `context` current and returns the token for `unbind_request`, which
+# restores what was current before `bind_request` or `bind_context` returned it. Both are the
+# variable's own methods, not Python functions around them: `ObservedApp` calls them every request.
+bind_context: Callable[[RequestContext], Token[RequestContext | None]] = _current.set
+unbind_request: Callable[[Token[RequestContext | None]], None] = _current.reset
 
 
 def current_request() -> RequestContext | None:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from operator import itemgetter
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from epctl.runtime.observability.access_log import AccessLog, AccessRecord
-from epctl.runtime.observability.context import RequestContext, bind_request, unbind_request
+from epctl.runtime.observability.context import RequestContext, bind_context, unbind_request
 from epctl.runtime.observability.request_ids import REQUEST_ID_HEADER, read_request_id
 from epctl.runtime.observability.request_ids import REQUEST_ID_KEY as REQUEST_ID_KEY  # re-exported
 
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("epctl.runtime")
 
 _REQUEST_ID_LOWER = REQUEST_ID_HEADER.lower()
-_name = itemgetter(0)
-_value = itemgetter(1)
 
 
 class ObservedApp:
@@ -76,16 +73,15 @@ class ObservedApp:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         arrived = time.time()
         started = time.perf_counter()
-        request_id = read_request_id(environ)
-        environ[REQUEST_ID_KEY] = request_id
-        context, token = bind_request(request_id)
+        request_id = environ[REQUEST_ID_KEY] = read_request_id(environ)
+        # One object per request: the context the app's notes go to, its start_response, and the
+        # state of the reply (no separate context, closure or record unless something reads one).
+        reply = _Reply(self, environ, request_id, start_response, arrived, started)
+        token = bind_context(reply)
         span = None
         if self.tracing is not None:
-            context.tracing = self.tracing
-            span = self.tracing.start_request(environ)
-        reply = _Reply(self, environ, context, span, arrived, started, start_response)
+            span = reply.span = self.tracing.start_request(environ)
         try:
-            # The reply is the app's start_response: one object per request, no closure.
             body = self.app(environ, reply)
         except BaseException:
             reply.finish("500", None)
@@ -96,20 +92,21 @@ class ObservedApp:
             unbind_request(token)
             if span is not None:
                 span.leave()
-        length = reply.content_length()
-        if length is not None:
+        length = reply.length
+        if length is not None and length.isdigit():
             # The common case, a buffered reply: done now, and the body goes out untouched.
-            reply.finish(reply.status, length)
+            reply.finish(reply.status, int(length))
             return body
+        # No Content-Length (or nonsense): the length is what is sent.
         return _CountedBody(body, reply)
 
 
-class _Reply:
-    """What is known of one request's reply, and its single `finish`."""
+class _Reply(RequestContext):
+    """One request as the wrapper keeps it: its context (what the app notes), the app's start_response,
+    what is known of the reply, and its single `finish`."""
 
     __slots__ = (
         "arrived",
-        "context",
         "environ",
         "finished",
         "length",
@@ -124,19 +121,25 @@ class _Reply:
         self,
         observed: ObservedApp,
         environ: WSGIEnvironment,
-        context: RequestContext,
-        span: RequestSpan | None,
+        request_id: str,
+        start_response: StartResponse,
         arrived: float,
         started: float,
-        start_response: StartResponse,
     ) -> None:
+        # RequestContext's fields, set here rather than by its __init__: a call fewer per request.
+        self.request_id = request_id
+        self.endpoint_id = None
+        self.route = None
+        self.user = None
+        self.outcome = None
+        self.workflow_errors = 0
+        self.tracing = observed.tracing
         self.observed = observed
         self.environ = environ
-        self.context = context
-        self.span = span
+        self.start_response = start_response
         self.arrived = arrived
         self.started = started
-        self.start_response = start_response
+        self.span: RequestSpan | None = None
         self.status = "500"  # until the app starts a response: an app that never does has failed
         self.length: str | None = None  # the Content-Length the app sent
         self.finished = False
@@ -146,58 +149,63 @@ class _Reply:
     ) -> Callable[[bytes], object]:
         """The start_response the app is given: sends `X-Request-ID` back unless the app set one, and
         notes the Content-Length."""
-        # One pass in C (map, zip, dict) instead of a Python loop over the names, twice.
-        names = dict(zip(map(str.lower, map(_name, headers)), map(_value, headers), strict=True))
-        if _REQUEST_ID_LOWER not in names:
-            headers.append((REQUEST_ID_HEADER, self.context.request_id))
-        self.length = names.get("content-length")
+        # A plain loop: a reply has a handful of headers, and building a dict of lowercased names
+        # (map, zip, dict) cost five times as much.
+        length = None
+        sent_id = False
+        for name, value in headers:
+            lower = name.lower()
+            if lower == "content-length":
+                length = value
+            elif lower == _REQUEST_ID_LOWER:
+                sent_id = True
+        if not sent_id:
+            headers.append((REQUEST_ID_HEADER, self.request_id))
+        self.length = length
         self.status = status
         return self.start_response(status, headers, exc_info)
-
-    def content_length(self) -> int | None:
-        """Return the length the app said its body has, None when it did not say (or said nonsense)."""
-        length = self.length
-        return int(length) if length is not None and length.isdigit() else None
 
     def finish(self, status_line: str, response_bytes: int | None) -> None:
         """End the request's span, count the request and write its access line, once."""
         if self.finished:
             return
         self.finished = True
-        observed, context, environ = self.observed, self.context, self.environ
+        observed, span = self.observed, self.span
+        metrics, access_log = observed.metrics, observed.access_log
+        if span is None and metrics is None and access_log is None:
+            return
+        environ = self.environ
         status = int(status_line[:3]) if status_line[:3].isdigit() else 500
         method = str(environ.get("REQUEST_METHOD", ""))
-        if self.span is not None:
-            self.span.finish(
-                method=method, status=status, route=context.route, endpoint_id=context.endpoint_id
-            )
-        if observed.metrics is None and observed.access_log is None:
+        if span is not None:
+            span.finish(method=method, status=status, route=self.route, endpoint_id=self.endpoint_id)
+        if metrics is None and access_log is None:
             return
         # Positional, in AccessRecord's field order: keywords cost a third more, once per request.
         record = AccessRecord(
             self.arrived,
-            context.request_id,
+            self.request_id,
             method,
             read_path(environ),
             environ.get("QUERY_STRING") or "",
             status,
             time.perf_counter() - self.started,
-            context.route,
-            context.endpoint_id,
+            self.route,
+            self.endpoint_id,
             response_bytes,
             observed.version,
             observed.environment,
-            context.user,
-            context.outcome,
-            context.workflow_errors,
+            self.user,
+            self.outcome,
+            self.workflow_errors,
         )
-        if observed.metrics is not None:
+        if metrics is not None:
             try:
-                observed.metrics.observe(record)
+                metrics.observe(record)
             except Exception:
                 observed.report_metrics_failure()
-        if observed.access_log is not None:
-            observed.access_log.write(record)
+        if access_log is not None:
+            access_log.write(record)
 
 
 class _CountedBody:

@@ -5,14 +5,22 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import random
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from epctl.runtime.observability.access_log import AccessLog, AccessRecord, Outcome, redact_query
+from epctl.runtime.observability.access_log import (
+    MAX_FRAGMENTS,
+    AccessLog,
+    AccessRecord,
+    Outcome,
+    redact_query,
+)
 from epctl.runtime.observability.context import bind_request, current_request, unbind_request
 from epctl.runtime.observability.logs import (
     InvalidLogFormatError,
@@ -20,7 +28,7 @@ from epctl.runtime.observability.logs import (
     configure_logging,
     parse_log_format,
 )
-from epctl.runtime.observability.request_ids import read_request_id
+from epctl.runtime.observability.request_ids import new_request_id, read_request_id
 
 # 2026-11-23 09:15:02.041 UTC
 ARRIVED = 1795425302.041
@@ -73,6 +81,40 @@ def test_a_request_without_an_id_gets_a_new_one_each_time() -> None:
     first, second = read_request_id({}), read_request_id({})
     assert re.fullmatch(r"[0-9a-f]{32}", first)
     assert first != second
+
+
+def test_new_request_ids_are_unique_across_threads() -> None:
+    made: list[str] = []
+
+    def make() -> None:
+        made.extend(new_request_id() for _ in range(2000))
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(set(made)) == len(made) == 8000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_process_makes_other_ids_than_its_parent() -> None:
+    """gunicorn forks its workers from the process that loaded the app: each must have its own ids."""
+    before = new_request_id()
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send two ids, and leave without running anything of pytest's
+        os.write(writer, f"{new_request_id()} {new_request_id()}".encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        child_ids = pipe.read().split()
+    os.waitpid(pid, 0)
+    after = new_request_id()
+    assert len(child_ids) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", made) for made in child_ids)
+    # The child starts its own random prefix (the first 16 digits), not the parent's next number.
+    assert {made[:16] for made in child_ids} != {before[:16]}
+    assert before[:16] == after[:16] and {before, after}.isdisjoint(child_ids)
 
 
 # -- access records ---------------------------------------------------------------------------------
@@ -197,6 +239,37 @@ def test_the_json_line_is_exactly_the_fields(changes: dict[str, object]) -> None
     record = make_record(**changes)
     assert json.loads(record.to_json()) == record.to_fields()
     assert record.to_json().isascii()
+
+
+@pytest.mark.parametrize(
+    ("route", "endpoint_id", "version", "environment"),
+    [
+        ("/devices/{id}", "device", "v1.0.0", "production"),
+        (None, None, None, None),
+        ('/q/"{id}"', "caf\u00e9\\", "v\n2", "\u2603"),
+        ("/a", None, "develop", None),
+    ],
+)
+def test_the_json_line_is_json_dumps_of_the_fields(
+    route: str | None, endpoint_id: str | None, version: str | None, environment: str | None
+) -> None:
+    """Byte for byte, the first time and when the repeated values are remembered (the record's
+    duration, 12.346 ms, is written alike by json.dumps and by to_json's three decimals)."""
+    record = make_record(route=route, endpoint_id=endpoint_id, version=version, environment=environment)
+    expected = json.dumps(record.to_fields(), separators=(",", ":"))
+    assert record.to_json() == expected
+    assert record.to_json() == expected
+
+
+def test_json_lines_stay_right_past_the_remembered_fragments() -> None:
+    for number in range(MAX_FRAGMENTS + 10):
+        record = make_record(route=f"/r{number}", endpoint_id=f"e{number}", version=f"v{number}")
+        line = json.loads(record.to_json())
+        assert (line["route"], line["endpoint_id"], line["version"]) == (
+            f"/r{number}",
+            f"e{number}",
+            f"v{number}",
+        )
 
 
 def test_the_json_duration_is_the_rounded_one_for_any_duration() -> None:

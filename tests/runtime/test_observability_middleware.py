@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -18,6 +19,7 @@ from werkzeug.test import Client
 from epctl.runtime import create_app
 from epctl.runtime.observability.access_log import AccessLog, Outcome
 from epctl.runtime.observability.context import (
+    RequestContext,
     current_request,
     note_endpoint,
     note_outcome,
@@ -171,6 +173,21 @@ def test_an_id_the_app_sends_itself_is_not_doubled() -> None:
 
     response = Client(ObservedApp(own_id)).get("/")
     assert response.headers.getlist("X-Request-ID") == ["mine"]
+
+
+def test_the_bound_context_has_every_field_of_a_request_context() -> None:
+    """The wrapper's context sets RequestContext's fields itself: none may be missing or different."""
+    seen: list[dict[str, Any]] = []
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        context = current_request()
+        assert isinstance(context, RequestContext)
+        seen.append({field.name: getattr(context, field.name) for field in dataclasses.fields(context)})
+        start_response("200 OK", [("Content-Length", "0")])
+        return []
+
+    Client(ObservedApp(app)).get("/", headers={"X-Request-ID": "r-1"})
+    assert seen == [dataclasses.asdict(RequestContext("r-1"))]
 
 
 def test_notes_outside_a_request_do_nothing() -> None:
