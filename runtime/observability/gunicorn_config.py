@@ -44,7 +44,7 @@ def _read_server() -> _hooks.ObservedServer:
     port_text = _os.environ.get(ADMIN_PORT_ENV, "").strip()
     admin_port = None
     if port_text:
-        if not port_text.isdigit() or int(port_text) > 65535:
+        if not port_text.isdecimal() or int(port_text) > 65535:
             raise SystemExit(f'{ADMIN_PORT_ENV} must be a port number from 0 to 65535, not "{port_text}"')
         admin_port = int(port_text)
     log_format = None

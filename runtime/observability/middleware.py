@@ -93,7 +93,7 @@ class ObservedApp:
             if span is not None:
                 span.leave()
         length = reply.length
-        if length is not None and length.isdigit():
+        if length is not None and length.isdecimal():
             # The common case, a buffered reply: done now, and the body goes out untouched.
             reply.finish(reply.status, int(length))
             return body
@@ -175,7 +175,7 @@ class _Reply(RequestContext):
         if span is None and metrics is None and access_log is None:
             return
         environ = self.environ
-        status = int(status_line[:3]) if status_line[:3].isdigit() else 500
+        status = int(status_line[:3]) if status_line[:3].isdecimal() else 500
         method = str(environ.get("REQUEST_METHOD", ""))
         if span is not None:
             span.finish(method=method, status=status, route=self.route, endpoint_id=self.endpoint_id)

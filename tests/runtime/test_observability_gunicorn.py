@@ -196,13 +196,14 @@ def fetch_refused(url: str) -> bool:
     return False
 
 
-def test_a_bad_admin_port_stops_gunicorn_with_a_message(tmp_path: Path) -> None:
-    process, log_path = start_gunicorn(tmp_path, EPCTL_ADMIN_PORT="nine")
+@pytest.mark.parametrize("port", ["nine", "\u00b2"])  # "²" is a digit to str.isdigit, not to int()
+def test_a_bad_admin_port_stops_gunicorn_with_a_message(tmp_path: Path, port: str) -> None:
+    process, log_path = start_gunicorn(tmp_path, EPCTL_ADMIN_PORT=port)
     try:
         assert process.wait(timeout=START_SECONDS) != 0
     finally:
         stop(process)
-    assert 'EPCTL_ADMIN_PORT must be a port number from 0 to 65535, not "nine"' in log_path.read_text()
+    assert f'EPCTL_ADMIN_PORT must be a port number from 0 to 65535, not "{port}"' in log_path.read_text()
     assert "Traceback" not in log_path.read_text()
 
 
