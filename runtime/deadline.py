@@ -32,6 +32,8 @@ from collections.abc import Callable
 from threading import get_ident
 from typing import Generic, TypeVar
 
+from epctl.runtime.process_id import current_pid
+
 T = TypeVar("T")
 
 log = logging.getLogger("epctl.runtime")
@@ -142,7 +144,7 @@ class _Watchdog:
         self.on_stuck: Callable[[str, float], None] | None = None
 
     def run(self, context: contextvars.Context, function: Callable[[], T], seconds: float) -> Outcome[T]:
-        if self.pid != _PID[0]:
+        if self.pid != current_pid():
             self.start()
         watch = _Watch(get_ident(), time.monotonic() + seconds)
         self.running[watch] = None
@@ -177,11 +179,11 @@ class _Watchdog:
 
     def start(self) -> None:
         with self.start_lock:
-            if self.pid == _PID[0]:
+            if self.pid == current_pid():
                 return
             self.running.clear()  # calls of the parent process: not ours to interrupt
             threading.Thread(target=self.watch, name="epctl-deadline", daemon=True).start()
-            self.pid = _PID[0]
+            self.pid = current_pid()
 
     def watch(self) -> None:
         interrupted: list[_Watch] = []
@@ -245,19 +247,16 @@ def _raise_in_thread(ident: int, error: type[BaseException]) -> None:
 # What `dict.pop` returns for a call no longer in `running`: the other side took it.
 _TAKEN = object()
 
-# The process id, kept current across forks (gunicorn forks its workers after building the app) by a
-# fork hook rather than asked of the system on every call.
-_PID = [os.getpid()]
-# The main thread's id likewise: after a fork, the thread that forked is the child's main thread.
+# The main thread's id, kept current by a fork hook: after a fork, the thread that forked is the
+# child's main thread.
 _MAIN_THREAD = [threading.main_thread().ident]
 
 
-def _reset_after_fork() -> None:
-    _PID[0] = os.getpid()
+def _reset_main_thread() -> None:
     _MAIN_THREAD[0] = get_ident()
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+os.register_at_fork(after_in_child=_reset_main_thread)
 
 _ALARM = _Alarm()
 _WATCHDOG = _Watchdog()

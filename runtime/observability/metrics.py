@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from epctl.runtime.observability.access_log import AccessRecord, Outcome
+from epctl.runtime.process_id import current_pid
 from epctl.schemas.problems import EpctlError
 from epctl.schemas.routing import METHODS
 
@@ -155,7 +156,13 @@ def _get_families() -> _Families:
     global _families
     with _families_lock:
         if _families is None:
-            from prometheus_client import Counter, Gauge, Histogram
+            from prometheus_client import Counter, Gauge, Histogram, values
+
+            if values.ValueClass is not values.MutexValue:
+                # Multiprocess mode: each value's write asks for the process id, to notice a fork;
+                # three writes a request made three system calls of it. The same check, with the id
+                # kept current by a fork hook. Before any value exists, so all of them use it.
+                values.ValueClass = values.MultiProcessValue(process_identifier=current_pid)  # type: ignore[no-untyped-call]  # unannotated upstream
 
             _families = _Families(
                 requests=Counter(
