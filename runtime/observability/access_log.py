@@ -103,21 +103,13 @@ class AccessRecord:
         enc = encode_basestring_ascii
         user, outcome, size = self.user, self.outcome, self.response_bytes
         route, endpoint_id = self.route, self.endpoint_id
-        endpoint = _endpoint_fragments.get((route, endpoint_id))
-        if endpoint is None:
-            endpoint = remember_fragment(
-                _endpoint_fragments,
-                (route, endpoint_id),
-                f'"route":{escape_json(route)},"endpoint_id":{escape_json(endpoint_id)},',
-            )
+        endpoint = _endpoint_fragments.get((route, endpoint_id)) or remember_fragment(
+            _endpoint_fragments, "route", route, "endpoint_id", endpoint_id
+        )
         version, environment = self.version, self.environment
-        app = _app_fragments.get((version, environment))
-        if app is None:
-            app = remember_fragment(
-                _app_fragments,
-                (version, environment),
-                f'"version":{escape_json(version)},"environment":{escape_json(environment)},',
-            )
+        app = _app_fragments.get((version, environment)) or remember_fragment(
+            _app_fragments, "version", version, "environment", environment
+        )
         return (
             f'{{"time":"{format_time(self.time)}","level":"INFO","logger":"{ACCESS_LOGGER}",'
             f'"request_id":{enc(self.request_id)},"method":{enc(self.method)},'
@@ -189,11 +181,15 @@ _app_fragments: Fragments = {}
 MAX_FRAGMENTS = 1024
 
 
-def remember_fragment(cache: Fragments, key: tuple[str | None, str | None], fragment: str) -> str:
-    """Keep `fragment` in `cache` as the JSON of the pair `key`, and return it."""
+def remember_fragment(
+    cache: Fragments, first_name: str, first: str | None, second_name: str, second: str | None
+) -> str:
+    """Return the JSON fragment `"first_name":first,"second_name":second,` and keep it in `cache`
+    under the pair of values."""
+    fragment = f'"{first_name}":{escape_json(first)},"{second_name}":{escape_json(second)},'
     if len(cache) >= MAX_FRAGMENTS:
         cache.clear()
-    cache[key] = fragment
+    cache[(first, second)] = fragment
     return fragment
 
 
