@@ -9,6 +9,7 @@ several times what formatting the line does, and an access line is written for e
 from __future__ import annotations
 
 import os
+import select
 import sys
 import threading
 import time
@@ -29,6 +30,10 @@ CREDENTIAL_QUERY_NAMES = frozenset(
 # A path is written at most this long: gunicorn lets a request line reach 4 KiB and werkzeug's server
 # more, and one caller must not make every log line that size.
 MAX_LOGGED_PATH = 2048
+
+# The largest write(2) that a pipe never splits (POSIX's PIPE_BUF, 4096 on Linux); most lines are
+# far shorter.
+ATOMIC_WRITE = getattr(select, "PIPE_BUF", 512)
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
@@ -249,18 +254,25 @@ class AccessLog:
             self._fd = None
 
     def write(self, record: AccessRecord) -> None:
-        """Write the line of `record`, whole, under a lock so that lines of concurrent threads never
+        """Write the line of `record`, whole: lines of concurrent threads and processes never
         interleave."""
         line = (record.to_json() if self.log_format == "json" else record.to_text()) + "\n"
         try:
-            with self._lock:
-                if self._fd is None:
+            if self._fd is None:
+                with self._lock:
                     self.stream.write(line)
                     self.stream.flush()
-                else:
-                    data = line.encode("utf-8", "backslashreplace")
-                    while data:
-                        data = data[os.write(self._fd, data) :]
+                return
+            data = line.encode("utf-8", "backslashreplace")
+            if len(data) <= ATOMIC_WRITE:
+                # One write(2) of at most PIPE_BUF bytes lands whole, on a pipe as on a file opened
+                # for appending: no lock, which a thread would otherwise hold across the system call
+                # (the GIL released) while the worker's other threads queue up behind it.
+                os.write(self._fd, data)
+                return
+            with self._lock:
+                while data:
+                    data = data[os.write(self._fd, data) :]
         except (OSError, ValueError):
             # A full disk or a closed stream loses the line; the request was served all the same and
             # must not turn into an error, nor take the worker down.
