@@ -265,9 +265,9 @@ class AccessLog:
                 return
             data = line.encode("utf-8", "backslashreplace")
             if len(data) <= ATOMIC_WRITE:
-                # One write(2) of at most PIPE_BUF bytes lands whole, on a pipe as on a file opened
-                # for appending: no lock, which a thread would otherwise hold across the system call
-                # (the GIL released) while the worker's other threads queue up behind it.
+                # One write(2) of at most PIPE_BUF bytes lands whole, on a pipe as on a file (Linux
+                # serialises writes to one): no lock, which a thread would otherwise hold across the
+                # system call (the GIL released) while the worker's other threads queue up behind it.
                 os.write(self._fd, data)
                 return
             with self._lock:
