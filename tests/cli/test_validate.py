@@ -85,6 +85,22 @@ def test_text_report_goes_to_stderr_grouped_by_file(runner: CliRunner, write_pro
     assert "Traceback" not in result.output
 
 
+def test_the_text_report_writes_what_the_files_hold_literally(
+    runner: CliRunner, write_project: WriteProject
+) -> None:
+    """A route quoted in a message reaches the report as written: no markup read into `[bold]`, no
+    emoji code turned into a picture."""
+    root = write_project(
+        {"endpoints/odd.toml": '[[endpoint]]\nid = "odd"\nmethod = "GET"\nroute = "/x/:smile: [bold]y"\n'}
+    )
+    result = validate(runner, root)
+    assert result.exit_code == 1
+    assert (
+        '      4  error   invalid-route  route "/x/:smile: [bold]y" is invalid: Invalid path: '
+        "/x/:smile: [bold]y  (endpoint[0].route)"
+    ) in result.stderr.splitlines()
+
+
 def test_every_planted_mistake_in_json_with_file_and_line(
     runner: CliRunner, write_project: WriteProject
 ) -> None:
