@@ -1,0 +1,150 @@
+"""Count the machine instructions one request costs, epctl next to its peers: ratios no noise moves.
+
+Run: `python bench/bench_instructions.py [--requests 2000]` from the repo root (venv with
+`pip install -e '.[test,bench]'`; needs valgrind: `apt-get install -y valgrind`). It runs itself once
+under valgrind's callgrind, builds every app, warms each up, then calls each in turn `--requests`
+times; callgrind writes a count at each boundary (at every `os.getppid()`), so each loop is counted
+alone. Prints instructions per request and the ratios:
+
+1. The JSON workflow reply of `bench_request.py` (GET /devices/42, 100 routes): lean Falcon (the
+   target's reference), idiomatic Falcon (`resp.media`, `cors_enable`), epctl.
+2. The page with layout and component: Falcon + Jinja2 (the same sandboxed templates), epctl.
+3. What observability adds: epctl's app bare, and wrapped as `epctl serve --log-format json
+   --admin-port P` wraps it (metrics in prometheus_client's multiprocess mode, one JSON line to
+   /dev/null).
+
+Instructions are not time: a cache miss costs more than an add, and callgrind runs the program about
+fifty times slower. But they are the same on every run and on a busy machine, where the timing
+benches (`bench_request.py`, `bench_observability.py`) spread by 30% between runs on this VM; the
+two together say how much of a difference is real. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SUMMARY = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
+# The loops, in the order they run: one count file each, after the warm-up's.
+LOOPS = (
+    ("json", "falcon"),
+    ("json", "falcon (media, cors)"),
+    ("json", "epctl"),
+    ("page", "falcon + jinja2"),
+    ("page", "epctl"),
+    ("observability", "epctl bare"),
+    ("observability", "epctl observed (metrics + JSON line)"),
+)
+REFERENCES = {"json": "falcon", "page": "falcon + jinja2", "observability": "epctl bare"}
+TITLES = {
+    "json": "1. JSON workflow reply, GET /devices/42, 100 routes",
+    "page": "2. Page with layout and component, GET /pages/devices/42?view=full",
+    "observability": "3. Observability: the same JSON request, bare and as `epctl serve` observes it",
+}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000, help="requests per app (default 2000)")
+    parser.add_argument("--inside", metavar="DIR", help=argparse.SUPPRESS)  # the run under valgrind
+    args = parser.parse_args(argv)
+    if args.inside:
+        run_loops(Path(args.inside), args.requests)
+        return 0
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print("valgrind is not installed: apt-get install -y valgrind", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="epctl-bench-instructions-") as work:
+        out = Path(work) / "callgrind.out"
+        command = [
+            valgrind,
+            "--tool=callgrind",
+            "--dump-before=getppid",
+            "--cache-sim=no",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--inside",
+            work,
+            "--requests",
+            str(args.requests),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(done.stdout + done.stderr, file=sys.stderr)
+            return 1
+        # Count file 1 is everything before the first loop (imports, builds, warm-ups); then a file
+        # per loop, in LOOPS order.
+        counts = [read_instructions(Path(f"{out}.{index}")) for index in range(2, 2 + len(LOOPS))]
+    report(counts, args.requests)
+    return 0
+
+
+def read_instructions(path: Path) -> int:
+    found = SUMMARY.search(path.read_text())
+    if found is None:
+        raise SystemExit(f"no instruction count in {path}")
+    return int(found.group(1))
+
+
+def report(counts: list[int], requests: int) -> None:
+    per_request = {loop: count / requests for loop, count in zip(LOOPS, counts, strict=True)}
+    print(f"Python {sys.version.split()[0]}; instructions per request (callgrind, {requests} requests each)")
+    for part, title in TITLES.items():
+        reference = per_request[(part, REFERENCES[part])]
+        print(f"\n{title}")
+        for (each, name), value in per_request.items():
+            if each == part:
+                print(f"   {name:40} {value / 1000:8.1f} K   {value / reference:5.2f}x")
+
+
+def run_loops(work: Path, requests: int) -> None:
+    """Build the apps, warm them up, and run each loop between two `os.getppid()` calls."""
+    # Before anything imports prometheus_client: its mode is fixed at import.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(work / "metrics")
+    os.environ.setdefault("EPCTL_SECRET", "bench-secret-that-is-long-enough-for-hs256")
+    sys.path.insert(0, str(HERE))
+    import bench_request as shared
+
+    from epctl.runtime.app import create_app
+    from epctl.runtime.observability.access_log import AccessLog
+    from epctl.runtime.observability.metrics import prepare_metrics_directory
+    from epctl.runtime.observed_apps import Observation, observe_app
+
+    prepare_metrics_directory()
+    project = shared.write_project(work / "project")
+    falcon, idiomatic = shared.make_falcon_app(), shared.make_falcon_app(idiomatic=True)
+    json_env = shared.make_environ(shared.JSON_PATH)
+    page_env = shared.make_environ(shared.PAGE_PATH, shared.PAGE_QUERY)
+    observed = observe_app(create_app(project), Observation("json", 0), "production")
+    devnull = open(os.devnull, "w")  # noqa: SIM115 (open for the whole run)
+    observed.access_log = AccessLog("json", devnull)
+    apps = {
+        ("json", "falcon"): (falcon, json_env),
+        ("json", "falcon (media, cors)"): (idiomatic, json_env),
+        ("json", "epctl"): (create_app(project), json_env),
+        ("page", "falcon + jinja2"): (falcon, page_env),
+        ("page", "epctl"): (create_app(project), page_env),
+        ("observability", "epctl bare"): (create_app(project), json_env),
+        ("observability", "epctl observed (metrics + JSON line)"): (observed, json_env),
+    }
+    loops = [shared.make_request_loop(*apps[loop]) for loop in LOOPS]
+    for loop in loops:
+        loop(200)
+    for loop in loops:
+        os.getppid()  # callgrind writes the count so far, so the next loop is counted alone
+        loop(requests)
+    os.getppid()
+    devnull.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
