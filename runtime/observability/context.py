@@ -41,6 +41,10 @@ class RequestContext:
     workflow_errors: int = 0
     tracing: Tracing | None = None
 
+    def add_workflow_error(self) -> None:
+        """Count one workflow of the request that raised."""
+        self.workflow_errors += 1
+
 
 _current: ContextVar[RequestContext | None] = ContextVar("epctl_request", default=None)
 
@@ -92,7 +96,7 @@ def note_workflow_error() -> None:
     """Count one workflow of the request that raised."""
     context = _current.get()
     if context is not None:
-        context.workflow_errors += 1
+        context.add_workflow_error()
 
 
 class RequestContextFilter(logging.Filter):

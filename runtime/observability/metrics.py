@@ -235,7 +235,11 @@ class Metrics:
         if record.outcome is not None:
             self._count_outcome(record.outcome, endpoint)
         if record.workflow_errors:
-            self._families.workflow_errors.labels(endpoint).inc(record.workflow_errors)
+            self.count_workflow_errors(endpoint, record.workflow_errors)
+
+    def count_workflow_errors(self, endpoint: str, count: int) -> None:
+        """Count `count` workflows of `endpoint` that raised."""
+        self._families.workflow_errors.labels(endpoint).inc(count)
 
     def _count_outcome(self, outcome: Outcome, endpoint: str) -> None:
         counter = self._outcomes.get((outcome, endpoint))

@@ -165,6 +165,20 @@ class _Reply(RequestContext):
         self.status = status
         return self.start_response(status, headers, exc_info)
 
+    def add_workflow_error(self) -> None:
+        """Count one workflow that raised: in the access line and metrics to come, or, for the
+        workflows behind a static reply (they run once the reply is sent, its line written), straight
+        into the metrics."""
+        if not self.finished:
+            self.workflow_errors += 1
+            return
+        metrics = self.observed.metrics
+        if metrics is not None:
+            try:
+                metrics.count_workflow_errors(self.endpoint_id or "", 1)
+            except Exception:
+                self.observed.report_metrics_failure()
+
     def finish(self, status_line: str, response_bytes: int | None) -> None:
         """End the request's span, count the request and write its access line, once."""
         if self.finished:

@@ -208,3 +208,38 @@ def test_the_sample_app_observed(sample: Path, sample_token: MintToken, log_stre
     (access,) = lines(log_stream)
     assert access["path"] == "/api/me?authorization=[redacted]"
     assert token not in log_stream.getvalue()
+
+
+def test_workflows_behind_a_static_reply_count_their_failures_once_the_reply_is_sent(
+    write_project: Any, secret: str, log_stream: io.StringIO
+) -> None:
+    """They run after the reply is sent and its access line written: their failures still reach the
+    metrics, with the endpoint's id, and their log lines still carry the request id."""
+    root = write_project(
+        {
+            "endpoints/ping.toml": """
+                [[endpoint]]
+                id = "ping"
+                method = "GET"
+                route = "/ping"
+                reply = { type = "redirect", to = "/" }
+            """,
+            "workflows/ping.toml": """
+                [[workflow]]
+                name = "audit"
+                handler = "audit.py:record"
+                endpoints = ["ping"]
+            """,
+            "workflows/audit.py": "def record(request):\n    raise RuntimeError('audit store down')\n",
+        }
+    )
+    labels = {"endpoint": "ping"}
+    before = REGISTRY.get_sample_value("epctl_workflow_errors_total", labels) or 0.0
+    access_log = AccessLog("json", log_stream)
+    app = ObservedApp(create_app(root), version="develop", access_log=access_log, metrics=Metrics("develop"))
+    response = Client(app).get("/ping", headers={"X-Request-ID": "ping-1"})
+    assert response.status_code == 301
+    response.close()
+    assert REGISTRY.get_sample_value("epctl_workflow_errors_total", labels) == before + 1
+    failed = [line for line in lines(log_stream) if line["logger"] == "epctl.runtime"]
+    assert [(line["request_id"], line["endpoint_id"]) for line in failed] == [("ping-1", "ping")]
