@@ -413,7 +413,7 @@ class EpctlApp:
         """Return the first reply of the endpoint's workflows (all of them run), within the deadline:
         504 when they are still running then, 500 when none replied."""
         if not handlers:
-            return self.no_reply(endpoint, request, failed=False)
+            return self.no_reply(endpoint, request)
         outcome = run_with_deadline(partial(self.call_workflows, endpoint, handlers, request), self.deadline)
         if not outcome.finished:
             log.error(
@@ -427,7 +427,7 @@ class EpctlApp:
         if outcome.error is not None:
             log.error('endpoint "%s": running its workflows failed', endpoint.id, exc_info=outcome.error)
             return error_answer(500, "Internal server error")
-        return outcome.value or self.no_reply(endpoint, request, failed=False)
+        return outcome.value or self.no_reply(endpoint, request)
 
     def run_after_reply(self, endpoint: Endpoint, handlers: tuple[Handler, ...], request: Request) -> None:
         """Run the workflows behind a static reply that was sent already: their replies are ignored,
@@ -500,16 +500,15 @@ class EpctlApp:
             return error_answer(500, "Internal server error")
         return answer
 
-    def no_reply(self, endpoint: Endpoint, request: Request, *, failed: bool) -> Answer:
-        """Return the 500 answer of an endpoint no workflow replied for, logging why unless a
-        failure was logged already."""
-        if not failed:
-            log.error(
-                'endpoint "%s" gave no reply to %s %s: it has no static reply and no workflow returned one',
-                endpoint.id,
-                request.method,
-                request.path,
-            )
+    def no_reply(self, endpoint: Endpoint, request: Request) -> Answer:
+        """Return the 500 answer of an endpoint no workflow replied for (and none failed: a failure
+        is answered by `call_workflows`), logging why."""
+        log.error(
+            'endpoint "%s" gave no reply to %s %s: it has no static reply and no workflow returned one',
+            endpoint.id,
+            request.method,
+            request.path,
+        )
         return error_answer(500, "Internal server error")
 
     # -- replies ---------------------------------------------------------------------------------
