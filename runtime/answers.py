@@ -27,7 +27,7 @@ from werkzeug.http import HTTP_STATUS_CODES, dump_cookie, remove_entity_headers
 from werkzeug.urls import iri_to_uri
 
 from epctl.runtime.header_rules import check_cookie_name
-from epctl.runtime.mount import cookie_path, site_location
+from epctl.runtime.mount import cookie_path, site_path
 from epctl.schemas.problems import EpctlError
 
 if TYPE_CHECKING:
@@ -333,7 +333,7 @@ def fix_locations(headers: Headers, root: str = "") -> None:
     for index, (name, value) in enumerate(headers):
         lower = name.lower()
         if lower == "location":
-            headers[index] = (name, iri_to_uri(site_location(value, root)))
+            headers[index] = (name, iri_to_uri(site_path(value, root)))
         elif lower == "content-location":
             headers[index] = (name, iri_to_uri(value))
 

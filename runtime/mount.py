@@ -44,17 +44,14 @@ def strip_root(path: str, root: str) -> str | None:
 
 def site_path(path: str, root: str) -> str:
     """Return the site path of the app path `path`: the root put in front of a site-absolute path
-    (`/devices` -> `/fleet/devices`); any other URL (`https://...`, `next`, `?q=1`) as it is."""
+    (`/devices` -> `/fleet/devices`); any other URL (`https://...`, `next`, `?q=1`) as it is.
+
+    Also what a redirect target is sent as: a site-relative target stays on the site (a leading `//`
+    or `/\\` becomes one `/`) and gets the root; a target with a scheme, or relative to the request,
+    is kept."""
     if not path.startswith(("/", "\\")):
         return path
     return root + "/" + _LEADING_SLASHES.sub("", path)
-
-
-def site_location(location: str, root: str) -> str:
-    """Return a redirect target as it is sent: a site-relative target stays on the site (a leading
-    `//` or `/\\` becomes one `/`) and gets the root; a target with a scheme, or relative to the
-    request, is kept."""
-    return site_path(location, root)
 
 
 def cookie_path(path: str, root: str) -> str:
