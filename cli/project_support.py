@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from epctl.cli.app import ProblemFormat
-from epctl.cli.output import count_problems, print_problems
+from epctl.cli.output import count_problems, plural, print_problems
 from epctl.cli.progress import progress_after
 from epctl.cli.project_commands import RouteSort
 from epctl.cli.sarif import ReportPaths
@@ -26,11 +26,9 @@ from epctl.schemas.routing import (
     Outcome,
     Preflight,
 )
-from epctl.schemas.static_files import STATIC_FOLDER, asset_path
+from epctl.schemas.static_files import STATIC_FOLDER, STATIC_METHODS, asset_path
 from epctl.schemas.suppressions import partition_problems
 from epctl.schemas.version_file import read_version
-
-STATIC_METHODS = ("GET", "HEAD")
 
 
 def report_validation(root: Path, version: str, format: ProblemFormat, *, strict: bool) -> bool:
@@ -191,13 +189,12 @@ def static_row(project: Project, text: str | None, method: str | None, access: s
         or (access and access != "public")
     ):
         return []
-    files = len(project.static)
     return [
         "GET",
         route,
         "(static files)",
         "public",
-        f"{STATIC_FOLDER}/ ({files} file{'' if files == 1 else 's'})",
+        f"{STATIC_FOLDER}/ ({plural(len(project.static), 'file')})",
         "yes",
     ]
 

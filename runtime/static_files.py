@@ -28,7 +28,7 @@ from epctl.runtime.request import Request
 from epctl.schemas.problems import EpctlError
 from epctl.schemas.project import Project
 from epctl.schemas.routing.paths import decode_param
-from epctl.schemas.static_files import STATIC_FOLDER, Asset, asset_name
+from epctl.schemas.static_files import STATIC_FOLDER, STATIC_METHODS, Asset, asset_name
 
 LONG_CACHE = "public, max-age=31536000, immutable"  # a year: the URL names the content
 REVALIDATE = "no-cache"  # may be stored, but asked about (a 304 when unchanged) before each use
@@ -47,7 +47,6 @@ _TYPES = {
 }
 # Python's built-in table only: /etc/mime.types differs between machines, a version must not.
 _MIME = mimetypes.MimeTypes()
-_METHODS = ("GET", "HEAD")
 
 
 class UnknownAssetError(EpctlError):
@@ -75,9 +74,8 @@ class StaticFiles:
     def __init__(self, project: Project, root: str) -> None:
         self.prefix = project.settings.static_prefix
         self.root = root
-        self.assets = {
-            asset_name(path): ServedAsset(asset_name(path), asset) for path, asset in project.static.items()
-        }
+        named = ((asset_name(path), asset) for path, asset in project.static.items())
+        self.assets = {name: ServedAsset(name, asset) for name, asset in named}
 
     def answer(self, request: Request, path: str) -> Answer | None:
         """Return the answer to `request` for the app path `path` (under the prefix), None when it names
@@ -86,9 +84,9 @@ class StaticFiles:
         served = None if name is None else self.assets.get(name)
         if served is None:
             return None
-        if request.method not in _METHODS:
+        if request.method not in STATIC_METHODS:
             answer = error_answer(405, "Method not allowed")
-            answer.headers.append(("Allow", ", ".join(_METHODS)))
+            answer.headers.append(("Allow", ", ".join(STATIC_METHODS)))
             return answer
         fresh = request.query.get("v") == served.asset.hash
         headers = [*served.headers, ("Cache-Control", LONG_CACHE if fresh else REVALIDATE)]
@@ -113,7 +111,8 @@ class StaticFiles:
 def read_name(raw: str) -> str | None:
     """Return the asset name of the raw (percent-encoded) path below the prefix, None when it is not
     a plain relative path: an encoded slash or backslash, `..`, `.`, empty or dot-led segments."""
-    if "%2f" in raw.lower() or "%5c" in raw.lower():
+    lowered = raw.lower()
+    if "%2f" in lowered or "%5c" in lowered:
         return None
     name = decode_param(raw)
     if not name or safe_join(STATIC_FOLDER, name) is None:

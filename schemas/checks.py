@@ -20,6 +20,7 @@ from epctl.schemas.problems import Code, Place, Problem, Severity, Suggester, Wo
 from epctl.schemas.project import Declarations, Project
 from epctl.schemas.routing import RouteConflictError, Router
 from epctl.schemas.static_checks import check_asset_name, find_asset_names, find_static_conflicts
+from epctl.schemas.static_files import asset_name
 from epctl.schemas.string_lines import find_string_line
 
 TOO_DEEP_FOR_JINJA = "expressions or blocks nested too deeply for the template parser; split them up"
@@ -296,7 +297,7 @@ class _Checker:
         for line, asset in find_asset_names(tree):
             message = check_asset_name(self.project, asset)
             if message is not None:
-                names = [path.partition("/")[2] for path in self.project.static]
+                names = [asset_name(path) for path in self.project.static]
                 self.problems.append(
                     Problem.error(
                         Code.UNKNOWN_ASSET,

@@ -18,7 +18,7 @@ from epctl.schemas.models import route_of
 from epctl.schemas.problems import Code, Problem
 from epctl.schemas.project import Project
 from epctl.schemas.routing.syntax import LITERAL, Route
-from epctl.schemas.static_files import STATIC_FOLDER
+from epctl.schemas.static_files import STATIC_FOLDER, asset_path
 
 HELPER = "static_url"
 
@@ -77,6 +77,6 @@ def find_asset_names(tree: nodes.Template) -> Iterator[tuple[int, str]]:
 
 def check_asset_name(project: Project, name: str) -> str | None:
     """Return why `static_url(name)` fails in `project`, None when static/ has that file."""
-    if f"{STATIC_FOLDER}/{name}" in project.static:
+    if asset_path(name) in project.static:
         return None
     return f'template calls {HELPER}("{name}"), but {STATIC_FOLDER}/ has no file "{name}"'

@@ -25,6 +25,8 @@ STATIC_FOLDER = "static"
 STATIC_TEXT_KEY = "static"  # the version table of text assets: path -> text
 STATIC_BINARY_KEY = "static_base64"  # the version table of other assets: path -> base64 text
 DEFAULT_STATIC_PREFIX = "/static/"
+# The methods static files answer; any other is 405 with this `Allow`.
+STATIC_METHODS = ("GET", "HEAD")
 # Hex digits of the content's sha256 in `?v=` and the ETag: 64 bits, collisions out of reach for a site.
 HASH_LENGTH = 16
 # Suffixes frozen as text when the file is UTF-8 without a carriage return (a TOML string holds such
