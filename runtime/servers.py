@@ -29,7 +29,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from epctl.runtime.app import EpctlApp, create_app
 from epctl.runtime.hosts import HostApp
-from epctl.runtime.observability.logs import LogFormat, make_formatter
+from epctl.runtime.observability.logs import LogFormat, install_handler, make_formatter
 from epctl.runtime.observability.logs import configure_logging as configure_epctl_logging
 from epctl.runtime.observability.middleware import ObservedApp
 from epctl.runtime.observed_apps import Observation, observe_app, observe_reloading
@@ -375,14 +375,9 @@ def configure_logging(log_format: LogFormat | None = None) -> LogFormat:
     """Send epctl's log (workflow tracebacks, reloads) and werkzeug's (its start-up lines) to stderr in
     `log_format` (None: text on a terminal, JSON otherwise); return the format used."""
     chosen = configure_epctl_logging(log_format, sys.stderr)
-    werkzeug_log = logging.getLogger("werkzeug")
-    for old in [handler for handler in werkzeug_log.handlers if isinstance(handler, _WerkzeugHandler)]:
-        werkzeug_log.removeHandler(old)
     handler = _WerkzeugHandler(sys.stderr)
     handler.setFormatter(make_formatter(chosen))
-    werkzeug_log.addHandler(handler)
-    werkzeug_log.setLevel(logging.INFO)
-    werkzeug_log.propagate = False
+    install_handler("werkzeug", handler)
     return chosen
 
 

@@ -98,13 +98,20 @@ def configure_logging(log_format: LogFormat | None = None, stream: TextIO | None
     """
     stream = stream if stream is not None else sys.stderr
     chosen = log_format or choose_log_format(stream)
-    logger = logging.getLogger(EPCTL_LOGGER)
-    for old in [handler for handler in logger.handlers if isinstance(handler, _EpctlHandler)]:
-        logger.removeHandler(old)
     handler = _EpctlHandler(stream)
     handler.setFormatter(make_formatter(chosen))
     handler.addFilter(RequestContextFilter())
+    install_handler(EPCTL_LOGGER, handler)
+    return chosen
+
+
+def install_handler(name: str, handler: logging.Handler) -> None:
+    """Make `handler` the one handler of its class on logger `name` (replacing one an earlier call
+    installed), at INFO and above, and stop that logger propagating to the root: its lines are written
+    once, by this handler, whatever else configured the root."""
+    logger = logging.getLogger(name)
+    for old in [each for each in logger.handlers if type(each) is type(handler)]:
+        logger.removeHandler(old)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    return chosen
