@@ -24,13 +24,19 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     )
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By  # noqa: E402 (after the skip: selenium may be missing)
+from selenium.common.exceptions import (  # noqa: E402 (after the skip: selenium may be missing)
+    StaleElementReferenceException,
+    WebDriverException,
+)
+from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 # How long a form's submission may take to bring the next page (a sign-in hashes the password).
 SUBMIT_SECONDS = 30
+# What chromium says when it cannot resolve an element found a moment before.
+DETACHED = "does not belong to the document"
 
 
 @pytest.fixture
@@ -58,9 +64,20 @@ def sign_in(browser: WebDriver, url: str, email: str) -> None:
 
 def submit(browser: WebDriver, selector: str) -> None:
     """Click the submit button at `selector` and wait for the page it brings: `click` returns once the
-    click is dispatched, and on a busy machine the form's reply may not be in yet."""
-    button = browser.find_element(By.CSS_SELECTOR, selector)
-    button.click()
+    click is dispatched, and on a busy machine the form's reply may not be in yet.
+
+    Chromium sometimes cannot resolve a button found a moment before ("Node with given id does not
+    belong to the document"); the click was then never dispatched, so it is found and clicked again.
+    """
+    for attempt in range(3):
+        button = browser.find_element(By.CSS_SELECTOR, selector)
+        try:
+            button.click()
+            break
+        except WebDriverException as err:  # StaleElementReferenceException is one too
+            detached = isinstance(err, StaleElementReferenceException) or DETACHED in str(err)
+            if not detached or attempt == 2:
+                raise
     wait = WebDriverWait(browser, SUBMIT_SECONDS)
     wait.until(expected_conditions.staleness_of(button))  # the form's page is gone
     wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
