@@ -30,13 +30,15 @@ from selenium.common.exceptions import (  # noqa: E402 (after the skip: selenium
 )
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 # How long a form's submission may take to bring the next page (a sign-in hashes the password).
 SUBMIT_SECONDS = 30
-# What chromium says when it cannot resolve an element found a moment before.
+# What chromium says of an element whose page is gone, or that it cannot resolve a moment after
+# finding it: an "unknown error", not the StaleElementReferenceException selenium's own waits expect.
 DETACHED = "does not belong to the document"
+# A global set on the form's page only: the page a navigation brings has a new window object.
+FORM_PAGE = "window.epctlFormPage"
 
 
 @pytest.fixture
@@ -66,21 +68,30 @@ def submit(browser: WebDriver, selector: str) -> None:
     """Click the submit button at `selector` and wait for the page it brings: `click` returns once the
     click is dispatched, and on a busy machine the form's reply may not be in yet.
 
-    Chromium sometimes cannot resolve a button found a moment before ("Node with given id does not
-    belong to the document"); the click was then never dispatched, so it is found and clicked again.
+    The wait asks the browser whether the form's page is gone instead of asking about the button,
+    which chromium answers with an error once its page is gone. A click chromium could not dispatch
+    (the button found a moment before does not resolve) is tried again, at most three times.
     """
+    browser.execute_script(f"{FORM_PAGE} = true")
     for attempt in range(3):
-        button = browser.find_element(By.CSS_SELECTOR, selector)
         try:
-            button.click()
+            browser.find_element(By.CSS_SELECTOR, selector).click()
             break
         except WebDriverException as err:  # StaleElementReferenceException is one too
             detached = isinstance(err, StaleElementReferenceException) or DETACHED in str(err)
             if not detached or attempt == 2:
                 raise
-    wait = WebDriverWait(browser, SUBMIT_SECONDS)
-    wait.until(expected_conditions.staleness_of(button))  # the form's page is gone
-    wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
+            if shows_next_page(browser):
+                break
+    # While the next page loads, a script may fail to run: ask again until the wait runs out.
+    wait = WebDriverWait(browser, SUBMIT_SECONDS, ignored_exceptions=(WebDriverException,))
+    wait.until(shows_next_page, f"the form at {selector!r} brought no page in {SUBMIT_SECONDS} s")
+
+
+def shows_next_page(browser: WebDriver) -> bool:
+    """Whether the browser has left the form's page and loaded the next one."""
+    script = f"return {FORM_PAGE} !== true && document.readyState === 'complete'"
+    return bool(browser.execute_script(script))
 
 
 @pytest.mark.timeout(240)
