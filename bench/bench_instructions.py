@@ -12,6 +12,11 @@ alone. Prints instructions per request and the ratios:
 3. What observability adds: epctl's app bare, and wrapped as `epctl serve --log-format json
    --admin-port P` wraps it (metrics in prometheus_client's multiprocess mode, one JSON line to
    /dev/null).
+4. The same two served by gunicorn (one gthread worker, 4 threads, as `epctl serve --workers N`
+   runs them) under callgrind, a keep-alive client sending the JSON request: the worker's
+   instructions per request, HTTP parsing and gunicorn's own work included (`--no-server` skips it).
+   The app is wrapped in a marker (a request to MARK_PATH calls `os.getsid`, where callgrind writes
+   its count), so the count spans exactly the measured requests.
 
 Instructions are not time: a cache miss costs more than an add, and callgrind runs the program about
 fifty times slower. But they are the same on every run and on a busy machine, where the timing
@@ -22,13 +27,16 @@ two together say how much of a difference is real. Nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SUMMARY = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
@@ -53,6 +61,7 @@ TITLES = {
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per app (default 2000)")
+    parser.add_argument("--no-server", action="store_true", help="skip part 4 (gunicorn, about 3 minutes)")
     parser.add_argument("--inside", metavar="DIR", help=argparse.SUPPRESS)  # the run under valgrind
     args = parser.parse_args(argv)
     if args.inside:
@@ -84,7 +93,11 @@ def main(argv: list[str]) -> int:
         # Count file 1 is everything before the first loop (imports, builds, warm-ups); then a file
         # per loop, in LOOPS order.
         counts = [read_instructions(Path(f"{out}.{index}")) for index in range(2, 2 + len(LOOPS))]
-    report(counts, args.requests)
+        report(counts, args.requests)
+        if not args.no_server:
+            sys.stdout.flush()
+            served = {each: count_served(valgrind, Path(work), each, args.requests) for each in SERVED}
+            report_served(served, args.requests)
     return 0
 
 
@@ -144,6 +157,92 @@ def run_loops(work: Path, requests: int) -> None:
         loop(requests)
     os.getppid()
     devnull.close()
+
+
+# Part 4: what a request costs the worker that serves it, bare and observed.
+SERVED = ("bare", "observed")
+MARK_PATH = "/__bench-mark"
+# Under callgrind a worker imports and builds the app about fifty times slower than usual.
+SERVED_BOOT_SECONDS = 600
+
+
+def make_marked_app(variant: str, project_dir: str) -> object:
+    """Return epctl's app, bare or observed as `epctl serve --log-format json --admin-port P` has it,
+    behind the marker: a request to MARK_PATH calls `os.getsid` (callgrind's boundary) and gets 204
+    (importable by gunicorn as `bench_instructions:make_marked_app(...)`)."""
+    import bench_observability
+    import bench_request
+
+    app: Any
+    if variant == "bare":
+        app = bench_request.make_epctl_app(project_dir)
+    else:
+        app = bench_observability.make_observed_app(project_dir)
+
+    def marked(environ: dict[str, object], start_response: Callable[..., object]) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == MARK_PATH:
+            os.getsid(0)
+            start_response("204 No Content", [])
+            return []
+        return app(environ, start_response)  # type: ignore[no-any-return]
+
+    return marked
+
+
+def count_served(valgrind: str, work: Path, variant: str, requests: int) -> int:
+    """Return the instructions one gthread worker spent on `requests` JSON requests, serving `variant`
+    under callgrind (the master too runs under it, but never reaches a mark)."""
+    sys.path.insert(0, str(HERE))
+    import bench_request as shared
+
+    project = work / "served-project"
+    if not project.exists():
+        shared.write_project(project)
+    out = work / f"served-{variant}"
+    prefix = [valgrind, "--tool=callgrind", "--dump-before=getsid", "--cache-sim=no",
+              f"--callgrind-out-file={out}.%p"]  # fmt: skip
+    # A worker this slow must not be taken for a stuck one; the metrics directory is the one
+    # `epctl serve --workers` would make.
+    metrics = work / f"served-metrics-{variant}"
+    metrics.mkdir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+    spec = f"bench_instructions:make_marked_app({variant!r}, {str(project)!r})"
+    with shared.run_gunicorn(
+        f"served-{variant}", spec, work, "gthread", workers=1, prefix=prefix,
+        options=["--timeout", str(SERVED_BOOT_SECONDS)], boot_timeout=SERVED_BOOT_SECONDS,
+    ) as server:  # fmt: skip
+        shared.wait_until_serving(server, shared.JSON_PATH, timeout=SERVED_BOOT_SECONDS)
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        send_requests(connection, shared.JSON_PATH, 200)  # warm-up
+        send_requests(connection, MARK_PATH, 1)
+        send_requests(connection, shared.JSON_PATH, requests)
+        send_requests(connection, MARK_PATH, 1)
+        connection.close()
+    # The worker's second count file spans the two marks; only the worker ever reaches one.
+    between = sorted(work.glob(f"{out.name}.*.2"))
+    if len(between) != 1:
+        raise SystemExit(f"expected one worker's count between the marks, found {between}")
+    return read_instructions(between[0])
+
+
+def send_requests(connection: http.client.HTTPConnection, path: str, count: int) -> None:
+    """Send `count` GET requests one after the other on one keep-alive connection."""
+    for _ in range(count):
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        if response.status not in (200, 204):
+            raise SystemExit(f"GET {path} answered {response.status}")
+
+
+def report_served(served: dict[str, int], requests: int) -> None:
+    bare = served["bare"] / requests
+    print("\n4. Served by gunicorn (1 gthread worker, 4 threads), the JSON request on a keep-alive")
+    print("   connection: the worker's instructions per request (the kernel's side of sockets and writes")
+    print("   is not counted)")
+    for variant, label in (("bare", "epctl bare"), ("observed", "epctl observed (metrics + JSON line)")):
+        value = served[variant] / requests
+        print(f"   {label:40} {value / 1000:8.1f} K   {value / bare:5.2f}x")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -480,16 +480,27 @@ class Server:
 
 @contextlib.contextmanager
 def run_gunicorn(
-    name: str, app_spec: str, workdir: Path, worker_class: str, workers: int = 2
+    name: str,
+    app_spec: str,
+    workdir: Path,
+    worker_class: str,
+    workers: int = 2,
+    *,
+    prefix: Sequence[str] = (),
+    options: Sequence[str] = (),
+    boot_timeout: float = 60,
 ) -> Iterator[Server]:
     """Run gunicorn serving `app_spec` (`module:factory(...)`) on 127.0.0.1 at an ephemeral port.
 
-    Yields once the port is known and every worker has booted; always stops gunicorn on exit.
+    `prefix` goes before the Python command (a profiler running it), `options` after gunicorn's own.
+    Yields once the port is known and every worker has booted (within `boot_timeout` seconds); always
+    stops gunicorn on exit.
     """
     run_dir = workdir / f"run-{name}-{worker_class}"
     run_dir.mkdir()
     log = workdir / f"gunicorn-{name}-{worker_class}.log"
     command = [
+        *prefix,
         sys.executable,
         "-m",
         "gunicorn",
@@ -506,6 +517,7 @@ def run_gunicorn(
         "-",
         "--log-level",
         "info",
+        *options,
         app_spec,
     ]
     # gunicorn >= 25.1 opens a control socket in $XDG_RUNTIME_DIR (else one path per user): a directory
@@ -515,7 +527,7 @@ def run_gunicorn(
         # stderr to a file, not a pipe: nobody reads a pipe during the load, and a full one would block.
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=environment)
     try:
-        port = wait_for_gunicorn(process, log, workers)
+        port = wait_for_gunicorn(process, log, workers, boot_timeout)
         yield Server(name, port, process, log)
     finally:
         stop_process(process)
