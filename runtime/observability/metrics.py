@@ -21,14 +21,19 @@ Metrics (labels in braces):
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import logging
 import os
 import sys
 import tempfile
 import threading
+import time
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +44,8 @@ from epctl.schemas.routing import METHODS
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+log = logging.getLogger("epctl.runtime")
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Methods outside this set are counted as "other": a label value per method a caller makes up would
@@ -213,10 +220,25 @@ class Metrics:
         # what counts each one is kept here. Bounded: endpoints x counted methods x 6 status classes.
         self._children: dict[tuple[str, str, str], _Series] = {}
         self._outcomes: dict[tuple[Outcome, str], Counter] = {}
+        self._tallied: dict[_Series, None] = {}  # the label sets tallied since the last write
         self._families.version_info.labels(*self._version_labels).set(1)
+        # `observe(record)` counts one answered request. In one process it counts it at once. Under
+        # several (gunicorn's workers) each value written is a lock and a write to a memory-mapped
+        # file, three per request: there the request is queued (one append), and a thread of each
+        # process writes the queued ones every FLUSH_SECONDS, each label set's sums once.
+        self.observe: Callable[[AccessRecord], None] = (
+            self.count if multiprocess_directory() is None else partial(_FLUSHER.add, self)
+        )
 
-    def observe(self, record: AccessRecord) -> None:
-        """Count one answered request: its totals, its duration and why it was refused, if it was."""
+    def count(self, record: AccessRecord) -> None:
+        """Count one answered request now: its totals, its duration and why it was refused, if it was."""
+        with _TALLY_LOCK:
+            self.tally(record)
+            self.write_tallies()
+
+    def tally(self, record: AccessRecord) -> None:
+        """Add one answered request to its label set's sums, to be written by `write_tallies`; why it
+        was refused, if it was, and its workflow errors are written at once (rare). Under _TALLY_LOCK."""
         method = record.method if record.method in COUNTED_METHODS else OTHER
         endpoint = record.endpoint_id or ""
         status = record.status
@@ -229,13 +251,24 @@ class Metrics:
                 self._families.duration.labels(endpoint, method),
             )
         duration = record.duration
-        series.count(1)
-        series.total(duration)
-        series.buckets[bisect_left(series.bounds, duration)](1)
+        series.requests += 1
+        series.seconds += duration
+        hits = series.hits
+        bucket = bisect_left(series.bounds, duration)
+        hits[bucket] = hits.get(bucket, 0) + 1
+        self._tallied[series] = None
         if record.outcome is not None:
             self._count_outcome(record.outcome, endpoint)
         if record.workflow_errors:
             self.count_workflow_errors(endpoint, record.workflow_errors)
+
+    def write_tallies(self) -> None:
+        """Write the sums tallied since the last write to prometheus_client's values. Under
+        _TALLY_LOCK."""
+        tallied = self._tallied
+        self._tallied = {}
+        for series in tallied:
+            series.write()
 
     def count_workflow_errors(self, endpoint: str, count: int) -> None:
         """Count `count` workflows of `endpoint` that raised."""
@@ -271,7 +304,8 @@ class Metrics:
 
 
 class _Series:
-    """The values one request of a label set adds to: its count, and its duration's sum and bucket.
+    """The values the requests of one label set add to: their count, and their durations' sum and
+    buckets; with what was tallied since the last write.
 
     prometheus_client's `Counter.inc` and `Histogram.observe` check their arguments and walk the
     buckets on every call; here the same value objects they write to are called straight, the bucket
@@ -279,13 +313,88 @@ class _Series:
     still takes its lock and, in multiprocess mode, writes its file, so a scrape sees the same numbers.
     """
 
-    __slots__ = ("bounds", "buckets", "count", "total")
+    __slots__ = ("bounds", "buckets", "count", "hits", "requests", "seconds", "total")
 
     def __init__(self, requests: Counter, duration: Histogram) -> None:
         self.count: Callable[[float], None] = requests._value.inc
         self.total: Callable[[float], None] = duration._sum.inc
         self.buckets: tuple[Callable[[float], None], ...] = tuple(value.inc for value in duration._buckets)
         self.bounds: tuple[float, ...] = tuple(duration._upper_bounds)
+        self.requests = 0  # tallied since the last write
+        self.seconds = 0.0
+        self.hits: dict[int, int] = {}  # bucket index -> requests
+
+    def write(self) -> None:
+        """Add what was tallied to the values, and start the tally again."""
+        requests, seconds, hits = self.requests, self.seconds, self.hits
+        self.requests, self.seconds, self.hits = 0, 0.0, {}
+        self.count(requests)
+        self.total(seconds)
+        for bucket, count in hits.items():
+            self.buckets[bucket](count)
+
+
+# Tallies (`Metrics.tally`, `write_tallies`) are made by one thread at a time.
+_TALLY_LOCK = threading.Lock()
+# Under several processes: how often each process writes the requests it queued to its metric files.
+# A scrape may miss the last tenth of a second of requests; a process that exits writes them first.
+FLUSH_SECONDS = 0.1
+
+
+class _Flusher:
+    """The requests a process counted but has not written to its metric files yet, and the thread that
+    writes them every FLUSH_SECONDS (started with the first request of each process)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Start empty, without a thread: in a forked child, the parent's queue is the parent's to write."""
+        self.queue: deque[tuple[Metrics, AccessRecord]] = deque()  # append and popleft are atomic
+        self.thread: threading.Thread | None = None
+        self.start_lock = threading.Lock()
+        self.failed = False
+
+    def add(self, metrics: Metrics, record: AccessRecord) -> None:
+        self.queue.append((metrics, record))
+        if self.thread is None:
+            self.start()
+
+    def start(self) -> None:
+        with self.start_lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.run, name="epctl-metrics", daemon=True)
+                self.thread.start()
+
+    def run(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every queued request; a failure (a full disk under the metrics directory) loses them,
+        and is logged the first time: every later one would fail alike and flood the log."""
+        queue = self.queue
+        try:
+            with _TALLY_LOCK:
+                tallied: dict[Metrics, None] = {}
+                while queue:  # only this thread takes from the queue: popleft finds one
+                    metrics, record = queue.popleft()
+                    metrics.tally(record)
+                    tallied[metrics] = None
+                for metrics in tallied:
+                    metrics.write_tallies()
+        except Exception:
+            if not self.failed:
+                self.failed = True
+                log.exception("counting requests in the metrics failed; later failures are not logged")
+
+
+_FLUSHER = _Flusher()
+os.register_at_fork(after_in_child=_FLUSHER.reset)
+# A process that exits normally (a gunicorn worker stopping or recycled, on SIGHUP too) writes what is
+# queued; only one killed outright loses its last tenth of a second.
+atexit.register(_FLUSHER.flush)
 
 
 def create_registry(directory: str | Path | None = None) -> CollectorRegistry:

@@ -181,6 +181,18 @@ def scrape(admin: str) -> Samples:
     }
 
 
+def scrape_counted(admin: str, requests: int) -> Samples:
+    """Scrape once `epctl_requests_total` sums to `requests`: each worker writes the requests it
+    counted every tenth of a second, so the last ones may take that long to show."""
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        samples = scrape(admin)
+        counted = sum(value for (name, _), value in samples.items() if name == "epctl_requests_total")
+        if counted >= requests or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.05)
+
+
 def labels(**values: str) -> frozenset[tuple[str, str]]:
     return frozenset(values.items())
 

@@ -16,6 +16,7 @@ from tests.cli.serving import (
     fetch,
     labels,
     scrape,
+    scrape_counted,
     start_serve,
     wait_until_ready,
 )
@@ -86,7 +87,7 @@ def test_two_workers_json_lines_summed_metrics_and_health(
         assert fetch(url + "/ops/boom", {"X-Request-ID": "rid-boom"})[0] == 500
         sent = slow + 9
 
-        samples = scrape(server.admin)
+        samples = scrape_counted(server.admin, sent)
         requests = [
             (dict(found), value) for (name, found), value in samples.items() if name == "epctl_requests_total"
         ]

@@ -118,6 +118,18 @@ def scrape(admin: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     }
 
 
+def scrape_counted(admin: str, requests: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Scrape once `epctl_requests_total` sums to `requests`: each worker writes the requests it
+    counted every tenth of a second, so the last ones may take that long to show."""
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        samples = scrape(admin)
+        counted = sum(value for (name, _), value in samples.items() if name == "epctl_requests_total")
+        if counted >= requests or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.05)
+
+
 def test_two_workers_one_scrape_one_json_line_per_request(served: Served) -> None:
     assert fetch(served.admin + "/livez")[:3:2] == (200, "ok\n")
     wait_until_ready(served.admin)
@@ -137,7 +149,7 @@ def test_two_workers_one_scrape_one_json_line_per_request(served: Served) -> Non
     assert (status, headers["X-Request-ID"]) == (404, "e2e-404")
     assert fetch(served.url + "/boom", {"X-Request-ID": "e2e-boom"})[0] == 500
 
-    samples = scrape(served.admin)
+    samples = scrape_counted(served.admin, 14)
     requests = "epctl_requests_total"
     assert (
         samples[(requests, frozenset({"endpoint": "slow", "method": "GET", "status_class": "2xx"}.items()))]
@@ -165,7 +177,7 @@ def test_two_workers_one_scrape_one_json_line_per_request(served: Served) -> Non
     else:
         raise AssertionError(f"gunicorn did not replace its two workers:\n{served.log_path.read_text()}")
     assert fetch(served.url + "/pid")[0] == 200
-    samples = scrape(served.admin)
+    samples = scrape_counted(served.admin, 15)
     assert (
         samples[(requests, frozenset({"endpoint": "pid", "method": "GET", "status_class": "2xx"}.items()))]
         == 11

@@ -140,6 +140,77 @@ def test_an_exited_process_leaves_its_counts_and_takes_its_version_along(tmp_pat
     assert value(samples, "epctl_requests_total", endpoint="device", method="GET", status_class="2xx") == 1
 
 
+# -- several processes: counted in memory, written every tenth of a second ---------------------------
+STAY = """
+import sys
+from epctl.runtime.observability.access_log import AccessRecord
+from epctl.runtime.observability.metrics import Metrics
+
+metrics = Metrics("v1.0.0")
+for _ in range(3):
+    metrics.observe(AccessRecord(0.0, "r", "GET", "/p", "", 200, 0.002, endpoint_id="device"))
+print("counted", flush=True)
+sys.stdin.read()  # a worker that serves on: no exit writes its counts
+"""
+
+
+def test_a_worker_that_serves_on_has_its_counts_in_the_next_scrapes(tmp_path: Path) -> None:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", STAY], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "counted\n"
+        client = Client(create_admin_app(lambda: True, metrics_directory=tmp_path))
+        deadline = time.monotonic() + SUBPROCESS_SECONDS
+        counts = []
+        while time.monotonic() < deadline:
+            samples = scrape(client)
+            counts.append(
+                value(samples, "epctl_requests_total", endpoint="device", method="GET", status_class="2xx")
+            )
+            if counts[-1] == 3:
+                break
+            time.sleep(0.02)
+        assert counts[-1] == 3 and set(counts) <= {0, 3}, counts  # written together, once
+        assert value(samples, "epctl_request_duration_seconds_sum", endpoint="device", method="GET") == (
+            pytest.approx(0.006)
+        )
+    finally:
+        process.communicate(timeout=SUBPROCESS_SECONDS)
+
+
+def test_a_forked_worker_writes_its_own_requests_not_those_its_parent_had_queued(tmp_path: Path) -> None:
+    result = run_python(
+        """
+        import os, sys
+        from epctl.runtime.observability.access_log import AccessRecord
+        from epctl.runtime.observability.metrics import Metrics
+
+        metrics = Metrics("v1.0.0")
+        def serve(endpoint):
+            metrics.observe(AccessRecord(0.0, "r", "GET", "/p", "", 200, 0.002, endpoint_id=endpoint))
+
+        for _ in range(3):
+            serve("parent")  # queued, not yet written
+        worker = os.fork()
+        if worker == 0:
+            serve("child")
+            sys.exit(0)  # a worker stopping: what it queued is written as it exits
+        os.waitpid(worker, 0)
+        """,
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    samples = scrape(Client(create_admin_app(lambda: True, metrics_directory=tmp_path)))
+    requests = {
+        dict(labels)["endpoint"]: count
+        for (name, labels), count in samples.items()
+        if name == "epctl_requests_total"
+    }
+    assert requests == {"parent": 3, "child": 1}
+
+
 # -- preparing the directory -----------------------------------------------------------------------
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
