@@ -37,7 +37,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from epctl.runtime.observability.access_log import AccessRecord, Outcome
+from epctl.runtime.observability.access_log import AccessFields, Outcome
 from epctl.runtime.process_id import current_pid
 from epctl.schemas.problems import EpctlError
 from epctl.schemas.routing import METHODS
@@ -226,17 +226,17 @@ class Metrics:
         # several (gunicorn's workers) each value written is a lock and a write to a memory-mapped
         # file, three per request: there the request is queued (one append), and a thread of each
         # process writes the queued ones every FLUSH_SECONDS, each label set's sums once.
-        self.observe: Callable[[AccessRecord], None] = (
+        self.observe: Callable[[AccessFields], None] = (
             self.count if multiprocess_directory() is None else partial(_FLUSHER.add, self)
         )
 
-    def count(self, record: AccessRecord) -> None:
+    def count(self, record: AccessFields) -> None:
         """Count one answered request now: its totals, its duration and why it was refused, if it was."""
         with _TALLY_LOCK:
             self.tally(record)
             self.write_tallies()
 
-    def tally(self, record: AccessRecord) -> None:
+    def tally(self, record: AccessFields) -> None:
         """Add one answered request to its label set's sums, to be written by `write_tallies`; why it
         was refused, if it was, and its workflow errors are written at once (rare). Under _TALLY_LOCK."""
         method = record.method if record.method in COUNTED_METHODS else OTHER
@@ -350,12 +350,12 @@ class _Flusher:
 
     def reset(self) -> None:
         """Start empty, without a thread: in a forked child, the parent's queue is the parent's to write."""
-        self.queue: deque[tuple[Metrics, AccessRecord]] = deque()  # append and popleft are atomic
+        self.queue: deque[tuple[Metrics, AccessFields]] = deque()  # append and popleft are atomic
         self.thread: threading.Thread | None = None
         self.start_lock = threading.Lock()
         self.failed = False
 
-    def add(self, metrics: Metrics, record: AccessRecord) -> None:
+    def add(self, metrics: Metrics, record: AccessFields) -> None:
         self.queue.append((metrics, record))
         if self.thread is None:
             self.start()
