@@ -61,7 +61,7 @@ from epctl.runtime.replies import (
     SignInReply,
     SignOutReply,
 )
-from epctl.runtime.request import BadBodyError, EndpointInfo, Request
+from epctl.runtime.request import BadBodyError, EndpointInfo, Request, has_body
 from epctl.runtime.sessions import Sessions
 from epctl.runtime.static_files import StaticFiles
 from epctl.runtime.workflows import Handler, load_handlers
@@ -358,21 +358,24 @@ class EpctlApp:
             return self.reply_unauthorized(request, endpoint, verdict.status)
         handlers = plan.handlers
         contracted = plan.contracted
-        refused = self.limits.check_length(request.environ)
-        if refused is None and (handlers or (contracted and self.contracts.checks_body(endpoint.id))):
-            # Read now, within max_body_size: too large is 413 before any check or workflow, and
-            # workflows that run after a static reply still see the request's data.
-            refused = self.limits.read_body(request)
-        if refused is not None:
-            if self.observed and refused.code == 413:
-                note_outcome(Outcome.BODY_TOO_LARGE)
-            return refused
+        # A request without a body (most GETs) skips reading one: `request.body` is then None.
+        body = has_body(request.environ)
+        if body:
+            refused = self.limits.check_length(request.environ)
+            if refused is None and (handlers or (contracted and self.contracts.checks_body(endpoint.id))):
+                # Read now, within max_body_size: too large is 413 before any check or workflow, and
+                # workflows that run after a static reply still see the request's data.
+                refused = self.limits.read_body(request)
+            if refused is not None:
+                if self.observed and refused.code == 413:
+                    note_outcome(Outcome.BODY_TOO_LARGE)
+                return refused
         if contracted:
             # A query or body failing the endpoint's request_schema is 400, before any workflow runs.
             refused = self.contracts.check_request(endpoint.id, request)
             if refused is not None:
                 return refused
-        if handlers:
+        if body and handlers:
             try:
                 request.body  # noqa: B018 (a body that does not parse is 400 before any workflow)
             except BadBodyError:

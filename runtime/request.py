@@ -276,6 +276,13 @@ def read_query(text: str) -> dict[str, str]:
     return dict(parse_qsl(decoded, keep_blank_values=True, errors="werkzeug.url_quote"))
 
 
+def has_body(environ: WSGIEnvironment) -> bool:
+    """Return whether the request says it sends a body: a Content-Length other than 0, or chunked."""
+    return environ.get("CONTENT_LENGTH", "") not in ("", "0") or "chunked" in environ.get(
+        "HTTP_TRANSFER_ENCODING", ""
+    )
+
+
 def read_body(environ: WSGIEnvironment, max_size: int | None = None) -> Any:
     """Return the request body for a workflow: parsed JSON for JSON content types, a dict of fields
     (last value wins) for form posts, text for any other non-empty body, None for an empty one.
@@ -284,10 +291,8 @@ def read_body(environ: WSGIEnvironment, max_size: int | None = None) -> Any:
     `max_size` or past MAX_FORM_PARTS form parts; BadBodyError when a JSON body does not parse or is
     nested deeper than MAX_JSON_DEPTH, or the charset is not one a text body can be read in.
     """
-    if environ.get("CONTENT_LENGTH", "") in ("", "0") and "chunked" not in environ.get(
-        "HTTP_TRANSFER_ENCODING", ""
-    ):
-        return None  # no body: skip parsing a content type and reading the stream (most GETs)
+    if not has_body(environ):
+        return None  # skip parsing a content type and reading the stream (most GETs)
     mimetype, options = parse_options_header(environ.get("CONTENT_TYPE", ""))
     mimetype = mimetype.lower()
     data = read_bounded(environ, max_size)

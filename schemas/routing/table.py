@@ -79,9 +79,13 @@ class Candidate(Generic[T]):
 
 
 def _decode_values(route: Route, values: list[str]) -> dict[str, str] | None:
-    params: dict[str, str] = {}
+    captures = route.captures
     # zip stops at the shorter: an absent last `{p?}` or `{p*}` has no value, so its key stays absent.
-    for name, raw in zip(route.captures, values, strict=False):
+    if captures is route.params and "%" not in "".join(values):
+        # The common case: one value per name (no `{p*N}`), and no escape to decode.
+        return dict(zip(captures, values, strict=False))
+    params: dict[str, str] = {}
+    for name, raw in zip(captures, values, strict=False):
         value = decode_param(raw)
         if value is None:
             return None
@@ -196,7 +200,7 @@ class RouteTable(Generic[T]):
         if table is None:
             return None
         values: list[str] = []
-        leaf = find_leaf(table.tree(), normalized, 0, segments, 1, values)
+        leaf = find_leaf(table.tree() if table.pending else table.root, normalized, 0, segments, 1, values)
         if leaf is None:
             return None
         return leaf, _decode_values(leaf.route, values)
