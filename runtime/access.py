@@ -1,4 +1,5 @@
-"""Access control of SPEC §4 step 4: API keys first, then user tokens, then the endpoint's rule.
+"""Access control (README "Serving a request", step 3): API keys first, then user tokens, then the
+endpoint's rule.
 
 `Gatekeeper` is built once per app from the project (hashed keys, secret, issuer); `check_access`
 answers one request with a `Verdict` and never raises for what a caller sent. With `[users]` on, a

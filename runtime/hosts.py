@@ -1,7 +1,7 @@
 """`serve --all`: develop and every environment in one process, chosen per request by Host.
 
 Each environment serves the version it points at under its `root`; a request whose Host is in no
-environment's `hosts` goes to develop (SPEC §4 step 1).
+environment's `hosts` goes to develop (README "Serving").
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""What the TOML means: one pydantic model per table of SPEC §1, with SPEC's defaults.
+"""What the TOML means: one pydantic model per table (README "A project", "epctl.toml"), with its
+defaults.
 
 Models check what one table can check on its own (types, allowed values, key names). Checks that
 need more than one table (a reply's page exists, ids are unique, routes do not clash) live in

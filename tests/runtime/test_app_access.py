@@ -1,4 +1,5 @@
-"""SPEC §4 step 4: API keys, user tokens on four transports, groups, and unauthorized replies."""
+"""README "Serving a request", step 3: API keys, user tokens on four transports, groups, and
+unauthorized replies."""
 
 from __future__ import annotations
 

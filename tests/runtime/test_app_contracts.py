@@ -1,5 +1,6 @@
-"""SPEC §4 step 5: a request failing its request_schema is 400 before any workflow runs; a reply failing its
-response_schema is logged, and 500 only when the settings enforce it."""
+"""README "Request and response schemas": a request failing its request_schema is 400 before any
+workflow runs; a reply failing its response_schema is logged, and 500 only when the settings enforce
+it."""
 
 from __future__ import annotations
 

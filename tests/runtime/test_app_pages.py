@@ -1,4 +1,5 @@
-"""SPEC §1 pages: sandboxed Jinja, autoescaping, layouts with blocks, components, the render context."""
+"""Pages (README "Serving a request"): sandboxed Jinja, autoescaping, layouts with blocks,
+components, the render context."""
 
 from __future__ import annotations
 

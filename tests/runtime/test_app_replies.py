@@ -1,4 +1,5 @@
-"""SPEC §1 reply tables: default statuses of page and redirect replies, and redirect targets."""
+"""Reply tables (README "Serving a request", reply defaults): default statuses of page and redirect
+replies, and redirect targets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SPEC §4 steps 2, 3 and 6: route outcomes, HEAD, preflight, CORS and the version's response headers."""
+"""README "Serving a request", steps 1, 2 and 5: route outcomes, HEAD, preflight, CORS and the
+version's response headers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SPEC §1 workflows and §4 step 5: which reply wins, errors, return conventions, the request object."""
+"""Workflows (README "Serving a request", step 4): which reply wins, errors, return conventions,
+the request object."""
 
 from __future__ import annotations
 

@@ -258,7 +258,7 @@ def test_a_syntax_error_does_not_cascade_into_unknown_references(write_project: 
 
 
 def test_load_project_is_the_documented_entry_point() -> None:
-    """SPEC §5: `epctl.schemas.load_project(project_dir)`."""
+    """`epctl.schemas.load_project(project_dir)` (README "Architecture")."""
     import epctl.schemas
 
     assert epctl.schemas.load_project(SAMPLE).name == "smart-farm"
