@@ -1,4 +1,5 @@
-"""The WSGI app of one version: SPEC §4, one request at a time, everything compiled beforehand.
+"""The WSGI app of one version: README "Serving a request", one request at a time, everything
+compiled beforehand.
 
 `build_app` does all the work a project needs (routes, templates, redirect targets, handlers, the
 token secret, the headers every reply gets) once; a request only matches, checks access, runs code
@@ -213,7 +214,8 @@ class EpctlApp:
         self._build_headers()
 
     def _build_headers(self) -> None:
-        """Compute once what every reply gets (SPEC §4 steps 3 and 6): CORS and `response_headers`.
+        """Compute once what every reply gets (README "Serving a request", steps 2 and 5): CORS and
+        `response_headers`.
 
         Raises ProjectError for a response header value holding a line break.
         """
@@ -257,7 +259,13 @@ class EpctlApp:
         request = Request(
             environ, version=self.version, globals=self.globals, sessions=self.sessions, root=self.root
         )
-        answer = self.respond(request)
+        # Routed and access-checked; a crash becomes the 500 answer. CORS and the version's response
+        # headers are added below, as the answer is sent.
+        try:
+            answer = self.route_request(request)
+        except (Exception, SystemExit, KeyboardInterrupt):
+            log.exception("unexpected error serving %s %s", request.method, request.path)
+            answer = error_answer(500, "Internal server error")
         own = answer.headers
         if (
             answer.code == 200
@@ -278,18 +286,7 @@ class EpctlApp:
         sent = send_answer(answer, self.finish_headers(request, answer), environ, start_response)
         return run_after_close(sent, answer)
 
-    # -- the request flow of SPEC §4 -------------------------------------------------------------
-    def respond(self, request: Request) -> Answer:
-        """Return the answer to `request`: routed, access-checked, a crash becoming the 500 answer.
-
-        CORS and the version's response headers are added when it is sent (`finish_headers`).
-        """
-        try:
-            return self.route_request(request)
-        except (Exception, SystemExit, KeyboardInterrupt):
-            log.exception("unexpected error serving %s %s", request.method, request.path)
-            return error_answer(500, "Internal server error")
-
+    # -- the request flow of README "Serving a request" ----------------------------------------
     def route_request(self, request: Request) -> Answer:
         """Return the answer the router's outcome calls for."""
         path = read_raw_path(request.environ)
@@ -599,7 +596,8 @@ class EpctlApp:
 
     # -- the headers every reply gets --------------------------------------------------------------
     def origin_headers(self, origin: str | None) -> Headers:
-        """Return the CORS headers for a request from `origin` (SPEC §4.3), CORS being on."""
+        """Return the CORS headers for a request from `origin` (README "Serving a request",
+        step 2), CORS being on."""
         if origin is not None and origin in self.origins and origin != "*":
             return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
         if self.wildcard_origin:
