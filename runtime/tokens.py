@@ -104,7 +104,10 @@ def mint_token(project: Project, sub: str, groups: Iterable[str], ttl_seconds: i
     project sets an issuer). Raises InvalidSubjectError for an empty `sub`, MissingSecretError when
     the secret variable is unset."""
     if not sub.strip():
-        raise InvalidSubjectError('a token names its user: give --sub a user id, e.g. --sub ada (not "")')
+        # Worded for every caller (`epctl token`, a request test's `user.sub`), naming no flag or key.
+        raise InvalidSubjectError(
+            f'a token names its user: its sub must be a user id such as "ada", not {sub!r}'
+        )
     now = int(time.time())
     claims: dict[str, Any] = {"sub": sub, "groups": list(groups), "iat": now, "exp": now + ttl_seconds}
     if project.auth.issuer is not None:

@@ -9,6 +9,7 @@ import pytest
 
 from epctl.runtime import create_app
 from epctl.runtime.tokens import (
+    InvalidSubjectError,
     InvalidTtlError,
     MissingSecretError,
     WeakSecretError,
@@ -48,6 +49,15 @@ def test_mint_token_without_issuer_has_no_iss(write_project: WriteProject, secre
     project = write_project({})
     claims = jwt.decode(mint_token(load_project(project), "bob", [], 60), secret, algorithms=["HS256"])
     assert "iss" not in claims
+
+
+@pytest.mark.parametrize("sub", ["", "  "])
+def test_mint_token_refuses_a_token_naming_nobody(sample: Path, secret: str, sub: str) -> None:
+    with pytest.raises(InvalidSubjectError) as raised:
+        mint_token(load_project(sample), sub, [], 60)
+    assert str(raised.value) == (
+        f'a token names its user: its sub must be a user id such as "ada", not {sub!r}'
+    )
 
 
 def test_mint_token_needs_the_secret(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
