@@ -8,6 +8,7 @@ import typer
 
 from epctl.cli.app import DEVELOP, ProblemFormat, app, get_state
 from epctl.cli.completion import complete_environments, complete_versions
+from epctl.runtime.observability.admin_address import ADMIN_HOST_ENV, DEFAULT_ADMIN_HOST, read_admin_host
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -19,10 +20,6 @@ if TYPE_CHECKING:
     from epctl.runtime.observed_apps import Observation
     from epctl.runtime.promotion import EnvironmentPlan
     from epctl.schemas.problems import ProjectError
-
-# The admin listener's address: not an option, since it should rarely leave 127.0.0.1 (the metrics
-# are not for the public); the same variable as the gunicorn configuration module reads.
-ADMIN_HOST_ENV = "EPCTL_ADMIN_HOST"
 
 
 @app.command("serve")
@@ -63,7 +60,7 @@ def serve_command(
         typer.Option(
             "--admin-port",
             help="Serve /metrics, /livez and /readyz on this port (0: any free one); "
-            f"address from {ADMIN_HOST_ENV}, default 127.0.0.1.",
+            f"address from {ADMIN_HOST_ENV}, default {DEFAULT_ADMIN_HOST}.",
             min=0,
             max=65535,
         ),
@@ -72,7 +69,6 @@ def serve_command(
     """Serve develop (live, reloading), a frozen --version, an --env, or --all by Host."""
     # Imported here, not at the top: the app, werkzeug's server and gunicorn are only needed to serve,
     # and every other command (validate in CI above all) starts faster without them.
-    import os
     import sys
 
     from epctl.cli.output import count_problems, print_problems, stderr
@@ -95,9 +91,7 @@ def serve_command(
         )
     except InvalidLogFormatError as err:
         raise typer.BadParameter(str(err), param_hint="--log-format") from None
-    observation = Observation(
-        chosen_format, admin_port, os.environ.get(ADMIN_HOST_ENV, "").strip() or "127.0.0.1"
-    )
+    observation = Observation(chosen_format, admin_port, read_admin_host())
     metrics_directory = None
     if workers > 1 and admin_port is not None:
         # Before anything imports prometheus_client: the workers' values must go to files that one

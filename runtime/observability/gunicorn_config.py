@@ -27,6 +27,7 @@ from __future__ import annotations
 import os as _os
 
 from epctl.runtime.observability import gunicorn_hooks as _hooks
+from epctl.runtime.observability.admin_address import read_admin_host as _read_admin_host
 from epctl.runtime.observability.logs import InvalidLogFormatError as _InvalidLogFormatError
 from epctl.runtime.observability.logs import parse_log_format as _parse_log_format
 from epctl.runtime.observability.metrics import MULTIPROCESS_ENV as _MULTIPROCESS_ENV
@@ -34,7 +35,6 @@ from epctl.runtime.observability.metrics import MetricsSetupError as _MetricsSet
 from epctl.runtime.observability.metrics import prepare_metrics_directory as _prepare_metrics_directory
 
 ADMIN_PORT_ENV = "EPCTL_ADMIN_PORT"
-ADMIN_HOST_ENV = "EPCTL_ADMIN_HOST"
 LOG_FORMAT_ENV = "EPCTL_LOG_FORMAT"
 
 
@@ -64,7 +64,7 @@ def _read_server() -> _hooks.ObservedServer:
     return _hooks.ObservedServer(
         metrics_directory=directory,
         admin_port=admin_port,
-        admin_host=_os.environ.get(ADMIN_HOST_ENV, "").strip() or "127.0.0.1",
+        admin_host=_read_admin_host(),
         log_format=log_format,
     )
 
