@@ -32,6 +32,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("epctl.runtime")
 
 _REQUEST_ID_LOWER = REQUEST_ID_HEADER.lower()
+# Reply headers, as epctl writes their names, that are neither Content-Length nor X-Request-ID.
+_PASSED_NAMES = frozenset(
+    {
+        "Content-Type",
+        "Access-Control-Allow-Origin",
+        "Vary",
+        "X-Content-Type-Options",
+        "ETag",
+        "Cache-Control",
+        "Last-Modified",
+        "Location",
+        "Set-Cookie",
+    }
+)
 
 
 class ObservedApp:
@@ -159,10 +173,16 @@ class _Reply(RequestContext):
         """The start_response the app is given: sends `X-Request-ID` back unless the app set one, and
         notes the Content-Length."""
         # A plain loop: a reply has a handful of headers, and building a dict of lowercased names
-        # (map, zip, dict) cost five times as much.
+        # (map, zip, dict) cost five times as much. The names epctl's own replies carry are passed
+        # over without lowercasing them.
         length = None
         sent_id = False
         for name, value in headers:
+            if name in _PASSED_NAMES:
+                continue
+            if name == "Content-Length":
+                length = value
+                continue
             lower = name.lower()
             if lower == "content-length":
                 length = value
