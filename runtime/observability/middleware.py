@@ -16,7 +16,12 @@ from urllib.parse import quote
 
 from epctl.runtime.observability.access_log import AccessLog
 from epctl.runtime.observability.context import RequestContext, bind_context, unbind_request
-from epctl.runtime.observability.request_ids import REQUEST_ID_HEADER, read_request_id
+from epctl.runtime.observability.request_ids import (
+    REQUEST_ID_ENVIRON,
+    REQUEST_ID_HEADER,
+    new_request_id,
+    read_request_id,
+)
 from epctl.runtime.observability.request_ids import REQUEST_ID_KEY as REQUEST_ID_KEY  # re-exported
 
 if TYPE_CHECKING:
@@ -87,7 +92,9 @@ class ObservedApp:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         arrived = time.time()
         started = time.perf_counter()
-        request_id = environ[REQUEST_ID_KEY] = read_request_id(environ)
+        # Most requests send no X-Request-ID: a new one without the call that checks one.
+        sent = environ.get(REQUEST_ID_ENVIRON)
+        request_id = environ[REQUEST_ID_KEY] = new_request_id() if sent is None else read_request_id(environ)
         # One object per request: the context the app's notes go to, its start_response, the state
         # of the reply, and at the end the access record (no separate context, closure or record).
         reply = _Reply(self, environ, request_id, start_response, arrived, started)
@@ -218,7 +225,8 @@ class _Reply(RequestContext):
         if span is None and metrics is None and access_log is None:
             return
         environ = self.environ
-        status = self.status = int(status_line[:3]) if status_line[:3].isdecimal() else 500
+        status = _STATUS_CODES.get(status_line) or read_status_code(status_line)
+        self.status = status
         method = self.method = str(environ.get("REQUEST_METHOD", ""))
         if span is not None:
             span.finish(method=method, status=status, route=self.route, endpoint_id=self.endpoint_id)
@@ -261,6 +269,21 @@ class _CountedBody:
                 close()
         finally:
             self.reply.finish(self.reply.status_line, self.sent)
+
+
+def read_status_code(status_line: str) -> int:
+    """Return the code of a WSGI status line ('200 OK' -> 200), 500 for one that has none; the lines
+    an app sends again and again are kept."""
+    code = int(status_line[:3]) if status_line[:3].isdecimal() else 500
+    if len(_STATUS_CODES) < MAX_STATUS_LINES:
+        _STATUS_CODES[status_line] = code
+    return code
+
+
+# The status lines seen, by their code: an app sends a few, and a caller cannot add to them (bounded
+# all the same, for an app that makes up reason phrases).
+_STATUS_CODES: dict[str, int] = {}
+MAX_STATUS_LINES = 256
 
 
 def read_path(environ: WSGIEnvironment) -> str:
