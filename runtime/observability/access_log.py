@@ -176,11 +176,11 @@ def json_line(record: AccessFields) -> str:
         f'{{"time":"{format_time(record.time)}","level":"INFO","logger":"{ACCESS_LOGGER}",'
         f'"request_id":{enc(record.request_id)},"method":{enc(record.method)},'
         f'"path":{enc(format_path(record.path, record.query))},{endpoint}'
-        f'"status":{int(record.status)},"duration_ms":{record.duration * 1000:.3f},'
-        f'"bytes":{"null" if size is None else int(size)},{app}'
+        f'"status":{record.status},"duration_ms":{record.duration * 1000:.3f},'
+        f'"bytes":{"null" if size is None else size},{app}'
         f'"user":{"null" if user is None else enc(user)},'
         f'"outcome":{"null" if outcome is None else enc(outcome)},'
-        f'"workflow_errors":{int(record.workflow_errors)}}}'
+        f'"workflow_errors":{record.workflow_errors}}}'
     )
 
 
