@@ -3,8 +3,10 @@
 Run: `python bench/bench_observability.py [--quick] [--single-process] [--no-server]` (`wrk` on PATH
 for the load, else a Python load generator). Prints, in one run:
 
-1. Per call, in microseconds of CPU time (best and median of the rounds): `Metrics.observe(record)`,
-   `AccessLog.write(record)` as a JSON line to /dev/null, and the two together.
+1. Per call, in microseconds of CPU time (best and median of the rounds): `Metrics.observe(record)`
+   (in multiprocess mode a queue append, the flusher thread's writes counted in this process's CPU
+   time), `Metrics.count(record)` (the same request written at once, as without batching),
+   `AccessLog.write(record)` as a JSON line to /dev/null, and observe and write together.
 2. Per request to epctl's app (the JSON workflow route of `bench_request.py`, 100 routes), in-process,
    in rounds in which the variants take turns, each on an app of its own: the bare app (`create_app`,
    as `gunicorn "epctl.runtime:create_app(...)"` serves it); the app in `ObservedApp` with nothing
@@ -131,6 +133,7 @@ def run(work: Path, rounds: int, calls: int, *, multiprocess: bool) -> None:
     per_call = time_calls(
         {
             "observe": lambda: metrics.observe(record),
+            "count at once": lambda: metrics.count(record),
             "JSON access line": lambda: access_log.write(record),
             "both": lambda: (metrics.observe(record), access_log.write(record)),
         },
