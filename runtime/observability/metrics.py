@@ -232,13 +232,14 @@ class Metrics:
 
     def count(self, record: AccessFields) -> None:
         """Count one answered request now: its totals, its duration and why it was refused, if it was."""
-        with _TALLY_LOCK:
+        with _FLUSHER.tally_lock:
             self.tally(record)
             self.write_tallies()
 
     def tally(self, record: AccessFields) -> None:
         """Add one answered request to its label set's sums, to be written by `write_tallies`; why it
-        was refused, if it was, and its workflow errors are written at once (rare). Under _TALLY_LOCK."""
+        was refused, if it was, and its workflow errors are written at once (rare). Under the
+        flusher's `tally_lock`."""
         method = record.method if record.method in COUNTED_METHODS else OTHER
         endpoint = record.endpoint_id or ""
         status = record.status
@@ -263,8 +264,8 @@ class Metrics:
             self.count_workflow_errors(endpoint, record.workflow_errors)
 
     def write_tallies(self) -> None:
-        """Write the sums tallied since the last write to prometheus_client's values. Under
-        _TALLY_LOCK."""
+        """Write the sums tallied since the last write to prometheus_client's values. Under the
+        flusher's `tally_lock`."""
         tallied = self._tallied
         self._tallied = {}
         for series in tallied:
@@ -334,8 +335,6 @@ class _Series:
             self.buckets[bucket](count)
 
 
-# Tallies (`Metrics.tally`, `write_tallies`) are made by one thread at a time.
-_TALLY_LOCK = threading.Lock()
 # Under several processes: how often each process writes the requests it queued to its metric files.
 # A scrape may miss the last tenth of a second of requests; a process that exits writes them first.
 FLUSH_SECONDS = 0.1
@@ -349,10 +348,13 @@ class _Flusher:
         self.reset()
 
     def reset(self) -> None:
-        """Start empty, without a thread: in a forked child, the parent's queue is the parent's to write."""
+        """Start empty, without a thread: in a forked child, the parent's queue is the parent's to
+        write, and its locks are new (the parent's thread may have held one as it forked)."""
         self.queue: deque[tuple[Metrics, AccessFields]] = deque()  # append and popleft are atomic
         self.thread: threading.Thread | None = None
         self.start_lock = threading.Lock()
+        # Tallies (`Metrics.tally`, `write_tallies`) are made by one thread at a time.
+        self.tally_lock = threading.Lock()
         self.failed = False
 
     def add(self, metrics: Metrics, record: AccessFields) -> None:
@@ -376,7 +378,7 @@ class _Flusher:
         and is logged the first time: every later one would fail alike and flood the log."""
         queue = self.queue
         try:
-            with _TALLY_LOCK:
+            with self.tally_lock:
                 tallied: dict[Metrics, None] = {}
                 while queue:  # only this thread takes from the queue: popleft finds one
                     metrics, record = queue.popleft()
