@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+
+from tests.admin_scrapes import fetch, scrape_counted, wait_until_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -88,46 +89,6 @@ def served(tmp_path: Path) -> Iterator[Served]:
         yield Served(process, log_path, site, admin)
     finally:
         stop(process)
-
-
-def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read().decode()
-
-
-def wait_until_ready(admin: str) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if fetch(admin + "/readyz")[0] == 200:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the admin listener never answered /readyz with 200")
-
-
-def scrape(admin: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    status, _, text = fetch(admin + "/metrics")
-    assert status == 200
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def scrape_counted(admin: str, requests: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Scrape once `epctl_requests_total` sums to `requests`: each worker writes the requests it
-    counted every tenth of a second, so the last ones may take that long to show."""
-    deadline = time.monotonic() + START_SECONDS
-    while True:
-        samples = scrape(admin)
-        counted = sum(value for (name, _), value in samples.items() if name == "epctl_requests_total")
-        if counted >= requests or time.monotonic() > deadline:
-            return samples
-        time.sleep(0.05)
 
 
 def test_two_workers_one_scrape_one_json_line_per_request(served: Served) -> None:
