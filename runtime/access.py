@@ -126,9 +126,15 @@ class Gatekeeper:
             if self.secret is None:
                 return ANONYMOUS
             get = request.environ.get
-            # Spelled out rather than a loop over the keys: this runs on every public request.
+            # Spelled out rather than a loop over the keys: this runs on every public request. A
+            # query carries a token only under the name `authorization`, spelled out or escaped
+            # (`?%61uthorization=`); any other query (`?page=2`) leaves the request anonymous.
+            query = get("QUERY_STRING")
             if not (
-                get("HTTP_AUTHORIZATION") or get("HTTP_SESSION") or get("HTTP_COOKIE") or get("QUERY_STRING")
+                get("HTTP_AUTHORIZATION")
+                or get("HTTP_SESSION")
+                or get("HTTP_COOKIE")
+                or (query and (TOKEN_QUERY in query or "%" in query))
             ):
                 return ANONYMOUS
         credentials = read_credentials(request)

@@ -281,6 +281,27 @@ def test_public_endpoint_sees_the_user_of_a_valid_token(client: Client, project:
     assert client.get("/public", headers={"Session": token_for(project)}).json["user"]["sub"] == "ann"
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "authorization={token}",
+        "page=2&authorization={token}",
+        "%61uthorization={token}",
+        "%61%75thorization={token}",
+    ],
+)
+def test_public_endpoint_sees_the_user_of_a_token_in_the_query_however_its_name_is_spelled(
+    client: Client, project: Path, query: str
+) -> None:
+    path = "/public?" + query.format(token=token_for(project))
+    assert client.get(path).json["user"]["sub"] == "ann"
+
+
+@pytest.mark.parametrize("query", ["page=2", "Authorization=x", "authorization=", "%70age=2"])
+def test_public_endpoint_with_a_query_and_no_token_in_it_is_anonymous(client: Client, query: str) -> None:
+    assert client.get("/public?" + query).json == {"user": None}
+
+
 def test_public_endpoint_ignores_a_bad_token(client: Client) -> None:
     response = client.get("/public", headers={"Session": "garbage"})
     assert (response.status_code, response.json) == (200, {"user": None})
