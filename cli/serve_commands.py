@@ -114,7 +114,8 @@ def serve_command(
     configure_logging(chosen_format)
     say = create_say(chosen_format)
     project_dir = get_state(ctx).project_dir
-    url = f"http://{host}:{port}"
+    # With --port 0 the system picks the port when the server listens: the server's own line says which.
+    url = f"http://{host}:{port}" if port else f"http://{host}:(any free port)"
     # `built`: what this process built (the apps whose deadline and users database count); `load`
     # returns what is served, in this process or, for an --env under --workers, in each worker.
     built: WSGIApplication

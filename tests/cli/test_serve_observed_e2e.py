@@ -155,6 +155,9 @@ def test_one_process_text_lines_and_its_admin_listener(sample: Path, secret: str
     assert "rid-home" in text
     assert '"GET / HTTP/1.1" 200' not in text  # werkzeug's own line is off
     assert "WARNING: This is a development server" in text and "\x1b[" not in text  # no colour codes
+    # --port 0: epctl's line cannot know the port yet, and does not claim port 0; the server's says it.
+    assert "v1.0.0 on http://127.0.0.1:(any free port)\n" in text
+    assert f"Running on {server.url}" in text
 
 
 def version_digest(project: Path) -> str:
