@@ -97,9 +97,13 @@ class Renderer:
             sources[name] = self._source(project, "component", name, component)
             html_names.add(name)
         loader = _ProjectLoader(sources)
+        # Whether each template is autoescaped, decided once every template is known (below): jinja
+        # asks at every render of each one (a page, its layout, each component it includes). Any
+        # other name (a redirect target compiled from its text has none) is not escaped.
+        escapes: dict[str | None, bool] = {}
         self.env = _Sandbox(
             loader=loader,
-            autoescape=lambda template: template in html_names or self._page_is_markup(template),
+            autoescape=lambda template: escapes.get(template, False),
             # Every template is compiled once below and kept: never evicted, never checked for changes.
             cache_size=-1,
             auto_reload=False,
@@ -118,6 +122,7 @@ class Renderer:
             if page.layout is not None:
                 source = self._as_child(source, page.layout, filename)
             sources[PAGE_PREFIX + name] = (source, filename)
+        escapes.update((name, name in html_names or self._page_is_markup(name)) for name in sources)
         self.templates: dict[str, jinja2.Template] = {}
         for internal in sources:
             env = self.json_env if self._page_is_json(internal) else self.env
