@@ -4,7 +4,7 @@ Run: `python bench/bench_observability.py [--quick] [--single-process] [--no-ser
 for the load, else a Python load generator). Prints, in one run:
 
 1. Per call, in microseconds of CPU time (best and median of the rounds): `Metrics.observe(record)`
-   (in multiprocess mode a queue append, the flusher thread's writes counted in this process's CPU
+   (in multiprocess mode added to sums in memory, the flusher thread's writes counted in this process's CPU
    time), `Metrics.count(record)` (the same request written at once, as without batching),
    `AccessLog.write(record)` as a JSON line to /dev/null, and observe and write together.
 2. Per request to epctl's app (the JSON workflow route of `bench_request.py`, 100 routes), in-process,

@@ -29,13 +29,12 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from bisect import bisect_left
-from collections import deque
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from epctl.runtime.observability.access_log import AccessFields, Outcome
 from epctl.runtime.process_id import current_pid
@@ -224,17 +223,28 @@ class Metrics:
         self._families.version_info.labels(*self._version_labels).set(1)
         # `observe(record)` counts one answered request. In one process it counts it at once. Under
         # several (gunicorn's workers) each value written is a lock and a write to a memory-mapped
-        # file, three per request: there the request is queued (one append), and a thread of each
-        # process writes the queued ones every FLUSH_SECONDS, each label set's sums once.
-        self.observe: Callable[[AccessFields], None] = (
-            self.count if multiprocess_directory() is None else partial(_FLUSHER.add, self)
-        )
+        # file, three per request: there the request is added to its label set's sums in memory, and
+        # a thread of each process writes the sums every FLUSH_SECONDS. (Nothing of the request is
+        # kept until then: requests held for a tenth of a second made the garbage collector run
+        # more, and over more objects.)
+        self.observe: Callable[[AccessFields], None] = self.count
+        if multiprocess_directory() is not None:
+            self.observe = self.add
+            _FLUSHER.metrics.add(self)
 
     def count(self, record: AccessFields) -> None:
         """Count one answered request now: its totals, its duration and why it was refused, if it was."""
         with _FLUSHER.tally_lock:
             self.tally(record)
             self.write_tallies()
+
+    def add(self, record: AccessFields) -> None:
+        """Add one answered request to the sums this process's flusher writes (see `observe`)."""
+        flusher = _FLUSHER
+        with flusher.tally_lock:
+            self.tally(record)
+        if flusher.thread is None:
+            flusher.start()
 
     def tally(self, record: AccessFields) -> None:
         """Add one answered request to its label set's sums, to be written by `write_tallies`; why it
@@ -263,13 +273,17 @@ class Metrics:
         if record.workflow_errors:
             self.count_workflow_errors(endpoint, record.workflow_errors)
 
-    def write_tallies(self) -> None:
-        """Write the sums tallied since the last write to prometheus_client's values. Under the
-        flusher's `tally_lock`."""
+    def take_tallies(self) -> list[_Tally]:
+        """Return the sums tallied since the last take, and start them again. Under the flusher's
+        `tally_lock`."""
         tallied = self._tallied
         self._tallied = {}
-        for series in tallied:
-            series.write()
+        return [series.take() for series in tallied]
+
+    def write_tallies(self) -> None:
+        """Write the sums tallied since the last take to prometheus_client's values."""
+        for tally in self.take_tallies():
+            tally.write()
 
     def count_workflow_errors(self, endpoint: str, count: int) -> None:
         """Count `count` workflows of `endpoint` that raised."""
@@ -325,42 +339,54 @@ class _Series:
         self.seconds = 0.0
         self.hits: dict[int, int] = {}  # bucket index -> requests
 
-    def write(self) -> None:
-        """Add what was tallied to the values, and start the tally again."""
-        requests, seconds, hits = self.requests, self.seconds, self.hits
+    def take(self) -> _Tally:
+        """Return what was tallied, and start the tally again."""
+        tally = _Tally(self, self.requests, self.seconds, self.hits)
         self.requests, self.seconds, self.hits = 0, 0.0, {}
-        self.count(requests)
-        self.total(seconds)
-        for bucket, count in hits.items():
-            self.buckets[bucket](count)
+        return tally
 
 
-# Under several processes: how often each process writes the requests it queued to its metric files.
+class _Tally(NamedTuple):
+    """What the requests of one label set added since the last take."""
+
+    series: _Series
+    requests: int
+    seconds: float
+    hits: dict[int, int]
+
+    def write(self) -> None:
+        """Add it to the label set's values."""
+        series = self.series
+        series.count(self.requests)
+        series.total(self.seconds)
+        for bucket, count in self.hits.items():
+            series.buckets[bucket](count)
+
+
+# Under several processes: how often each process writes the sums it tallied to its metric files.
 # A scrape may miss the last tenth of a second of requests; a process that exits writes them first.
 FLUSH_SECONDS = 0.1
 
 
 class _Flusher:
-    """The requests a process counted but has not written to its metric files yet, and the thread that
-    writes them every FLUSH_SECONDS (started with the first request of each process)."""
+    """The thread that writes the sums each `Metrics` of the process tallied to its metric files, every
+    FLUSH_SECONDS (started with the first request of each process)."""
 
     def __init__(self) -> None:
+        # Weak: an app replaced by a rebuilt one (develop reloading) takes its metrics along.
+        self.metrics: weakref.WeakSet[Metrics] = weakref.WeakSet()
         self.reset()
 
     def reset(self) -> None:
-        """Start empty, without a thread: in a forked child, the parent's queue is the parent's to
-        write, and its locks are new (the parent's thread may have held one as it forked)."""
-        self.queue: deque[tuple[Metrics, AccessFields]] = deque()  # append and popleft are atomic
+        """Start without a thread and with new locks (the parent's thread may have held one as it
+        forked); in a forked child, what the parent tallied is the parent's to write."""
         self.thread: threading.Thread | None = None
         self.start_lock = threading.Lock()
-        # Tallies (`Metrics.tally`, `write_tallies`) are made by one thread at a time.
+        # Tallies (`Metrics.tally`, `take_tallies`) are made by one thread at a time.
         self.tally_lock = threading.Lock()
         self.failed = False
-
-    def add(self, metrics: Metrics, record: AccessFields) -> None:
-        self.queue.append((metrics, record))
-        if self.thread is None:
-            self.start()
+        for metrics in list(self.metrics):
+            metrics.take_tallies()
 
     def start(self) -> None:
         with self.start_lock:
@@ -374,18 +400,14 @@ class _Flusher:
             self.flush()
 
     def flush(self) -> None:
-        """Write every queued request; a failure (a full disk under the metrics directory) loses them,
-        and is logged the first time: every later one would fail alike and flood the log."""
-        queue = self.queue
+        """Write what every `Metrics` tallied; a failure (a full disk under the metrics directory)
+        loses it, and is logged the first time: every later one would fail alike and flood the log."""
         try:
             with self.tally_lock:
-                tallied: dict[Metrics, None] = {}
-                while queue:  # only this thread takes from the queue: popleft finds one
-                    metrics, record = queue.popleft()
-                    metrics.tally(record)
-                    tallied[metrics] = None
-                for metrics in tallied:
-                    metrics.write_tallies()
+                tallies = [tally for metrics in list(self.metrics) for tally in metrics.take_tallies()]
+            # Written outside the lock: request threads tally on meanwhile.
+            for tally in tallies:
+                tally.write()
         except Exception:
             if not self.failed:
                 self.failed = True
@@ -394,8 +416,8 @@ class _Flusher:
 
 _FLUSHER = _Flusher()
 os.register_at_fork(after_in_child=_FLUSHER.reset)
-# A process that exits normally (a gunicorn worker stopping or recycled, on SIGHUP too) writes what is
-# queued; only one killed outright loses its last tenth of a second.
+# A process that exits normally (a gunicorn worker stopping or recycled, on SIGHUP too) writes what it
+# tallied; only one killed outright loses its last tenth of a second.
 atexit.register(_FLUSHER.flush)
 
 

@@ -180,7 +180,7 @@ def test_a_worker_that_serves_on_has_its_counts_in_the_next_scrapes(tmp_path: Pa
         process.communicate(timeout=SUBPROCESS_SECONDS)
 
 
-def test_a_forked_worker_writes_its_own_requests_not_those_its_parent_had_queued(tmp_path: Path) -> None:
+def test_a_forked_worker_writes_its_own_requests_not_those_its_parent_had_tallied(tmp_path: Path) -> None:
     result = run_python(
         """
         import os, sys
@@ -192,11 +192,11 @@ def test_a_forked_worker_writes_its_own_requests_not_those_its_parent_had_queued
             metrics.observe(AccessRecord(0.0, "r", "GET", "/p", "", 200, 0.002, endpoint_id=endpoint))
 
         for _ in range(3):
-            serve("parent")  # queued, not yet written
+            serve("parent")  # tallied, not yet written
         worker = os.fork()
         if worker == 0:
             serve("child")
-            sys.exit(0)  # a worker stopping: what it queued is written as it exits
+            sys.exit(0)  # a worker stopping: what it tallied is written as it exits
         os.waitpid(worker, 0)
         """,
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
