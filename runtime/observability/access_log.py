@@ -99,38 +99,23 @@ class AccessRecord:
 
 
 class AccessFields(Protocol):
-    """What an access line is made of: the fields of `AccessRecord`, read-only."""
+    """What an access line is made of: the fields of `AccessRecord`."""
 
-    @property
-    def time(self) -> float: ...
-    @property
-    def request_id(self) -> str: ...
-    @property
-    def method(self) -> str: ...
-    @property
-    def path(self) -> str: ...
-    @property
-    def query(self) -> str: ...
-    @property
-    def status(self) -> int: ...
-    @property
-    def duration(self) -> float: ...
-    @property
-    def route(self) -> str | None: ...
-    @property
-    def endpoint_id(self) -> str | None: ...
-    @property
-    def response_bytes(self) -> int | None: ...
-    @property
-    def version(self) -> str | None: ...
-    @property
-    def environment(self) -> str | None: ...
-    @property
-    def user(self) -> str | None: ...
-    @property
-    def outcome(self) -> Outcome | None: ...
-    @property
-    def workflow_errors(self) -> int: ...
+    time: float
+    request_id: str
+    method: str
+    path: str
+    query: str
+    status: int
+    duration: float
+    route: str | None
+    endpoint_id: str | None
+    response_bytes: int | None
+    version: str | None
+    environment: str | None
+    user: str | None
+    outcome: Outcome | None
+    workflow_errors: int
 
 
 def fields_of(record: AccessFields) -> dict[str, str | int | float | None]:
