@@ -256,9 +256,7 @@ class EpctlApp:
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(
-            environ, version=self.version, globals=self.globals, sessions=self.sessions, root=self.root
-        )
+        request = Request(environ, self.version, self.globals, self.sessions, self.root)
         # Routed and access-checked; a crash becomes the 500 answer. CORS and the version's response
         # headers are added below, as the answer is sent.
         try:
