@@ -31,7 +31,7 @@ import threading
 import time
 import weakref
 from bisect import bisect_left
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -43,6 +43,7 @@ from epctl.schemas.routing import METHODS
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+    from prometheus_client.metrics_core import Metric
 
 log = logging.getLogger("epctl.runtime")
 
@@ -425,13 +426,44 @@ def create_registry(directory: str | Path | None = None) -> CollectorRegistry:
     """Return the registry a scrape reads: with `directory` (a multiprocess metrics directory), one that
     sums the files of every process in it; without, this process's own registry."""
     from prometheus_client import REGISTRY, CollectorRegistry
-    from prometheus_client.multiprocess import MultiProcessCollector
 
     if directory is None:
         return REGISTRY
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]  # unannotated upstream
+    registry.register(_SizedFilesCollector(Path(directory)))
     return registry
+
+
+class _SizedFilesCollector:
+    """prometheus_client's multiprocess collector, over the files that have been given their size.
+
+    A process creates its metric file empty and sizes it a moment later; a scrape that reads it in
+    between fails whole (`struct.error`), and a worker killed in between leaves the empty file for
+    good, failing every scrape after. An empty file holds no values, so it is passed over; a file
+    never shrinks, so one seen sized here is read whole by the merge.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    def collect(self) -> Iterable[Metric]:
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        files = list_sized_files(self._directory)
+        merged: Iterable[Metric] = MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-untyped-call]  # unannotated upstream
+        return merged
+
+
+def list_sized_files(directory: Path) -> list[str]:
+    """Return the paths of the metric files in `directory` that are not empty."""
+    sized = []
+    for file in directory.glob("*.db"):
+        try:
+            if file.stat().st_size:
+                sized.append(str(file))
+        except FileNotFoundError:  # a dead process's live gauge, dropped after the glob
+            continue
+    return sized
 
 
 def served_versions(registry: CollectorRegistry) -> list[dict[str, str]]:

@@ -124,6 +124,18 @@ def test_counts_of_two_processes_are_summed_in_one_scrape(tmp_path: Path) -> Non
     assert value(samples, "epctl_version_info", **info) == 1
 
 
+def test_a_scrape_passes_over_a_metric_file_not_yet_sized(tmp_path: Path) -> None:
+    # A worker creates its file empty and sizes it a moment later; one killed in between leaves it
+    # empty for good. prometheus_client's own collector fails every scrape on it (struct.error).
+    process = run_worker(tmp_path, ["GET,device,200,,0"])
+    process.communicate(timeout=SUBPROCESS_SECONDS)
+    (tmp_path / "counter_999999.db").touch()
+
+    samples = scrape(Client(create_admin_app(lambda: True, metrics_directory=tmp_path)))
+
+    assert value(samples, "epctl_requests_total", endpoint="device", method="GET", status_class="2xx") == 1
+
+
 def test_an_exited_process_leaves_its_counts_and_takes_its_version_along(tmp_path: Path) -> None:
     process = run_worker(tmp_path, ["GET,device,200,,0"])
     process.communicate(timeout=SUBPROCESS_SECONDS)
