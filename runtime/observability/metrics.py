@@ -56,6 +56,7 @@ OTHER = "other"
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 VERSION_INFO = "epctl_version_info"
 _STATUS_CLASSES = ("", "1xx", "2xx", "3xx", "4xx", "5xx")
+MAX_RAW_LABELS = 4096
 
 
 class MetricsSetupError(EpctlError):
@@ -219,6 +220,9 @@ class Metrics:
         # Label lookups cost a lock and a tuple of strings each; requests repeat a few label sets, so
         # what counts each one is kept here. Bounded: endpoints x counted methods x 6 status classes.
         self._children: dict[tuple[str, str, str], _Series] = {}
+        # The same series by what a request carries (endpoint id, method, status), which saves the
+        # mapping to labels; bounded, as methods and statuses are many more than label values.
+        self._series_by_raw: dict[tuple[str | None, str, int], _Series] = {}
         self._outcomes: dict[tuple[Outcome, str], Counter] = {}
         self._tallied: dict[_Series, None] = {}  # the label sets tallied since the last write
         self._families.version_info.labels(*self._version_labels).set(1)
@@ -229,31 +233,45 @@ class Metrics:
         # kept until then: requests held for a tenth of a second made the garbage collector run
         # more, and over more objects.)
         self.observe: Callable[[AccessFields], None] = self.count
-        if multiprocess_directory() is not None:
+        self._flushed = multiprocess_directory() is not None
+        if self._flushed:
             self.observe = self.add
             _FLUSHER.metrics.add(self)
 
     def count(self, record: AccessFields) -> None:
         """Count one answered request now: its totals, its duration and why it was refused, if it was."""
-        with _FLUSHER.tally_lock:
-            self.tally(record)
-            self.write_tallies()
+        self.add(record)
+        self.write_tallies()
 
     def add(self, record: AccessFields) -> None:
-        """Add one answered request to the sums this process's flusher writes (see `observe`)."""
+        """Add one answered request to its label set's sums, written by `write_tallies` or, under
+        several processes, by this process's flusher (see `observe`). Why it was refused, if it was,
+        and its workflow errors are written at once (rare)."""
+        raw = (record.endpoint_id, record.method, record.status)
+        duration = record.duration
         flusher = _FLUSHER
         with flusher.tally_lock:
-            self.tally(record)
-        if flusher.thread is None:
+            series = self._series_by_raw.get(raw) or self._find_series(raw)
+            if not series.requests:
+                self._tallied[series] = None
+            series.requests += 1
+            series.seconds += duration
+            hits = series.hits
+            bucket = bisect_left(series.bounds, duration)
+            hits[bucket] = hits.get(bucket, 0) + 1
+            if record.outcome is not None:
+                self._count_outcome(record.outcome, record.endpoint_id or "")
+            if record.workflow_errors:
+                self.count_workflow_errors(record.endpoint_id or "", record.workflow_errors)
+        if flusher.thread is None and self._flushed:
             flusher.start()
 
-    def tally(self, record: AccessFields) -> None:
-        """Add one answered request to its label set's sums, to be written by `write_tallies`; why it
-        was refused, if it was, and its workflow errors are written at once (rare). Under the
-        flusher's `tally_lock`."""
-        method = record.method if record.method in COUNTED_METHODS else OTHER
-        endpoint = record.endpoint_id or ""
-        status = record.status
+    def _find_series(self, raw: tuple[str | None, str, int]) -> _Series:
+        """Return the series a request of (endpoint id, method, status) counts into, created on first use."""
+        endpoint_id, method, status = raw
+        endpoint = endpoint_id or ""
+        if method not in COUNTED_METHODS:
+            method = OTHER
         status_class = _STATUS_CLASSES[status // 100] if 100 <= status <= 599 else OTHER
         key = (endpoint, method, status_class)
         series = self._children.get(key)
@@ -262,17 +280,9 @@ class Metrics:
                 self._families.requests.labels(endpoint, method, status_class),
                 self._families.duration.labels(endpoint, method),
             )
-        duration = record.duration
-        series.requests += 1
-        series.seconds += duration
-        hits = series.hits
-        bucket = bisect_left(series.bounds, duration)
-        hits[bucket] = hits.get(bucket, 0) + 1
-        self._tallied[series] = None
-        if record.outcome is not None:
-            self._count_outcome(record.outcome, endpoint)
-        if record.workflow_errors:
-            self.count_workflow_errors(endpoint, record.workflow_errors)
+        if len(self._series_by_raw) < MAX_RAW_LABELS:
+            self._series_by_raw[raw] = series
+        return series
 
     def take_tallies(self) -> list[_Tally]:
         """Return the sums tallied since the last take, and start them again. Under the flusher's
@@ -283,7 +293,9 @@ class Metrics:
 
     def write_tallies(self) -> None:
         """Write the sums tallied since the last take to prometheus_client's values."""
-        for tally in self.take_tallies():
+        with _FLUSHER.tally_lock:
+            tallies = self.take_tallies()
+        for tally in tallies:
             tally.write()
 
     def count_workflow_errors(self, endpoint: str, count: int) -> None:

@@ -20,6 +20,7 @@ from werkzeug.test import Client
 from epctl.runtime.observability.access_log import AccessRecord, Outcome
 from epctl.runtime.observability.admin import AdminServerError, create_admin_app, start_admin_server
 from epctl.runtime.observability.metrics import (
+    MAX_RAW_LABELS,
     Metrics,
     MetricsDirectory,
     create_registry,
@@ -366,6 +367,16 @@ def test_a_made_up_status_is_counted_as_other() -> None:
     before = REGISTRY.get_sample_value("epctl_requests_total", labels) or 0.0
     Metrics("v9").observe(record(endpoint_id="odd.status", status=999))
     assert REGISTRY.get_sample_value("epctl_requests_total", labels) == before + 1
+
+
+def test_made_up_methods_past_the_remembered_label_sets_are_each_counted_as_other() -> None:
+    labels = {"endpoint": "odd.method", "method": "other", "status_class": "4xx"}
+    before = REGISTRY.get_sample_value("epctl_requests_total", labels) or 0.0
+    metrics = Metrics("v9")
+    made_up = MAX_RAW_LABELS + 10
+    for n in range(made_up):
+        metrics.observe(record(endpoint_id="odd.method", method=f"BREW{n}", status=405))
+    assert REGISTRY.get_sample_value("epctl_requests_total", labels) == before + made_up
 
 
 # -- the admin app ----------------------------------------------------------------------------------
