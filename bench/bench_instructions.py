@@ -16,7 +16,11 @@ alone. Prints instructions per request and the ratios:
    runs them) under callgrind, a keep-alive client sending the JSON request: the worker's
    instructions per request, HTTP parsing and gunicorn's own work included (`--no-server` skips it).
    The app is wrapped in a marker (a request to MARK_PATH calls `os.getsid`, where callgrind writes
-   its count), so the count spans exactly the measured requests.
+   its count), so the count spans exactly the measured requests. The metrics flusher writes every
+   0.1 s of wall time: under callgrind, which runs the worker tens of times slower, it would write
+   that much more often per request than at full speed. So its period is stretched by the slowdown,
+   measured in the same run against the same app served at full speed; the observed worker is also
+   counted with the period as it is, and both are printed.
 
 Instructions are not time: a cache miss costs more than an add, and callgrind runs the program about
 fifty times slower. But they are the same on every run and on a busy machine, where the timing
@@ -27,6 +31,7 @@ two together say how much of a difference is real. Nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import re
@@ -34,7 +39,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +102,7 @@ def main(argv: list[str]) -> int:
         report(counts, args.requests)
         if not args.no_server:
             sys.stdout.flush()
-            served = {each: count_served(valgrind, Path(work), each, args.requests) for each in SERVED}
-            report_served(served, args.requests)
+            count_all_served(valgrind, Path(work), args.requests)
     return 0
 
 
@@ -160,8 +165,11 @@ def run_loops(work: Path, requests: int) -> None:
 
 
 # Part 4: what a request costs the worker that serves it, bare and observed.
-SERVED = ("bare", "observed")
 MARK_PATH = "/__bench-mark"
+# A request here sets the worker's metrics flush period to the seconds its query gives.
+FLUSH_PATH = "/__bench-flush-seconds"
+WARM_UP_REQUESTS = 200
+TIMED_REQUESTS = 200  # after the warm-up, to measure how fast the worker serves
 # Under callgrind a worker imports and builds the app about fifty times slower than usual.
 SERVED_BOOT_SECONDS = 600
 
@@ -184,36 +192,39 @@ def make_marked_app(variant: str, project_dir: str) -> object:
             os.getsid(0)
             start_response("204 No Content", [])
             return []
+        if environ["PATH_INFO"] == FLUSH_PATH:
+            from epctl.runtime.observability import metrics
+
+            # The flusher reads the period before each wait.
+            metrics.FLUSH_SECONDS = float(str(environ["QUERY_STRING"]))
+            start_response("204 No Content", [])
+            return []
         return app(environ, start_response)  # type: ignore[no-any-return]
 
     return marked
 
 
-def count_served(valgrind: str, work: Path, variant: str, requests: int) -> int:
+def count_served(
+    valgrind: str, work: Path, variant: str, requests: int, full_speed: float | None = None
+) -> tuple[int, float]:
     """Return the instructions one gthread worker spent on `requests` JSON requests, serving `variant`
-    under callgrind (the master too runs under it, but never reaches a mark)."""
-    sys.path.insert(0, str(HERE))
+    under callgrind (the master too runs under it, but never reaches a mark), and how many times
+    slower than `full_speed` (seconds a request) it served. With `full_speed`, the metrics flush period
+    is stretched by that factor before the counted requests."""
     import bench_request as shared
 
-    project = work / "served-project"
-    if not project.exists():
-        shared.write_project(project)
-    out = work / f"served-{variant}"
+    project = prepare_served_project(work)
+    out = work / f"served-{variant}-{'stretched' if full_speed else 'as-is'}"
     prefix = [valgrind, "--tool=callgrind", "--dump-before=getsid", "--cache-sim=no",
               f"--callgrind-out-file={out}.%p"]  # fmt: skip
-    # A worker this slow must not be taken for a stuck one; the metrics directory is the one
-    # `epctl serve --workers` would make.
-    metrics = work / f"served-metrics-{variant}"
-    metrics.mkdir()
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
-    spec = f"bench_instructions:make_marked_app({variant!r}, {str(project)!r})"
-    with shared.run_gunicorn(
-        f"served-{variant}", spec, work, "gthread", workers=1, prefix=prefix,
-        options=["--timeout", str(SERVED_BOOT_SECONDS)], boot_timeout=SERVED_BOOT_SECONDS,
-    ) as server:  # fmt: skip
-        shared.wait_until_serving(server, shared.JSON_PATH, timeout=SERVED_BOOT_SECONDS)
+    with serve_marked(work, out.name, variant, project, prefix) as server:
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
-        send_requests(connection, shared.JSON_PATH, 200)  # warm-up
+        send_requests(connection, shared.JSON_PATH, WARM_UP_REQUESTS)
+        slowdown = time_requests(connection, shared.JSON_PATH) / full_speed if full_speed else 0.0
+        if full_speed:
+            from epctl.runtime.observability.metrics import FLUSH_SECONDS
+
+            send_requests(connection, f"{FLUSH_PATH}?{FLUSH_SECONDS * slowdown:.3f}", 1)
         send_requests(connection, MARK_PATH, 1)
         send_requests(connection, shared.JSON_PATH, requests)
         send_requests(connection, MARK_PATH, 1)
@@ -222,7 +233,56 @@ def count_served(valgrind: str, work: Path, variant: str, requests: int) -> int:
     between = sorted(work.glob(f"{out.name}.*.2"))
     if len(between) != 1:
         raise SystemExit(f"expected one worker's count between the marks, found {between}")
-    return read_instructions(between[0])
+    return read_instructions(between[0]), slowdown
+
+
+def time_full_speed(work: Path, variant: str) -> float:
+    """Return the seconds a JSON request takes the same worker as `count_served`'s, at full speed."""
+    import bench_request as shared
+
+    project = prepare_served_project(work)
+    with serve_marked(work, f"full-speed-{variant}", variant, project, prefix=[]) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        send_requests(connection, shared.JSON_PATH, WARM_UP_REQUESTS)
+        seconds = min(time_requests(connection, shared.JSON_PATH) for _ in range(5))
+        connection.close()
+    return seconds
+
+
+def prepare_served_project(work: Path) -> Path:
+    sys.path.insert(0, str(HERE))
+    import bench_request as shared
+
+    project = work / "served-project"
+    if not project.exists():
+        shared.write_project(project)
+    return project
+
+
+@contextlib.contextmanager
+def serve_marked(work: Path, name: str, variant: str, project: Path, prefix: list[str]) -> Iterator[Any]:
+    """Serve `variant` behind the marker with one gthread worker (under `prefix`), and its own metrics
+    directory, as `epctl serve --workers` would make."""
+    import bench_request as shared
+
+    metrics = work / f"{name}-metrics"
+    metrics.mkdir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+    spec = f"bench_instructions:make_marked_app({variant!r}, {str(project)!r})"
+    # Under callgrind a worker this slow must not be taken for a stuck one.
+    with shared.run_gunicorn(
+        name, spec, work, "gthread", workers=1, prefix=prefix,
+        options=["--timeout", str(SERVED_BOOT_SECONDS)], boot_timeout=SERVED_BOOT_SECONDS,
+    ) as server:  # fmt: skip
+        shared.wait_until_serving(server, shared.JSON_PATH, timeout=SERVED_BOOT_SECONDS)
+        yield server
+
+
+def time_requests(connection: http.client.HTTPConnection, path: str) -> float:
+    """Return the seconds a request of TIMED_REQUESTS to `path` took, one after the other."""
+    started = time.perf_counter()
+    send_requests(connection, path, TIMED_REQUESTS)
+    return (time.perf_counter() - started) / TIMED_REQUESTS
 
 
 def send_requests(connection: http.client.HTTPConnection, path: str, count: int) -> None:
@@ -235,14 +295,29 @@ def send_requests(connection: http.client.HTTPConnection, path: str, count: int)
             raise SystemExit(f"GET {path} answered {response.status}")
 
 
-def report_served(served: dict[str, int], requests: int) -> None:
-    bare = served["bare"] / requests
+def count_all_served(valgrind: str, work: Path, requests: int) -> None:
+    """Part 4: count and print the bare worker, the observed one with the flush period stretched by
+    callgrind's slowdown, and the observed one with the period as it is."""
+    full_speed = time_full_speed(work, "observed")
+    bare, _ = count_served(valgrind, work, "bare", requests)
+    observed, slowdown = count_served(valgrind, work, "observed", requests, full_speed)
+    as_is, _ = count_served(valgrind, work, "observed", requests)
     print("\n4. Served by gunicorn (1 gthread worker, 4 threads), the JSON request on a keep-alive")
     print("   connection: the worker's instructions per request (the kernel's side of sockets and writes")
     print("   is not counted)")
-    for variant, label in (("bare", "epctl bare"), ("observed", "epctl observed (metrics + JSON line)")):
-        value = served[variant] / requests
-        print(f"   {label:40} {value / 1000:8.1f} K   {value / bare:5.2f}x")
+    rows = (
+        ("epctl bare", bare),
+        ("epctl observed (metrics + JSON line)", observed),
+        ("  the same, flush period not stretched", as_is),
+    )
+    for label, count in rows:
+        print(f"   {label:40} {count / requests / 1000:8.1f} K   {count / bare:5.2f}x")
+    from epctl.runtime.observability.metrics import FLUSH_SECONDS
+
+    stretched, micros = FLUSH_SECONDS * slowdown, full_speed * 1e6
+    print(f"   (callgrind served {slowdown:.0f}x slower than full speed, {micros:.0f} us a request.")
+    print(f"   The first observed row flushes the metrics every {stretched:.1f} s, as often per request")
+    print(f"   as at full speed; the second every {FLUSH_SECONDS} s, {slowdown:.0f} times as often.)")
 
 
 if __name__ == "__main__":
