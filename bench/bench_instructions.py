@@ -193,10 +193,10 @@ def make_marked_app(variant: str, project_dir: str) -> object:
             start_response("204 No Content", [])
             return []
         if environ["PATH_INFO"] == FLUSH_PATH:
-            from epctl.runtime.observability import metrics
+            from epctl.runtime.observability import flushing
 
             # The flusher reads the period before each wait.
-            metrics.FLUSH_SECONDS = float(str(environ["QUERY_STRING"]))
+            flushing.FLUSH_SECONDS = float(str(environ["QUERY_STRING"]))
             start_response("204 No Content", [])
             return []
         return app(environ, start_response)  # type: ignore[no-any-return]
@@ -222,7 +222,7 @@ def count_served(
         send_requests(connection, shared.JSON_PATH, WARM_UP_REQUESTS)
         slowdown = time_requests(connection, shared.JSON_PATH) / full_speed if full_speed else 0.0
         if full_speed:
-            from epctl.runtime.observability.metrics import FLUSH_SECONDS
+            from epctl.runtime.observability.flushing import FLUSH_SECONDS
 
             send_requests(connection, f"{FLUSH_PATH}?{FLUSH_SECONDS * slowdown:.3f}", 1)
         send_requests(connection, MARK_PATH, 1)
@@ -312,7 +312,7 @@ def count_all_served(valgrind: str, work: Path, requests: int) -> None:
     )
     for label, count in rows:
         print(f"   {label:40} {count / requests / 1000:8.1f} K   {count / bare:5.2f}x")
-    from epctl.runtime.observability.metrics import FLUSH_SECONDS
+    from epctl.runtime.observability.flushing import FLUSH_SECONDS
 
     stretched, micros = FLUSH_SECONDS * slowdown, full_speed * 1e6
     print(f"   (callgrind served {slowdown:.0f}x slower than full speed, {micros:.0f} us a request.")

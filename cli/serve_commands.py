@@ -91,7 +91,8 @@ def serve_command(
         )
     except InvalidLogFormatError as err:
         raise typer.BadParameter(str(err), param_hint="--log-format") from None
-    observation = Observation(chosen_format, admin_port, read_admin_host())
+    # Under --workers, gunicorn's workers write what they hold as they exit: their lines are batched.
+    observation = Observation(chosen_format, admin_port, read_admin_host(), buffered=workers > 1)
     metrics_directory = None
     if workers > 1 and admin_port is not None:
         # Before anything imports prometheus_client: the workers' values must go to files that one

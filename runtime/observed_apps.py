@@ -26,11 +26,14 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class Observation:
     """How `epctl serve` observes what it serves: access lines in `log_format`; with `admin_port` (0:
-    any free port), metrics and the admin listener (`/metrics`, `/livez`, `/readyz`) on `admin_host`."""
+    any free port), metrics and the admin listener (`/metrics`, `/livez`, `/readyz`) on `admin_host`.
+    `buffered`: access lines written in batches (`AccessLog`), for gunicorn's workers, which write
+    what they hold as they exit."""
 
     log_format: LogFormat
     admin_port: int | None = None
     admin_host: str = "127.0.0.1"
+    buffered: bool = False
 
     @property
     def metrics(self) -> bool:
@@ -47,7 +50,7 @@ def observe_app(app: EpctlApp, observation: Observation, environment: str = "") 
         app,
         version=version,
         environment=environment or None,
-        access_log=AccessLog(observation.log_format),
+        access_log=AccessLog(observation.log_format, buffered=observation.buffered),
         metrics=create_metrics(app.project, environment) if observation.metrics else None,
         tracing=create_tracing(version, environment),
     )
@@ -60,7 +63,7 @@ def observe_reloading(app: ReloadingApp, observation: Observation) -> ObservedAp
     return ObservedApp(
         app,
         version=built.version,
-        access_log=AccessLog(observation.log_format),
+        access_log=AccessLog(observation.log_format, buffered=observation.buffered),
         metrics=create_metrics(built.project, "") if observation.metrics else None,
         tracing=create_tracing(built.version),
     )

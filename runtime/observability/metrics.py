@@ -21,15 +21,12 @@ Metrics (labels in braces):
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import os
 import sys
 import tempfile
 import threading
-import time
-import weakref
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
@@ -37,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from epctl.runtime.observability.access_log import AccessFields, Outcome
+from epctl.runtime.observability.flushing import FLUSHER
 from epctl.runtime.process_id import current_pid
 from epctl.schemas.problems import EpctlError
 from epctl.schemas.routing import METHODS
@@ -225,18 +223,20 @@ class Metrics:
         self._series_by_raw: dict[tuple[str | None, str, int], _Series] = {}
         self._outcomes: dict[tuple[Outcome, str], Counter] = {}
         self._tallied: dict[_Series, None] = {}  # the label sets tallied since the last write
+        self._lock = threading.Lock()  # one request thread tallies at a time
+        self._failed = False
         self._families.version_info.labels(*self._version_labels).set(1)
         # `observe(record)` counts one answered request. In one process it counts it at once. Under
         # several (gunicorn's workers) each value written is a lock and a write to a memory-mapped
         # file, three per request: there the request is added to its label set's sums in memory, and
-        # a thread of each process writes the sums every FLUSH_SECONDS. (Nothing of the request is
-        # kept until then: requests held for a tenth of a second made the garbage collector run
-        # more, and over more objects.)
+        # the process's flusher writes the sums (see `flushing`). (Nothing of the request is kept
+        # until then: requests held for a tenth of a second made the garbage collector run more,
+        # and over more objects.)
         self.observe: Callable[[AccessFields], None] = self.count
         self._flushed = multiprocess_directory() is not None
         if self._flushed:
             self.observe = self.add
-            _FLUSHER.register(self)
+            FLUSHER.register(self)
 
     def count(self, record: AccessFields) -> None:
         """Count one answered request now: its totals, its duration and why it was refused, if it was."""
@@ -249,8 +249,7 @@ class Metrics:
         and its workflow errors are written at once (rare)."""
         raw = (record.endpoint_id, record.method, record.status)
         duration = record.duration
-        flusher = _FLUSHER
-        with flusher.tally_lock:
+        with self._lock:
             series = self._series_by_raw.get(raw) or self._find_series(raw)
             if not series.requests:
                 self._tallied[series] = None
@@ -263,8 +262,8 @@ class Metrics:
                 self._count_outcome(record.outcome, record.endpoint_id or "")
             if record.workflow_errors:
                 self.count_workflow_errors(record.endpoint_id or "", record.workflow_errors)
-        if flusher.thread is None and self._flushed:
-            flusher.start()
+        if FLUSHER.thread is None and self._flushed:
+            FLUSHER.start()
 
     def _find_series(self, raw: tuple[str | None, str, int]) -> _Series:
         """Return the series a request of (endpoint id, method, status) counts into, created on first use."""
@@ -285,18 +284,33 @@ class Metrics:
         return series
 
     def take_tallies(self) -> list[_Tally]:
-        """Return the sums tallied since the last take, and start them again. Under the flusher's
-        `tally_lock`."""
+        """Return the sums tallied since the last take, and start them again. Under `_lock`."""
         tallied = self._tallied
         self._tallied = {}
         return [series.take() for series in tallied]
 
     def write_tallies(self) -> None:
         """Write the sums tallied since the last take to prometheus_client's values."""
-        with _FLUSHER.tally_lock:
+        with self._lock:
             tallies = self.take_tallies()
+        # Written outside the lock: request threads tally on meanwhile.
         for tally in tallies:
             tally.write()
+
+    def flush(self) -> None:
+        """Write the sums tallied (the flusher's call). A failure (a full disk under the metrics
+        directory) loses them, and is logged the first time: every later one would fail alike."""
+        try:
+            self.write_tallies()
+        except Exception:
+            if not self._failed:
+                self._failed = True
+                log.exception("counting requests in the metrics failed; later failures are not logged")
+
+    def forget(self) -> None:
+        """In a forked child: what the parent tallied is the parent's to write."""
+        self._lock = threading.Lock()
+        self.take_tallies()
 
     def count_workflow_errors(self, endpoint: str, count: int) -> None:
         """Count `count` workflows of `endpoint` that raised."""
@@ -374,74 +388,6 @@ class _Tally(NamedTuple):
         series.total(self.seconds)
         for bucket, count in self.hits.items():
             series.buckets[bucket](count)
-
-
-# Under several processes: how often each process writes the sums it tallied to its metric files.
-# A scrape may miss the last tenth of a second of requests; a process that exits writes them first.
-FLUSH_SECONDS = 0.1
-
-
-class _Flusher:
-    """The thread that writes the sums each `Metrics` of the process tallied to its metric files, every
-    FLUSH_SECONDS (started with the first request of each process)."""
-
-    def __init__(self) -> None:
-        # Weak: an app replaced by a rebuilt one (develop reloading) takes its metrics along. Plain
-        # references rather than a WeakSet, whose iteration cost a flush a fifth of its work.
-        self.metrics: list[weakref.ref[Metrics]] = []
-        self.reset()
-
-    def register(self, metrics: Metrics) -> None:
-        """Write what `metrics` tallies, for as long as it lives."""
-        with self.tally_lock:
-            self.metrics = [*(ref for ref in self.metrics if ref() is not None), weakref.ref(metrics)]
-
-    def alive(self) -> list[Metrics]:
-        """Return the registered `Metrics` still in use."""
-        return [metrics for ref in self.metrics if (metrics := ref()) is not None]
-
-    def reset(self) -> None:
-        """Start without a thread and with new locks (the parent's thread may have held one as it
-        forked); in a forked child, what the parent tallied is the parent's to write."""
-        self.thread: threading.Thread | None = None
-        self.start_lock = threading.Lock()
-        # Tallies (`Metrics.add`, `take_tallies`) are made by one thread at a time.
-        self.tally_lock = threading.Lock()
-        self.failed = False
-        for metrics in self.alive():
-            metrics.take_tallies()
-
-    def start(self) -> None:
-        with self.start_lock:
-            if self.thread is None:
-                self.thread = threading.Thread(target=self.run, name="epctl-metrics", daemon=True)
-                self.thread.start()
-
-    def run(self) -> None:
-        while True:
-            time.sleep(FLUSH_SECONDS)
-            self.flush()
-
-    def flush(self) -> None:
-        """Write what every `Metrics` tallied; a failure (a full disk under the metrics directory)
-        loses it, and is logged the first time: every later one would fail alike and flood the log."""
-        try:
-            with self.tally_lock:
-                tallies = [tally for metrics in self.alive() for tally in metrics.take_tallies()]
-            # Written outside the lock: request threads tally on meanwhile.
-            for tally in tallies:
-                tally.write()
-        except Exception:
-            if not self.failed:
-                self.failed = True
-                log.exception("counting requests in the metrics failed; later failures are not logged")
-
-
-_FLUSHER = _Flusher()
-os.register_at_fork(after_in_child=_FLUSHER.reset)
-# A process that exits normally (a gunicorn worker stopping or recycled, on SIGHUP too) writes what it
-# tallied; only one killed outright loses its last tenth of a second.
-atexit.register(_FLUSHER.flush)
 
 
 def create_registry(directory: str | Path | None = None) -> CollectorRegistry:

@@ -83,6 +83,8 @@ def test_two_workers_json_lines_summed_metrics_and_health(
         assert fetch(url + "/devices", {"Cookie": f"authorization={token}"})[0] == 200
         assert fetch(url + "/devices", {"X-Request-ID": "rid-refused"})[0] == 302  # unauthorized: to /login
         assert fetch(url + "/nowhere", {"X-Request-ID": "rid-404"})[0] == 404
+        # The workers write their access lines in batches, and what they hold every tenth of a second.
+        server.wait_for('"request_id":"rid-404"', seconds=10)
         assert fetch(url + "/", method="POST")[0] == 405
         assert fetch(url + "/ops/boom", {"X-Request-ID": "rid-boom"})[0] == 500
         sent = slow + 9
