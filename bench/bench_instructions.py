@@ -144,7 +144,7 @@ def run_loops(work: Path, requests: int) -> None:
     page_env = shared.make_environ(shared.PAGE_PATH, shared.PAGE_QUERY)
     observed = observe_app(create_app(project), Observation("json", 0), "production")
     devnull = open(os.devnull, "w")  # noqa: SIM115 (open for the whole run)
-    observed.access_log = AccessLog("json", devnull)
+    observed.access_log = AccessLog("json", devnull, buffered=True)  # as under --workers
     apps = {
         ("json", "falcon"): (falcon, json_env),
         ("json", "falcon (media, cors)"): (idiomatic, json_env),

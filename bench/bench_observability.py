@@ -45,9 +45,12 @@ def main(argv: list[str]) -> int:
         "--single-process", action="store_true", help="metrics without a multiprocess directory"
     )
     parser.add_argument("--no-server", action="store_true", help="skip the gunicorn part")
+    parser.add_argument(
+        "--load-rounds", type=int, default=5, help="rounds of load on each server (default 5, 3 s each)"
+    )
     args = parser.parse_args(argv)
     rounds, calls = (5, 500) if args.quick else (31, 2000)
-    load_seconds, load_rounds = (1.0, 1) if args.quick else (3.0, 5)
+    load_seconds, load_rounds = (1.0, 1) if args.quick else (3.0, args.load_rounds)
 
     with tempfile.TemporaryDirectory(prefix="epctl-bench-") as work:
         if not args.single_process:
@@ -62,19 +65,21 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-# What `epctl serve --log-format json --admin-port P` observes an app with.
+# What `epctl serve --workers N --log-format json --admin-port P` observes an app with: JSON lines,
+# metrics, the lines written in batches.
 SERVE_OBSERVATION = ("json", 0)
 
 
 def make_observed_app(project_dir: str) -> object:
-    """Return epctl's app observed exactly as `epctl serve --env production --log-format json
-    --admin-port P` serves it: metrics and a JSON access line on stderr (importable by gunicorn as
-    `bench_observability:make_observed_app(...)`)."""
+    """Return epctl's app observed exactly as `epctl serve --env production --workers N --log-format
+    json --admin-port P` serves it: metrics and JSON access lines on stderr, written in batches
+    (importable by gunicorn as `bench_observability:make_observed_app(...)`)."""
     from epctl.runtime.app import create_app
     from epctl.runtime.observed_apps import Observation, observe_app
 
     log_format, admin_port = SERVE_OBSERVATION
-    return observe_app(create_app(project_dir), Observation(log_format, admin_port), "production")
+    observation = Observation(log_format, admin_port, buffered=True)
+    return observe_app(create_app(project_dir), observation, "production")
 
 
 def run_servers(work: Path, seconds: float, rounds: int) -> None:
@@ -117,7 +122,7 @@ def run(work: Path, rounds: int, calls: int, *, multiprocess: bool) -> None:
 
     devnull = open(os.devnull, "w")  # noqa: SIM115 (open for the whole run)
     configure_logging("json", devnull)
-    access_log = AccessLog("json", devnull)
+    access_log = AccessLog("json", devnull, buffered=True)  # as under --workers
     os.environ.setdefault("EPCTL_SECRET", "bench-secret-that-is-long-enough-for-hs256")
     project = shared.write_project(work / "project")
     metrics = Metrics("v1.0.0", "sha256:bench", "production")
