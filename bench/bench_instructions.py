@@ -67,7 +67,7 @@ TITLES = {
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per app (default 2000)")
-    parser.add_argument("--no-server", action="store_true", help="skip part 4 (gunicorn, about 3 minutes)")
+    parser.add_argument("--no-server", action="store_true", help="skip part 4 (gunicorn, about 5 minutes)")
     parser.add_argument("--inside", metavar="DIR", help=argparse.SUPPRESS)  # the run under valgrind
     args = parser.parse_args(argv)
     if args.inside:
