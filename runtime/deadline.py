@@ -32,8 +32,6 @@ from collections.abc import Callable
 from threading import get_ident
 from typing import Generic, TypeVar
 
-from epctl.runtime.process_id import current_pid
-
 T = TypeVar("T")
 
 log = logging.getLogger("epctl.runtime")
@@ -139,12 +137,12 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self.running: dict[_Watch, None] = {}
-        self.pid = 0  # the process the watchdog thread runs in: a forked child starts its own
+        self.started = False  # in this process: a forked child starts its own (`forget`)
         self.start_lock = threading.Lock()
         self.on_stuck: Callable[[str, float], None] | None = None
 
     def run(self, context: contextvars.Context, function: Callable[[], T], seconds: float) -> Outcome[T]:
-        if self.pid != current_pid():
+        if not self.started:
             self.start()
         watch = _Watch(get_ident(), time.monotonic() + seconds)
         self.running[watch] = None
@@ -179,11 +177,17 @@ class _Watchdog:
 
     def start(self) -> None:
         with self.start_lock:
-            if self.pid == current_pid():
+            if self.started:
                 return
-            self.running.clear()  # calls of the parent process: not ours to interrupt
             threading.Thread(target=self.watch, name="epctl-deadline", daemon=True).start()
-            self.pid = current_pid()
+            self.started = True
+
+    def forget(self) -> None:
+        """In a forked child: no watchdog thread yet, a new lock (a thread of the parent may have held
+        it as it forked), and the parent's calls are not ours to interrupt."""
+        self.started = False
+        self.start_lock = threading.Lock()
+        self.running.clear()
 
     def watch(self) -> None:
         interrupted: list[_Watch] = []
@@ -260,3 +264,4 @@ os.register_at_fork(after_in_child=_reset_main_thread)
 
 _ALARM = _Alarm()
 _WATCHDOG = _Watchdog()
+os.register_at_fork(after_in_child=_WATCHDOG.forget)

@@ -1,5 +1,5 @@
 """This process's id, kept current across forks by a fork hook rather than asked of the system (a
-system call) each time: per-request code asks for it (the deadline's watchdog, the metrics' files).
+system call) each time: per-request code asks for it (the metrics' files).
 
 gunicorn forks its workers from the process that built the app, so anything set up per process has
 to notice that it now runs in another one.

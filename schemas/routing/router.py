@@ -14,7 +14,7 @@ from typing import ClassVar, Generic, TypeVar
 
 from epctl.schemas.routing.explain import explain_precedence
 from epctl.schemas.routing.paths import normalize_path
-from epctl.schemas.routing.syntax import Route, lookup_method
+from epctl.schemas.routing.syntax import OWN_METHODS, Route, lookup_method
 from epctl.schemas.routing.table import Candidate, RouteConflictError, RouteTable
 
 T = TypeVar("T")
@@ -177,7 +177,7 @@ class Router(Generic[T]):
         if not normalized.startswith("/"):
             return NotFound(normalized)
         segments = normalized.split("/")
-        own = lookup_method(method)
+        own = OWN_METHODS.get(method) or lookup_method(method)
         enabled = self._enabled
         found = enabled.find(own, normalized, segments)
         if found is not None:

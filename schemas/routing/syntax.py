@@ -29,6 +29,10 @@ def lookup_method(method: str) -> str:
     return "GET" if method == "HEAD" else method
 
 
+# `lookup_method` of the methods as clients send them, for the router to look up without a call.
+OWN_METHODS: dict[str, str] = {method: lookup_method(method) for method in (*METHODS, "HEAD")}
+
+
 # The kinds of `Segment`; also the names of the matching steps in `Candidate.steps`.
 LITERAL = "literal"
 MIXED = "mixed"
