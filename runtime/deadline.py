@@ -179,15 +179,15 @@ class _Watchdog:
         with self.start_lock:
             if self.started:
                 return
+            self.running.clear()  # calls of the parent process: not ours to interrupt
             threading.Thread(target=self.watch, name="epctl-deadline", daemon=True).start()
             self.started = True
 
     def forget(self) -> None:
-        """In a forked child: no watchdog thread yet, a new lock (a thread of the parent may have held
-        it as it forked), and the parent's calls are not ours to interrupt."""
+        """In a forked child: no watchdog thread yet (the next call starts one), and a new lock (a
+        thread of the parent may have held it as it forked)."""
         self.started = False
         self.start_lock = threading.Lock()
-        self.running.clear()
 
     def watch(self) -> None:
         interrupted: list[_Watch] = []
