@@ -16,11 +16,11 @@ alone. Prints instructions per request and the ratios:
    runs them) under callgrind, a keep-alive client sending the JSON request: the worker's
    instructions per request, HTTP parsing and gunicorn's own work included (`--no-server` skips it).
    The app is wrapped in a marker (a request to MARK_PATH calls `os.getsid`, where callgrind writes
-   its count), so the count spans exactly the measured requests. The metrics flusher writes every
-   0.1 s of wall time: under callgrind, which runs the worker tens of times slower, it would write
-   that much more often per request than at full speed. So its period is stretched by the slowdown,
-   measured in the same run against the same app served at full speed; the observed worker is also
-   counted with the period as it is, and both are printed.
+   its count), so the count spans exactly the measured requests. The flusher (metrics, held access
+   lines) writes every 0.1 s of wall time: under callgrind, which runs the worker tens of times
+   slower, it would write that much more often per request than at full speed. So its period is
+   stretched by the slowdown, measured in the same run against the same app served at full speed;
+   the observed worker is also counted with the period as it is, and both are printed.
 
 Instructions are not time: a cache miss costs more than an add, and callgrind runs the program about
 fifty times slower. But they are the same on every run and on a busy machine, where the timing
@@ -166,7 +166,7 @@ def run_loops(work: Path, requests: int) -> None:
 
 # Part 4: what a request costs the worker that serves it, bare and observed.
 MARK_PATH = "/__bench-mark"
-# A request here sets the worker's metrics flush period to the seconds its query gives.
+# A request here sets the worker's flush period (metrics, held access lines) to the seconds its query gives.
 FLUSH_PATH = "/__bench-flush-seconds"
 WARM_UP_REQUESTS = 200
 TIMED_REQUESTS = 200  # after the warm-up, to measure how fast the worker serves
@@ -316,7 +316,7 @@ def count_all_served(valgrind: str, work: Path, requests: int) -> None:
 
     stretched, micros = FLUSH_SECONDS * slowdown, full_speed * 1e6
     print(f"   (callgrind served {slowdown:.0f}x slower than full speed, {micros:.0f} us a request.")
-    print(f"   The first observed row flushes the metrics every {stretched:.1f} s, as often per request")
+    print(f"   The first observed row flushes every {stretched:.1f} s, as often per request")
     print(f"   as at full speed; the second every {FLUSH_SECONDS} s, {slowdown:.0f} times as often.)")
 
 
