@@ -157,16 +157,13 @@ def json_line(record: AccessFields) -> str:
         _endpoint_fragments, "route", route, "endpoint_id", endpoint_id
     )
     version, environment = record.version, record.environment
-    path, query = record.path, record.query
-    if query or " " in path or not (path.isascii() and path.isprintable()) or len(path) > MAX_LOGGED_PATH:
-        path = format_path(path, query)  # else it is logged as it is: a path without a query, unchanged
     app = _app_fragments.get((version, environment)) or remember_fragment(
         _app_fragments, "version", version, "environment", environment
     )
     return (
         f'{{"time":"{format_time(record.time)}","level":"INFO","logger":"{ACCESS_LOGGER}",'
         f'"request_id":{enc(record.request_id)},"method":{enc(record.method)},'
-        f'"path":{enc(path)},{endpoint}'
+        f'"path":{enc(format_path(record.path, record.query))},{endpoint}'
         f'"status":{record.status},"duration_ms":{record.duration * 1000:.3f},'
         f'"bytes":{"null" if size is None else size},{app}'
         f'"user":{"null" if user is None else enc(user)},'

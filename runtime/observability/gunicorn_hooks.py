@@ -133,9 +133,8 @@ class ObservedServer:
             log_format = self.log_format or choose_log_format(sys.stderr)
             # Metrics only where they are summed for a scrape: with the metrics directory.
             port = (self.admin_port or 0) if self.metrics_directory is not None else None
-            observation = Observation(
-                log_format, port, buffered=True
-            )  # a worker writes its lines as it exits
+            # Access lines in batches: a worker writes what it holds as it exits.
+            observation = Observation(log_format, port, buffered=True)
             observed = observe_app(app, observation, app.environment)
             # gunicorn's stubs type the environ as a MutableMapping; PEP 3333 (and typeshed) a dict.
             worker.wsgi = cast("_WSGIAppType", observed)

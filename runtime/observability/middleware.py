@@ -234,8 +234,7 @@ class _Reply(RequestContext):
             return
         # The rest of the access record.
         self.duration = time.perf_counter() - self.started
-        raw = environ.get("RAW_URI")  # gunicorn's: the common case without a call
-        self.path = raw.partition("?")[0] if type(raw) is str and raw else read_path(environ)
+        self.path = read_path(environ)
         self.query = environ.get("QUERY_STRING") or ""
         self.response_bytes = response_bytes
         self.version = observed.version
