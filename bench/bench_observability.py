@@ -49,6 +49,8 @@ def main(argv: list[str]) -> int:
         "--load-rounds", type=int, default=5, help="rounds of load on each server (default 5, 3 s each)"
     )
     args = parser.parse_args(argv)
+    if args.load_rounds < 1:
+        parser.error(f"--load-rounds must be 1 or more, not {args.load_rounds}")
     rounds, calls = (5, 500) if args.quick else (31, 2000)
     load_seconds, load_rounds = (1.0, 1) if args.quick else (3.0, args.load_rounds)
 
