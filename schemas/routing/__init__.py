@@ -9,6 +9,7 @@ Modules, as werkzeug splits its `routing` package:
 - `mixed`: the linear-time matcher of one mixed segment such as `{name}.{ext}` (c);
 - `paths`: request path normalisation and param percent-decoding (c);
 - `tree`: the search tree and its depth-first walk, the matcher (c);
+- `compiled`: the search tree written out as Python code, the matcher requests use (c);
 - `table`: `RouteTable`, per-method tables with the conflict rules (b), `Match` and `Candidate`;
 - `explain`: why one matching route beats another;
 - `router`: `Router`, the one entry callers use, and its outcome values.

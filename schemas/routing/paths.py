@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from epctl.schemas.routing.syntax import UNRESERVED
+from epctl.schemas.routing.syntax import UNRESERVED, Route
 
 # (c) step 2: uppercase every `%xx`, then decode the unreserved ones. One substitution through a table
 # does both: a decoded character is never `%`, so no new escape can appear.
@@ -84,3 +84,21 @@ def decode_param(raw: str) -> str | None:
 
 def _decode_run(run: re.Match[str]) -> str:
     return bytes.fromhex(run.group().replace("%", "")).decode("utf-8")
+
+
+def decode_values(route: Route, values: list[str]) -> dict[str, str] | None:
+    """Return the params of `route` from its raw captured `values` (one per name in `route.captures`,
+    fewer when a last `{p?}` or `{p*}` is absent), or None when one is not valid percent-encoded UTF-8."""
+    captures = route.captures
+    # zip stops at the shorter: an absent last `{p?}` or `{p*}` has no value, so its key stays absent.
+    if captures is route.params and "%" not in "".join(values):
+        # The common case: one value per name (no `{p*N}`), and no escape to decode.
+        return dict(zip(captures, values, strict=False))
+    params: dict[str, str] = {}
+    for name, raw in zip(captures, values, strict=False):
+        value = decode_param(raw)
+        if value is None:
+            return None
+        # `{p*N}` values are decoded one by one, then joined with '/' (hapi `_lookup`).
+        params[name] = params[name] + "/" + value if name in params else value
+    return params

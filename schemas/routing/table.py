@@ -9,7 +9,8 @@ import threading
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from epctl.schemas.routing.paths import decode_param, normalize_path
+from epctl.schemas.routing.compiled import Finder, compile_finder, walk_finder
+from epctl.schemas.routing.paths import decode_values, normalize_path
 from epctl.schemas.routing.syntax import (
     LITERAL,
     METHODS,
@@ -20,7 +21,7 @@ from epctl.schemas.routing.syntax import (
     Route,
     lookup_method,
 )
-from epctl.schemas.routing.tree import ABSENT_OPTIONAL, Leaf, Node, find_leaf, walk_leaves
+from epctl.schemas.routing.tree import ABSENT_OPTIONAL, Leaf, Node, walk_leaves
 
 T = TypeVar("T")
 
@@ -78,34 +79,21 @@ class Candidate(Generic[T]):
     path: str
 
 
-def _decode_values(route: Route, values: list[str]) -> dict[str, str] | None:
-    captures = route.captures
-    # zip stops at the shorter: an absent last `{p?}` or `{p*}` has no value, so its key stays absent.
-    if captures is route.params and "%" not in "".join(values):
-        # The common case: one value per name (no `{p*N}`), and no escape to decode.
-        return dict(zip(captures, values, strict=False))
-    params: dict[str, str] = {}
-    for name, raw in zip(captures, values, strict=False):
-        value = decode_param(raw)
-        if value is None:
-            return None
-        # `{p*N}` values are decoded one by one, then joined with '/' (hapi `_lookup`).
-        params[name] = params[name] + "/" + value if name in params else value
-    return params
-
-
 class _Table(Generic[T]):
     """One method's routes: the claims for conflict checks (b) and the search tree (c)."""
 
-    __slots__ = ("building", "claims", "leaves", "pending", "root")
+    __slots__ = ("building", "claims", "find", "leaves", "method", "pending", "root")
 
-    def __init__(self) -> None:
+    def __init__(self, method: str) -> None:
+        self.method = method
         self.claims: dict[str, Leaf[T]] = {}
         self.leaves: list[Leaf[T]] = []
         # Leaves not yet in the tree. The tree is built at the first lookup: `validate` only needs the
         # conflict checks, and one pass over 10,000 routes is cheaper than 10,000 interleaved inserts.
         self.pending: list[Leaf[T]] = []
         self.root: Node[T] = Node()
+        # The tree's matcher, compiled with the tree (`tree`): a request's one call into it.
+        self.find: Finder[T] = walk_finder(self.root)
         self.building = threading.Lock()
 
     def tree(self) -> Node[T]:
@@ -117,6 +105,7 @@ class _Table(Generic[T]):
                 if self.pending:
                     for leaf in self.pending:
                         self.root.add(leaf)
+                    self.find = compile_finder(self.root, self.method)
                     self.pending = []
         return self.root
 
@@ -150,7 +139,7 @@ class RouteTable(Generic[T]):
         if table is None:
             if method not in METHODS:
                 raise ValueError(f"Unknown method {method!r}: expected one of {', '.join(sorted(METHODS))}")
-            table = self._tables[method] = _Table()
+            table = self._tables[method] = _Table(method)
         claims = table.claims
         clash = _find_clash(claims, route)
         if clash is not None:
@@ -199,11 +188,9 @@ class RouteTable(Generic[T]):
         table = self._tables.get(own)
         if table is None:
             return None
-        values: list[str] = []
-        leaf = find_leaf(table.tree() if table.pending else table.root, normalized, 0, segments, 1, values)
-        if leaf is None:
-            return None
-        return leaf, _decode_values(leaf.route, values)
+        if table.pending:
+            table.tree()
+        return table.find(normalized, segments)
 
     def allowed_methods(self, path: str) -> tuple[str, ...]:
         """Return the sorted methods whose tables match the raw request `path` (HEAD is not listed)."""
@@ -217,8 +204,8 @@ class RouteTable(Generic[T]):
         return tuple(
             sorted(
                 method
-                for method, table in self._tables.items()
-                if method != skip and find_leaf(table.tree(), normalized, 0, segments, 1, []) is not None
+                for method in self._tables
+                if method != skip and self.find(method, normalized, segments) is not None
             )
         )
 
@@ -246,7 +233,7 @@ class RouteTable(Generic[T]):
             ]
             if leaf.shortened:
                 named.append(ABSENT_OPTIONAL)
-            params = _decode_values(route, values)
+            params = decode_values(route, values)
             candidates.append(Candidate(leaf.target, route, params, tuple(named), normalized))
         return candidates
 
