@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from threading import get_ident
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -52,14 +52,31 @@ class DeadlinePassed(BaseException):
 
 class Outcome(Generic[T]):
     """What a deadline-bound call gave: `finished` and its `value` (or the `error` it raised), or
-    `finished` False when the deadline passed first and the work was interrupted."""
+    `finished` False when the deadline passed first and the work was interrupted.
 
-    __slots__ = ("error", "finished", "value")
+    While the call runs it is also the watchdog's record of it: the thread running it and when it must
+    end. One object per call, as a request pays for each one built.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("by_signal", "deadline", "error", "finished", "name", "returned", "sent", "thread", "value")
+
+    def __init__(self, thread: int, deadline: float) -> None:
         self.finished = False
         self.value: T | None = None
         self.error: BaseException | None = None
+        self.thread = thread
+        self.deadline = deadline
+        # Else by an asynchronous exception.
+        self.by_signal = thread == _MAIN_THREAD[0] and _ALARM.usable()
+        self.name = ""  # the thread's name, read by the watchdog when it interrupts the call
+        self.sent = False  # the watchdog has raised DeadlinePassed in the thread
+        self.returned = False  # the interrupted thread is out of the call
+
+    def interrupted(self) -> Outcome[T]:
+        """Return this outcome as the deadline left it: not finished, nothing kept."""
+        self.value = None
+        self.error = None
+        return self
 
 
 def run_with_deadline(function: Callable[[], T], seconds: float) -> Outcome[T]:
@@ -86,11 +103,10 @@ class _Alarm:
         self.pending = False  # the watchdog sent SIGALRM for a call it took
         self.handler = self.fire  # one bound method, so the check below compares like with like
 
-    def usable(self, thread: int) -> bool:
-        """Return whether `SIGALRM` can interrupt a call in `thread`: the main thread, a platform that can
-        signal a thread, and `SIGALRM` not claimed by anything else (its handler is ours or the
-        default one)."""
-        if not _CAN_SIGNAL_THREADS or thread != _MAIN_THREAD[0]:
+    def usable(self) -> bool:
+        """Return whether `SIGALRM` can interrupt a call in the main thread: a platform that can signal
+        a thread, and `SIGALRM` not claimed by anything else (its handler is ours or the default one)."""
+        if not _CAN_SIGNAL_THREADS:
             return False
         # `_signal.getsignal` returns the handler as set; `signal.getsignal` turns it into an enum
         # first, which costs more than the rest of the check together. `==`: a restored default
@@ -112,20 +128,6 @@ class _Alarm:
             raise DeadlinePassed
 
 
-class _Watch:
-    """One call the watchdog bounds: the thread running it, and when it must end."""
-
-    __slots__ = ("by_signal", "deadline", "name", "returned", "sent", "thread")
-
-    def __init__(self, thread: int, deadline: float) -> None:
-        self.thread = thread
-        self.deadline = deadline
-        self.by_signal = _ALARM.usable(thread)  # else by an asynchronous exception
-        self.name = ""  # the thread's name, read by the watchdog when it interrupts the call
-        self.sent = False  # the watchdog has raised DeadlinePassed in the thread
-        self.returned = False  # the interrupted thread is out of the call
-
-
 class _Watchdog:
     """One daemon thread per process that interrupts calls past their deadline.
 
@@ -136,7 +138,7 @@ class _Watchdog:
     """
 
     def __init__(self) -> None:
-        self.running: dict[_Watch, None] = {}
+        self.running: dict[Outcome[Any], None] = {}
         self.started = False  # in this process: a forked child starts its own (`forget`)
         self.start_lock = threading.Lock()
         self.on_stuck: Callable[[str, float], None] | None = None
@@ -144,29 +146,28 @@ class _Watchdog:
     def run(self, context: contextvars.Context, function: Callable[[], T], seconds: float) -> Outcome[T]:
         if not self.started:
             self.start()
-        watch = _Watch(get_ident(), time.monotonic() + seconds)
+        watch: Outcome[T] = Outcome(get_ident(), time.monotonic() + seconds)
         self.running[watch] = None
-        outcome: Outcome[T] = Outcome()
         try:
             try:
-                outcome.value = context.run(function)
+                watch.value = context.run(function)
             except DeadlinePassed:
                 raise
             except BaseException as err:
-                outcome.error = err
+                watch.error = err
             if self.running.pop(watch, _TAKEN) is _TAKEN:
                 # The watchdog took the call as the work returned: its exception is on its way (or
                 # was swallowed by the work). Receive it here, not in the caller's code.
                 self.receive(watch)
-                return Outcome()
+                return watch.interrupted()
         except DeadlinePassed:
             watch.returned = True
-            return Outcome()
-        outcome.finished = True
-        return outcome
+            return watch.interrupted()
+        watch.finished = True
+        return watch
 
     @staticmethod
-    def receive(watch: _Watch) -> None:
+    def receive(watch: Outcome[Any]) -> None:
         """Wait (briefly) until the watchdog has raised the exception in this thread (or sent the
         signal), and let it arrive."""
         give_up = time.monotonic() + GRACE
@@ -190,7 +191,7 @@ class _Watchdog:
         self.start_lock = threading.Lock()
 
     def watch(self) -> None:
-        interrupted: list[_Watch] = []
+        interrupted: list[Outcome[Any]] = []
         while True:
             time.sleep(TICK)
             now = time.monotonic()
@@ -207,7 +208,7 @@ class _Watchdog:
             if interrupted:
                 interrupted = [watch for watch in interrupted if not self.report_stuck(watch, now)]
 
-    def report_stuck(self, watch: _Watch, now: float) -> bool:
+    def report_stuck(self, watch: Outcome[Any], now: float) -> bool:
         """Report `watch` if its thread is stuck; return whether it needs watching no more."""
         if watch.returned:
             return True
