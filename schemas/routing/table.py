@@ -82,18 +82,18 @@ class Candidate(Generic[T]):
 class _Table(Generic[T]):
     """One method's routes: the claims for conflict checks (b) and the search tree (c)."""
 
-    __slots__ = ("building", "claims", "find", "leaves", "method", "pending", "root")
+    __slots__ = ("building", "claims", "find", "leaves", "pending", "root", "walk")
 
-    def __init__(self, method: str) -> None:
-        self.method = method
+    def __init__(self) -> None:
         self.claims: dict[str, Leaf[T]] = {}
         self.leaves: list[Leaf[T]] = []
         # Leaves not yet in the tree. The tree is built at the first lookup: `validate` only needs the
         # conflict checks, and one pass over 10,000 routes is cheaper than 10,000 interleaved inserts.
         self.pending: list[Leaf[T]] = []
         self.root: Node[T] = Node()
-        # The tree's matcher, compiled with the tree (`tree`): a request's one call into it.
-        self.find: Finder[T] = walk_finder(self.root)
+        # The tree's matcher: it walks the tree, until `RouteTable.prepare` compiles it for a server.
+        self.walk: Finder[T] = walk_finder(self.root)
+        self.find = self.walk
         self.building = threading.Lock()
 
     def tree(self) -> Node[T]:
@@ -105,7 +105,6 @@ class _Table(Generic[T]):
                 if self.pending:
                     for leaf in self.pending:
                         self.root.add(leaf)
-                    self.find = compile_finder(self.root, self.method)
                     self.pending = []
         return self.root
 
@@ -124,10 +123,14 @@ class RouteTable(Generic[T]):
         return self._count
 
     def prepare(self) -> None:
-        """Build every method's search tree now rather than at its first lookup: a server calls this
-        before it forks workers, so they share one tree and no first request pays for it."""
-        for table in self._tables.values():
-            table.tree()
+        """Build every method's search tree now rather than at its first lookup, and compile its
+        matcher: a server calls this before it forks workers, so they share both and no first request
+        pays for them. A command that matches a path or two walks the tree instead (compiling a large
+        one takes longer than the walk)."""
+        for method, table in self._tables.items():
+            root = table.tree()
+            if table.find is table.walk:
+                table.find = compile_finder(root, method)
 
     def add(self, method: str, route: Route, target: T) -> None:
         """Add `route` for `method` (one of METHODS), serving `target`.
@@ -139,7 +142,7 @@ class RouteTable(Generic[T]):
         if table is None:
             if method not in METHODS:
                 raise ValueError(f"Unknown method {method!r}: expected one of {', '.join(sorted(METHODS))}")
-            table = self._tables[method] = _Table(method)
+            table = self._tables[method] = _Table()
         claims = table.claims
         clash = _find_clash(claims, route)
         if clash is not None:
@@ -148,6 +151,7 @@ class RouteTable(Generic[T]):
         claims[route.fingerprint] = leaf
         table.leaves.append(leaf)
         table.pending.append(leaf)
+        table.find = table.walk  # a compiled matcher does not know the new route
         if route.short_claim is not None:
             # hapi `Router#add` adds a route ending in `{p?}` a second time without that segment.
             short = Leaf(method, route, target, True)

@@ -56,11 +56,13 @@ def test_the_compiled_matcher_finds_what_the_walk_finds(
 
 def test_literal_text_never_becomes_code() -> None:
     """Route literals may hold quotes and parentheses: they are looked up, never written into the code."""
-    route = "/a'),print('x'),('/{p}"
+    route = "/a'+exit(3)+'/{p}"  # written into code, it would end the test run
     table: RouteTable[str] = RouteTable()
     table.add("GET", parse_route(route), route)
     table.add("GET", parse_route("/b/{p}"), "b")
-    match = table.match("GET", "/a'),print('x'),('/1")
+    table.prepare()
+    assert is_compiled(table._tables["GET"].find)
+    match = table.match("GET", "/a'+exit(3)+'/1")
     assert (match.status, match.target, match.params) == (200, route, {"p": "1"})
 
 
@@ -70,6 +72,8 @@ def test_deep_routes_nest_through_functions() -> None:
     table: RouteTable[str] = RouteTable()
     table.add("GET", parse_route("/" + "/".join(f"{{{name}}}" for name in names)), "deep")
     table.add("GET", parse_route("/" + "/".join(f"m{{{name}}}" for name in names)), "mixed")
+    table.prepare()
+    assert is_compiled(table._tables["GET"].find)
     match = table.match("GET", "/" + "/".join(str(index) for index in range(40)))
     assert (match.target, list(match.params.values())) == ("deep", [str(index) for index in range(40)])
     match = table.match("GET", "/" + "/".join(f"m{index}" for index in range(40)))
@@ -86,15 +90,21 @@ def test_trees_over_the_limits_are_walked_with_the_same_answers() -> None:
         (wide, f"/r{MAX_COMPILED_NODES - 1}/7", f"r{MAX_COMPILED_NODES - 1}"),
         (deep, "/x" * (MAX_COMPILED_DEPTH + 1) + "/7", "deep"),
     ):
-        assert not is_compiled(compile_finder(tree_of(table, "GET"), "GET"))
+        table.prepare()
+        assert not is_compiled(table._tables["GET"].find)
         match = table.match("GET", request)
         assert (match.status, match.target, match.params) == (200, target, {"id": "7"})
 
 
-def test_a_router_answers_from_its_compiled_matcher() -> None:
+def test_a_prepared_router_answers_from_its_compiled_matcher() -> None:
     table: RouteTable[str] = RouteTable()
     table.add("GET", parse_route("/devices/{id}"), "device")
+    assert table.match("GET", "/devices/7").params == {"id": "7"}
+    assert not is_compiled(table._tables["GET"].find)  # a command matching a path or two walks
     table.prepare()
     assert is_compiled(table._tables["GET"].find)
     assert table.match("GET", "/devices/%34%32").params == {"id": "42"}
     assert table.match("GET", "/devices/%FF").status == 400  # not valid UTF-8: no other route is tried
+    table.add("GET", parse_route("/devices/{id}/logs"), "logs")  # added after: walked until prepared again
+    assert not is_compiled(table._tables["GET"].find)
+    assert table.match("GET", "/devices/7/logs").target == "logs"
