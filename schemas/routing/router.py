@@ -162,7 +162,8 @@ class Router(Generic[T]):
             self._disabled.add(method, route, target)
 
     def prepare(self) -> None:
-        """Build the search trees now: a server calls this before it forks its workers."""
+        """Build the search trees and compile their matchers now: a server calls this before it forks
+        its workers."""
         self._enabled.prepare()
         self._disabled.prepare()
 
