@@ -15,6 +15,8 @@ alone. Prints instructions per request and the ratios:
 4. The same two served by gunicorn (one gthread worker, 4 threads, as `epctl serve --workers N`
    runs them) under callgrind, a keep-alive client sending the JSON request: the worker's
    instructions per request, HTTP parsing and gunicorn's own work included (`--no-server` skips it).
+   Lean Falcon and the raw WSGI callable (fixed bytes: the server's own ceiling) are served the same
+   way, for the gthread target (epctl's share of the ceiling) in a count no other load moves.
    The app is wrapped in a marker (a request to MARK_PATH calls `os.getsid`, where callgrind writes
    its count), so the count spans exactly the measured requests. The flusher (metrics, held access
    lines) writes every 0.1 s of wall time: under callgrind, which runs the worker tens of times
@@ -67,7 +69,7 @@ TITLES = {
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per app (default 2000)")
-    parser.add_argument("--no-server", action="store_true", help="skip part 4 (gunicorn, about 5 minutes)")
+    parser.add_argument("--no-server", action="store_true", help="skip part 4 (gunicorn, about 8 minutes)")
     parser.add_argument("--inside", metavar="DIR", help=argparse.SUPPRESS)  # the run under valgrind
     args = parser.parse_args(argv)
     if args.inside:
@@ -164,7 +166,7 @@ def run_loops(work: Path, requests: int) -> None:
     devnull.close()
 
 
-# Part 4: what a request costs the worker that serves it, bare and observed.
+# Part 4: what a request costs the worker that serves it, bare and observed, next to Falcon and raw.
 MARK_PATH = "/__bench-mark"
 # A request here sets the worker's flush period (metrics, held access lines) to the seconds its query gives.
 FLUSH_PATH = "/__bench-flush-seconds"
@@ -175,17 +177,22 @@ SERVED_BOOT_SECONDS = 600
 
 
 def make_marked_app(variant: str, project_dir: str) -> object:
-    """Return epctl's app, bare or observed as `epctl serve --log-format json --admin-port P` has it,
-    behind the marker: a request to MARK_PATH calls `os.getsid` (callgrind's boundary) and gets 204
-    (importable by gunicorn as `bench_instructions:make_marked_app(...)`)."""
+    """Return epctl's app, bare or observed as `epctl serve --log-format json --admin-port P` has it
+    (or lean Falcon's, or the raw WSGI callable: `variant` "falcon", "raw"), behind the marker: a
+    request to MARK_PATH calls `os.getsid` (callgrind's boundary) and gets 204 (importable by gunicorn
+    as `bench_instructions:make_marked_app(...)`)."""
     import bench_observability
     import bench_request
 
     app: Any
     if variant == "bare":
         app = bench_request.make_epctl_app(project_dir)
-    else:
+    elif variant == "observed":
         app = bench_observability.make_observed_app(project_dir)
+    elif variant == "falcon":
+        app = bench_request.make_falcon_app()
+    else:
+        app = bench_request.make_raw_app()  # "raw": the server's own ceiling
 
     def marked(environ: dict[str, object], start_response: Callable[..., object]) -> Iterable[bytes]:
         if environ["PATH_INFO"] == MARK_PATH:
@@ -296,9 +303,12 @@ def send_requests(connection: http.client.HTTPConnection, path: str, count: int)
 
 
 def count_all_served(valgrind: str, work: Path, requests: int) -> None:
-    """Part 4: count and print the bare worker, the observed one with the flush period stretched by
-    callgrind's slowdown, and the observed one with the period as it is."""
+    """Part 4: count and print the raw callable's worker, lean Falcon's, epctl's bare one, the
+    observed one with the flush period stretched by callgrind's slowdown, and the observed one with
+    the period as it is."""
     full_speed = time_full_speed(work, "observed")
+    raw, _ = count_served(valgrind, work, "raw", requests)
+    falcon, _ = count_served(valgrind, work, "falcon", requests)
     bare, _ = count_served(valgrind, work, "bare", requests)
     observed, slowdown = count_served(valgrind, work, "observed", requests, full_speed)
     as_is, _ = count_served(valgrind, work, "observed", requests)
@@ -318,6 +328,10 @@ def count_all_served(valgrind: str, work: Path, requests: int) -> None:
     print(f"   (callgrind served {slowdown:.0f}x slower than full speed, {micros:.0f} us a request.")
     print(f"   The first observed row flushes every {stretched:.1f} s, as often per request")
     print(f"   as at full speed; the second every {FLUSH_SECONDS} s, {slowdown:.0f} times as often.)")
+    print("\n   The server's ceiling: the raw WSGI callable's instructions per request as a share of each")
+    print("   app's (the gthread target is epctl >= 0.9x)")
+    for label, count in (("raw WSGI (fixed bytes)", raw), ("falcon", falcon), ("epctl bare", bare)):
+        print(f"   {label:40} {count / requests / 1000:8.1f} K   {raw / count:5.2f}x")
 
 
 if __name__ == "__main__":

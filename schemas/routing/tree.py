@@ -3,9 +3,10 @@
 This is hapi's `Segment` tree, one per method: at each node a dict of all-literal remainders
 (`fulls`), a dict of literal children, a sorted list of mixed children, one param child and one
 wildcard slot. A lookup walks the request's segments, never the route list, so its cost does not grow
-with the number of routes. Unlike hapi, every mixed route keeps its own pattern, and an empty request
-segment never fills `{p}` (README's "Routes" section lists the differences). Section letters refer to
-the parts of the routing rules that section summarises: (c) is matching.
+with the number of routes; a prepared router runs the same search written out as code (`compiled`).
+Unlike hapi, every mixed route keeps its own pattern, and an empty request segment never fills `{p}`
+(README's "Routes" section lists the differences). Section letters refer to the parts of the routing
+rules that section summarises: (c) is matching.
 """
 
 from __future__ import annotations
