@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import gc
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
@@ -113,12 +115,30 @@ def create_app(project_dir: str | Path, version: str = DEVELOP, *, env: str | No
     endpoints have no token secret in the environment.
     """
     root = Path(project_dir).resolve()
-    if env is None:
-        return build_app(load_served_version(root, version))
-    environment = find_environment(root, env)
-    app = build_app(load_served_version(root, environment.version), root=environment.root)
+    with collections_paused():
+        if env is None:
+            return build_app(load_served_version(root, version))
+        environment = find_environment(root, env)
+        app = build_app(load_served_version(root, environment.version), root=environment.root)
     app.environment = env  # the label of its access lines and metrics under the gunicorn config module
     return app
+
+
+@contextmanager
+def collections_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector, then restore it as it was.
+
+    Reading and building a project makes objects that all stay alive, so each collection the
+    allocations set off walks everything built so far and frees nothing: a third of `create_app`'s
+    time at 10,000 endpoints, and growing faster than the project.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load_served_version(root: Path, version: str) -> Project:

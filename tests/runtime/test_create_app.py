@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,22 @@ def test_handler_failing_at_import_raises_project_error(write_project: WriteProj
     (problem,) = caught.value.problems
     assert (problem.code, problem.file, problem.line) == ("handler-error", "workflows/h.py", 3)
     assert problem.message == "running workflows/h.py failed: ZeroDivisionError: division by zero"
+
+
+def test_the_garbage_collector_is_left_as_it_was(write_project: WriteProject) -> None:
+    """Building pauses cyclic collections (everything built stays alive); the caller's setting comes back,
+    whether the build succeeds or fails."""
+    try:
+        good = write_project({"endpoints/e.toml": PUBLIC, "pages/p.toml": PAGES, "pages/home.html": "hi"})
+        for enabled in (True, False):
+            gc.enable() if enabled else gc.disable()
+            create_app(good)
+            assert gc.isenabled() is enabled
+        bad = write_project({"endpoints/e.toml": '[[endpoint]]\nid = "x"\nmethod = "GET"\nroute = "x"\n'})
+        for enabled in (True, False):
+            gc.enable() if enabled else gc.disable()
+            with pytest.raises(ProjectError):
+                create_app(bad)
+            assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
