@@ -40,7 +40,7 @@ from epctl.schemas.loader import (
 from epctl.schemas.models import NAME_RULE
 from epctl.schemas.problems import EpctlError, UsageError
 from epctl.schemas.project import DEVELOP, Project
-from epctl.schemas.project_files import MAX_FILE_SIZE, MAX_FILE_SIZE_TEXT, read_project_text
+from epctl.schemas.project_files import VERSION_LIMIT, read_project_text
 from epctl.schemas.signing import SIGNATURE_KEY, check_signature, load_private_key, sign_digest
 from epctl.schemas.static_files import STATIC_BINARY_KEY, STATIC_TEXT_KEY, freeze_assets
 from epctl.schemas.version_file import (
@@ -173,10 +173,11 @@ def render_version(
     signature = {SIGNATURE_KEY: sign_digest(key, digest)} if key is not None else {}
     text = tomli_w.dumps({**header, "digest": digest, **signature, **tables}, multiline_strings=True)
     text += "".join(format_sources(key, content[key]) for key in CONTENT_KEYS if key in content)
-    if len(text.encode("utf-8")) > MAX_FILE_SIZE:
+    size = len(text.encode("utf-8"))
+    if size > VERSION_LIMIT.bytes:
         raise VersionTooLargeError(
-            f"version {name} would be {len(text.encode('utf-8')):,} bytes, and a version file may hold at "
-            f"most {MAX_FILE_SIZE_TEXT}; move large files out of static/ (a CDN serves them better)"
+            f"version {name} would be {size:,} bytes, and a version file may hold at most "
+            f"{VERSION_LIMIT.text}; move large files out of static/ (a CDN serves them better)"
         )
     # Read the text back before anything is written: a version that would not verify is never made.
     verify_document(f"{VERSIONS_FOLDER}/{name}.toml", tomli.loads(text))

@@ -39,7 +39,7 @@ CODE_INFO: Mapping[Code, CodeInfo] = MappingProxyType(
             _E, "a project file that is not a regular file (a folder, a device such as `/dev/zero`, a FIFO)"
         ),
         Code.FILE_TOO_LARGE: CodeInfo(
-            _E, "a file over 16 MiB (the limit for every file epctl reads, version files included)"
+            _E, "a file over 16 MiB (the limit for every file epctl reads; a version file may hold 64 MiB)"
         ),
         Code.UNKNOWN_KEY: CodeInfo(_E, "a key or table epctl does not know (a typo is never ignored)"),
         Code.MISSING_KEY: CodeInfo(_E, "a required key or table is missing"),

@@ -11,11 +11,23 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import NamedTuple
 
 from epctl.schemas.problems import Code, EpctlError
 
-MAX_FILE_SIZE = 16 * 1024 * 1024  # bytes: any file a project holds, version files included
-MAX_FILE_SIZE_TEXT = "16 MiB"
+
+class SizeLimit(NamedTuple):
+    """How many bytes a kind of file may hold, as a message names it."""
+
+    bytes: int
+    text: str  # '16 MiB'
+    holder: str  # 'a project file'
+
+
+# Any file a project holds: TOML tables, templates, workflows, static files.
+FILE_LIMIT = SizeLimit(16 * 1024 * 1024, "16 MiB", "a project file")
+# A version file holds every other file of the version, and 100,000 endpoints come to about 23 MB.
+VERSION_LIMIT = SizeLimit(64 * 1024 * 1024, "64 MiB", "a version file")
 
 
 class ProjectFileError(EpctlError):
@@ -26,20 +38,20 @@ class ProjectFileError(EpctlError):
         self.code = code
 
 
-def read_project_text(root: Path, path: Path) -> str:
+def read_project_text(root: Path, path: Path, limit: SizeLimit = FILE_LIMIT) -> str:
     """Return the text of `path` (UTF-8, newlines read as `\\n`, as `Path.read_text` reads them).
 
     Raises what `read_project_bytes` raises, and UnicodeDecodeError.
     """
-    data = read_project_bytes(root, path)
+    data = read_project_bytes(root, path, limit)
     return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_project_bytes(root: Path, path: Path) -> bytes:
+def read_project_bytes(root: Path, path: Path, limit: SizeLimit = FILE_LIMIT) -> bytes:
     """Return the bytes of `path` as they are (static files are served and frozen byte for byte).
 
     Raises ProjectFileError (`path-escape`, `not-a-file`, `file-too-large`) when the path, symlinks
-    followed, leaves `root`, is not a regular file, or holds more than MAX_FILE_SIZE bytes;
+    followed, leaves `root`, is not a regular file, or holds more than `limit` allows;
     FileNotFoundError when there is nothing there; OSError as a read would.
     """
     relative = _relative(root, path)
@@ -60,15 +72,15 @@ def read_project_bytes(root: Path, path: Path) -> bytes:
                 Code.NOT_A_FILE, f"{relative} is {what}, not a regular file; epctl reads only regular files"
             )
         data = b""
-        if info.st_size <= MAX_FILE_SIZE:
+        if info.st_size <= limit.bytes:
             # Read one byte past the limit: a file that grew after fstat is caught too.
             with os.fdopen(os.dup(descriptor), "rb") as handle:
-                data = handle.read(MAX_FILE_SIZE + 1)
-        if info.st_size > MAX_FILE_SIZE or len(data) > MAX_FILE_SIZE:
+                data = handle.read(limit.bytes + 1)
+        if info.st_size > limit.bytes or len(data) > limit.bytes:
             raise ProjectFileError(
                 Code.FILE_TOO_LARGE,
-                f"{relative} is {max(info.st_size, len(data)):,} bytes; a project file may hold at most "
-                f"{MAX_FILE_SIZE_TEXT} ({MAX_FILE_SIZE:,} bytes)",
+                f"{relative} is {max(info.st_size, len(data)):,} bytes; {limit.holder} may hold at most "
+                f"{limit.text} ({limit.bytes:,} bytes)",
             )
     finally:
         os.close(descriptor)

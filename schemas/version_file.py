@@ -42,7 +42,7 @@ from epctl.schemas.models import (
 )
 from epctl.schemas.problems import Code, EpctlError, Problem, ProjectError, UsageError, raise_on_errors
 from epctl.schemas.project import DEVELOP, Project
-from epctl.schemas.project_files import read_project_text
+from epctl.schemas.project_files import VERSION_LIMIT, read_project_text
 from epctl.schemas.signing import SIGNATURE_KEY, SignatureStatus, check_signature
 from epctl.schemas.static_files import (
     ASSET_SUFFIXES,
@@ -159,7 +159,7 @@ def read_version_text(root: Path, name: str) -> tuple[Path, str]:
     """Return the path and text of version `name`; raise VersionNotFoundError when there is none."""
     path = version_path(root, name)
     try:
-        return path, read_project_text(root, path)
+        return path, read_project_text(root, path, VERSION_LIMIT)
     except FileNotFoundError:
         raise VersionNotFoundError(
             f'no version "{name}" (looked for {VERSIONS_FOLDER}/{name}.toml); `epctl versions` lists them'

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from epctl.cli.main import app
 from epctl.runtime.version_store import VersionTooLargeError, freeze_version
+from epctl.schemas.project_files import VERSION_LIMIT, ProjectFileError
 from epctl.schemas.version_file import VersionIntegrityError, compute_digest, load_version
 from tests.conftest import WriteProject, run
 
@@ -248,12 +249,28 @@ def test_a_snapshot_larger_than_a_version_file_may_be_is_refused(
     write_project: WriteProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = write_project({"static/site.css": CSS})
-    monkeypatch.setattr("epctl.runtime.version_store.MAX_FILE_SIZE", 100)
+    monkeypatch.setattr("epctl.runtime.version_store.VERSION_LIMIT", VERSION_LIMIT._replace(bytes=100))
     with pytest.raises(
-        VersionTooLargeError, match=r"a version file may hold at most 16 MiB; move large files"
+        VersionTooLargeError, match=r"a version file may hold at most 64 MiB; move large files"
     ):
         freeze_version(root, "v1")
     assert not (root / "versions" / "v1.toml").exists()
+
+
+def test_a_version_file_may_hold_more_than_a_project_file(write_project: WriteProject) -> None:
+    """100,000 endpoints make a version of about 23 MB: over the 16 MiB of a project file, within 64 MiB."""
+    root = write_project({"static/site.css": CSS})
+    freeze_version(root, "v1")
+    path = root / "versions" / "v1.toml"
+    with path.open("a") as handle:
+        handle.write(("# " + "x" * 1022 + "\n") * 17 * 1024)  # 17 MiB of comment: not in the digest
+    assert load_version(root, "v1").version == "v1"
+    with path.open("ab") as handle:
+        handle.truncate(64 * 1024 * 1024 + 1)
+    with pytest.raises(
+        ProjectFileError, match=r"a version file may hold at most 64 MiB \(67,108,864 bytes\)"
+    ):
+        load_version(root, "v1")
 
 
 def test_a_hand_made_static_table_is_refused_by_validate_and_restore(
