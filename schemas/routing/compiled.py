@@ -40,6 +40,7 @@ MAX_COMPILED_NODES = 1024
 # the interpreter bounds how deep blocks may nest, so past `_NESTING` levels a child gets a function.
 MAX_COMPILED_DEPTH = 64
 _NESTING = 8
+_ESCAPE = "%"  # a value holding one is decoded in general (and may fail); the others are as they are
 
 
 def walk_finder(root: Node[T]) -> Finder[T]:
@@ -84,7 +85,8 @@ def _within_limits(root: Node[T]) -> bool:
 
 
 def _arguments(position: str, values: list[str]) -> str:
-    """Return the arguments of a call to a child's function: its segment starts at `position`."""
+    """Return the parameters of a child's function, or the arguments of a call to it: its segment
+    starts at `position` in the path, and `values` are the values captured before it."""
     return ", ".join(["path", "segments", "n", position, *values])
 
 
@@ -126,7 +128,7 @@ class _Writer(Generic[T]):
         while self._pending:
             function, node, index, captured = self._pending.pop()
             values = [f"c{number}" for number in range(captured)]
-            self.emit(0, f"def {function}({', '.join(['path', 'segments', 'n', 'p', *values])}):")
+            self.emit(0, f"def {function}({_arguments('p', values)}):")
             self.write_child_body(node, index, "p", values, 1, 0)
             self.emit(1, "return None")
 
@@ -243,6 +245,6 @@ class _Writer(Generic[T]):
             self.emit(indent, f"return {leaf}, decode({leaf}.route, {listed})")
             return
         pairs = list(zip(known.route.captures, values, strict=False))
-        self.emit(indent, f"if {' or '.join(repr('%') + ' in ' + value for _, value in pairs)}:")
+        self.emit(indent, f"if {' or '.join(f'{_ESCAPE!r} in {value}' for _, value in pairs)}:")
         self.emit(indent + 1, f"return {leaf}, decode({leaf}.route, {listed})")
         self.emit(indent, f"return {leaf}, {{{', '.join(f'{name!r}: {value}' for name, value in pairs)}}}")
