@@ -2,11 +2,13 @@
 log the way epctl's app is: gunicorn builds it in each worker with `create_app()`.
 
 `/pid` and `/slow?seconds=S` answer the worker's pid (a slow request keeps one worker busy, so the
-next goes to the other); `/boom` logs a failing workflow and answers 500; anything else is 404.
+next goes to the other); `/boom` logs a failing workflow and answers 500; `/gc` answers how many
+objects the worker keeps out of the garbage collector's sight; anything else is 404.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -27,7 +29,9 @@ log = logging.getLogger("epctl.runtime")
 def answer(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     path = environ["PATH_INFO"]
     status = "200 OK"
-    if path in ("/pid", "/slow"):
+    if path == "/gc":
+        body = json.dumps({"frozen": gc.get_freeze_count()}).encode()
+    elif path in ("/pid", "/slow"):
         note_endpoint(path[1:], path)
         if path == "/slow":
             seconds = parse_qs(environ.get("QUERY_STRING", "")).get("seconds", ["0.5"])[0]
