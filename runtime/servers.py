@@ -17,6 +17,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -346,10 +347,32 @@ def run_development_server(
     # switch is off only on Windows without colorama): a log kept in a file or piped must be plain.
     serving._log_add_style = colour and stream_is_colour_terminal(sys.stderr)
     server.log_startup()
+    with stopped_by_sigterm():
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+
+
+@contextlib.contextmanager
+def stopped_by_sigterm() -> Iterator[None]:
+    """Have SIGTERM (what `docker stop`, systemd and Kubernetes send) stop the development server as
+    Ctrl-C does: werkzeug's loop ends on KeyboardInterrupt, `finally` blocks and exit handlers run, and
+    the exit status is 0. Without it the process died on the spot, and as a container's PID 1 (which
+    the default action does not end) it ignored the signal until it was killed ten seconds later.
+    Only the main thread may set a signal handler; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        server.serve_forever()
+        yield
     finally:
-        server.server_close()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def stream_is_colour_terminal(stream: object) -> bool:

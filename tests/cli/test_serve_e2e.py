@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import time
 import urllib.error
 import urllib.request
@@ -124,3 +125,15 @@ def test_serve_env_under_gunicorn_puts_the_root_on_redirects(serve: Serve, tmp_p
         connection.close()
     # Issue 11: threaded workers, so a slow client holds a thread, not a whole worker.
     assert "Using worker: gthread" in (tmp_path / "serve0.log").read_text()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("args", [(), ("--version", "v1.0.0")], ids=["develop", "frozen-version"])
+def test_sigterm_stops_the_server_as_ctrl_c_does(serve: Serve, args: tuple[str, ...]) -> None:
+    """`docker stop`, systemd and Kubernetes send SIGTERM: the server stops at once and exits 0."""
+    url = serve(*args)
+    assert fetch(url + "/")[0] == 200
+    process = serve.processes[-1]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    assert "Traceback" not in (serve.tmp_path / "serve0.log").read_text()
