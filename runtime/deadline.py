@@ -66,7 +66,7 @@ class Outcome(Generic[T]):
         self.error: BaseException | None = None
         self.thread = thread
         self.deadline = deadline
-        # Else by an asynchronous exception.
+        # How the watchdog interrupts it: SIGALRM, else an asynchronous exception.
         self.by_signal = thread == _MAIN_THREAD[0] and _ALARM.usable()
         self.name = ""  # the thread's name, read by the watchdog when it interrupts the call
         self.sent = False  # the watchdog has raised DeadlinePassed in the thread

@@ -132,8 +132,11 @@ class ObservedServer:
         set_stuck_handler(partial(recycle_worker, worker))
         # What the worker holds now (the app, its modules) lives as long as it does: out of the cyclic
         # collector's sight, a full collection no longer walks it. That walk paused every thread of a
-        # worker serving 10,000 endpoints for about 0.2 s. No collection first: it would write to every
-        # object, copying the pages a preloaded worker shares with the master.
+        # worker serving 10,000 endpoints for about 0.2 s. A worker that built the app itself first
+        # drops what the build left behind (it would be kept for good); a preloaded one does not
+        # collect: that would write to every object, copying the pages it shares with the master.
+        if not worker.cfg.preload_app:
+            gc.collect()
         gc.freeze()
         app: object = worker.wsgi  # typed as any WSGI callable; ours is an EpctlApp
         if isinstance(app, EpctlApp):
