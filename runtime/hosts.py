@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from epctl.runtime.app import EpctlApp, build_app, load_served_version
-from epctl.schemas.loader import load_environments, load_project
+from epctl.runtime.app import EpctlApp, build_version
+from epctl.schemas.loader import load_environments
+from epctl.schemas.project import DEVELOP
 from epctl.schemas.version_file import VersionNotFoundError
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def build_host_app(
     """
     root = Path(project_dir).resolve()
     environments = load_environments(root)
-    built_develop = build_app(load_project(root))
+    built_develop = build_version(root, DEVELOP)
     develop = wrap(built_develop, "") if wrap is not None else built_develop
     by_host: dict[str, WSGIApplication] = {}
     mounted: list[Mounted] = []
@@ -76,7 +77,7 @@ def build_host_app(
         if key not in apps:
             try:
                 # With epctl.toml's [users], as `serve --env` serves it: users are not part of a version.
-                built = build_app(load_served_version(root, environment.version), root=environment.root)
+                built = build_version(root, environment.version, mount=environment.root)
                 apps[key] = wrap(built, name) if wrap is not None else built
             except VersionNotFoundError:
                 notes.append(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from epctl.runtime.app import build_app, find_environment, load_served_version
+from epctl.runtime.app import build_version, find_environment
 from epctl.schemas.problems import EpctlError
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class EnvironmentPlan:
 
         Raises what `create_app` raises.
         """
-        app = build_app(load_served_version(self.project_dir, self.version), root=self.root)
+        app = build_version(self.project_dir, self.version, mount=self.root)
         app.environment = self.env
         return app
 
@@ -124,7 +124,7 @@ def report_build(project_dir: str, version: str, root: str) -> int:
     """Build `version` of the project in `project_dir` at `root`; return 0 when it builds, else print
     why on stderr (its last line says it in one line) and return 1. Run by `check_build`."""
     try:
-        build_app(load_served_version(Path(project_dir).resolve(), version), root=root)
+        build_version(Path(project_dir).resolve(), version, mount=root)
     except EpctlError as err:
         print(err, file=sys.stderr)
         return 1
