@@ -6,6 +6,9 @@ reply on nine endpoints in ten and a workflow on the tenth), then runs each step
 user runs it, and records its wall time and peak memory (the child's own `ru_maxrss`, from `wait4`):
 
 - validate:    `epctl validate`
+- floor:       what no `validate` on this stack can skip: a process that imports the libraries it
+               needs (typer with the pydantic types it coerces options through, Jinja2's sandbox) and
+               parses every TOML file of the project with tomli, and does nothing else
 - snapshot:    `epctl snapshot v1` (validate develop, write the version file)
 - serve start: a process that imports epctl and builds develop's app (`create_app`), as `epctl serve`
                and a gunicorn master do before they answer; its in-process `create_app` time too
@@ -35,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_routing import generate_routes
 
 PER_FILE = 1_000
-STEPS = ("validate", "snapshot", "serve start", "diff")
+STEPS = ("validate", "floor", "snapshot", "serve start", "diff")
 
 
 def write_project(root: Path, n: int) -> None:
@@ -107,6 +110,14 @@ app = create_app(sys.argv[1])
 print("create_app", time.perf_counter() - start)
 """
 
+FLOOR = """\
+import sys
+from pathlib import Path
+import typer, typer._adapters, jinja2.sandbox, tomli
+for path in sorted(Path(sys.argv[1]).rglob("*.toml")):
+    tomli.loads(path.read_text())
+"""
+
 
 def measure_size(workdir: Path, n: int, runs: int) -> dict[str, Run]:
     """Return the best run of each step on a project of `n` endpoints."""
@@ -125,6 +136,7 @@ def measure_size(workdir: Path, n: int, runs: int) -> dict[str, Run]:
             shutil.rmtree(root)
             write_project(root, n)
         keep("validate", run_process([epctl, "--project", str(root), "validate"]))
+        keep("floor", run_process([sys.executable, "-c", FLOOR, str(root)]))  # before versions/ exists
         keep("snapshot", run_process([epctl, "--project", str(root), "snapshot", "v1"]))
         keep("serve start", run_process([sys.executable, "-c", SERVE_START, str(root)]))
         change_one_endpoint(root)
@@ -175,7 +187,12 @@ def main(argv: list[str]) -> int:
         print(f"{'  create_app':12}{line}  (in-process part of serve start)")
     if 10_000 in results:
         at_10k = results[10_000]["validate"]
+        floor = results[10_000]["floor"]
         print(f"\nvalidate 10,000: {at_10k.seconds:.2f} s wall, {at_10k.cpu_s:.2f} s cpu (target <= 0.7 s)")
+        print(
+            f"floor at 10,000 (libraries + TOML parsing): {floor.seconds:.2f} s wall, "
+            f"{floor.cpu_s:.2f} s cpu; epctl's own share of validate: {at_10k.cpu_s - floor.cpu_s:.2f} s cpu"
+        )
         if 100_000 in results:
             at_100k = results[100_000]["validate"]
             print(
