@@ -52,8 +52,8 @@ def _too_deep_for_python(source: str) -> bool:
 def check_project(project: Project, invalid_ids: set[tuple[str, str]] | None = None) -> list[Problem]:
     """Return every cross-table problem of `project` but its routes' (see `build_router`).
 
-    `invalid_ids` names tables that were declared but failed their own validation: references to
-    them are not reported again.
+    `invalid_ids` names tables that were declared but failed their own validation, and static files
+    (kind "asset") that could not be read: references to them are not reported again.
     """
     checker = _Checker(project, invalid_ids or set())
     checker.check_endpoints()
@@ -296,7 +296,7 @@ class _Checker:
         """Report each `static_url("name")` of a template that names no file of static/."""
         for line, asset in find_asset_names(tree):
             message = check_asset_name(self.project, asset)
-            if message is not None:
+            if message is not None and not self.known("asset", asset, ()):
                 names = [asset_name(path) for path in self.project.static]
                 self.problems.append(
                     Problem.error(

@@ -55,8 +55,8 @@ from epctl.schemas.problems import (
     raise_on_errors,
 )
 from epctl.schemas.project import Project, ProjectDraft
-from epctl.schemas.project_files import ProjectFileError, read_project_bytes, read_project_text
-from epctl.schemas.static_files import ASSET_SUFFIXES, STATIC_FOLDER, make_asset
+from epctl.schemas.project_files import VERSION_LIMIT, ProjectFileError, read_project_bytes, read_project_text
+from epctl.schemas.static_files import ASSET_SUFFIXES, STATIC_FOLDER, asset_name, frozen_size, make_asset
 from epctl.schemas.users_config import UsersConfig
 
 CONFIG_FILE = "epctl.toml"
@@ -677,7 +677,9 @@ class ProjectReader:
             self.add(Code.UNREADABLE_FILE, f"cannot read {relative}: {err}", relative)
 
     def read_static_folder(self) -> None:
-        """Read every asset of static/ byte for byte (which files are: see schemas/static_files.py)."""
+        """Read every asset of static/ byte for byte (which files are: see schemas/static_files.py),
+        until they are more than a version file could hold."""
+        frozen = 0  # bytes the assets read so far take in a version file
         # os.walk lists a symlinked folder without entering it: a link never pulls in files from elsewhere.
         for directory, folders, files in os.walk(self.root / STATIC_FOLDER):
             folders[:] = sorted(folder for folder in folders if not folder.startswith("."))
@@ -701,10 +703,26 @@ class ProjectReader:
                     modified = path.stat().st_mtime
                 except ProjectFileError as err:
                     self.add(err.code, str(err), relative)
+                    self.invalid_ids.add(("asset", asset_name(relative)))
                     continue
                 except OSError as err:
                     self.add(Code.UNREADABLE_FILE, f"cannot read {relative}: {err.strerror}", relative)
+                    self.invalid_ids.add(("asset", asset_name(relative)))
                     continue
+                frozen += frozen_size(relative, data)
+                if frozen > VERSION_LIMIT.bytes:
+                    # Nothing more is read: develop holds at most a version's worth of static files.
+                    self.add(
+                        Code.STATIC_TOO_LARGE,
+                        f"{STATIC_FOLDER}/ holds more than a version can: up to {relative}, its files "
+                        f"would take {frozen:,} bytes of a version file (binary files are base64-encoded), "
+                        f"and a version file may hold at most {VERSION_LIMIT.text}; move large files out "
+                        f"of {STATIC_FOLDER}/ (a CDN serves them better). The files after it were not read",
+                        relative,
+                    )
+                    # static_url() of a file not read is not reported
+                    self.invalid_ids.add(("asset", ANY_NAME))
+                    return
                 self.draft.static[relative] = make_asset(data, modified)
 
     def read_linked_file(self, toml_path: Path, relative: str, file: str, key: str, id: str) -> str | None:

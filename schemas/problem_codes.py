@@ -41,6 +41,9 @@ CODE_INFO: Mapping[Code, CodeInfo] = MappingProxyType(
         Code.FILE_TOO_LARGE: CodeInfo(
             _E, "a file over 16 MiB (the limit for every file epctl reads; a version file may hold 64 MiB)"
         ),
+        Code.STATIC_TOO_LARGE: CodeInfo(
+            _E, "`static/` holds more than a version file can (64 MiB, binary files base64-encoded)"
+        ),
         Code.UNKNOWN_KEY: CodeInfo(_E, "a key or table epctl does not know (a typo is never ignored)"),
         Code.MISSING_KEY: CodeInfo(_E, "a required key or table is missing"),
         Code.NOT_AN_ARRAY: CodeInfo(_E, "`[endpoint]` written where `[[endpoint]]` belongs"),

@@ -32,6 +32,7 @@ class Code(StrEnum):
     PATH_ESCAPE = "path-escape"
     NOT_A_FILE = "not-a-file"
     FILE_TOO_LARGE = "file-too-large"
+    STATIC_TOO_LARGE = "static-too-large"
     # one table on its own
     UNKNOWN_KEY = "unknown-key"
     MISSING_KEY = "missing-key"

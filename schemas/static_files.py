@@ -29,6 +29,7 @@ DEFAULT_STATIC_PREFIX = "/static/"
 STATIC_METHODS = ("GET", "HEAD")
 # Hex digits of the content's sha256 in `?v=` and the ETag: 64 bits, collisions out of reach for a site.
 HASH_LENGTH = 16
+BASE64_LINE = 76  # characters in a line of `base64.encodebytes` (which fixes it)
 # Suffixes frozen as text when the file is UTF-8 without a carriage return (a TOML string holds such
 # text exactly); any other file, or one of these that is not such text, is frozen base64-encoded.
 TEXT_SUFFIXES = frozenset(
@@ -75,6 +76,15 @@ def is_text(path: str, data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def frozen_size(path: str, data: bytes) -> int:
+    """Return the bytes asset `path` takes in a version file: its UTF-8 text, or its base64 lines (4
+    characters for every 3 bytes, a newline after every 76). TOML quoting adds a little more."""
+    if is_text(path, data):
+        return len(data)
+    encoded = 4 * -(-len(data) // 3)
+    return encoded + -(-encoded // BASE64_LINE)
 
 
 def freeze_assets(assets: Mapping[str, Asset]) -> tuple[dict[str, str], dict[str, str]]:

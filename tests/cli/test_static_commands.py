@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 import tomli
 import tomli_w
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from epctl.cli.main import app
 from epctl.runtime.version_store import VersionTooLargeError, freeze_version
 from epctl.schemas.project_files import VERSION_LIMIT, ProjectFileError
+from epctl.schemas.static_files import freeze_assets, frozen_size, make_asset
 from epctl.schemas.version_file import VersionIntegrityError, compute_digest, load_version
 from tests.conftest import WriteProject, run
 
@@ -271,6 +274,49 @@ def test_a_version_file_may_hold_more_than_a_project_file(write_project: WritePr
         ProjectFileError, match=r"a version file may hold at most 64 MiB \(67,108,864 bytes\)"
     ):
         load_version(root, "v1")
+
+
+def test_static_files_a_version_cannot_hold_are_an_error_of_validate_and_nothing_after_is_read(
+    runner: CliRunner, write_project: WriteProject
+) -> None:
+    """Four PDFs of 16,000,000 bytes take 21,614,038 bytes each in a version (base64 in lines of
+    76): three fit in a version file's 64 MiB, the fourth does not. validate says so, where snapshot
+    would have refused after building the whole version."""
+    page = '[[page]]\nname = "home"\nbody = \'<link href="{{ static_url("site.css") }}">\'\n'
+    root = write_project({"pages/site.toml": page, "static/site.css": CSS})
+    for name in "abc":
+        with (root / "static" / f"{name}.pdf").open("wb") as handle:
+            handle.truncate(16_000_000)
+    assert validate_json(runner, root) == []
+    assert run(runner, root, "snapshot", "v1").exit_code == 0  # 64.8 MB: the estimate agrees
+
+    with (root / "static" / "d.pdf").open("wb") as handle:
+        handle.truncate(16_000_000)
+    (root / "static" / "e.exe").write_text("MZ")  # after d.pdf: not even listed
+    # site.css comes after d.pdf too: not read, and the page's static_url("site.css") is not reported.
+    [problem] = validate_json(runner, root)
+    assert (problem["code"], problem["severity"], problem["file"]) == (
+        "static-too-large",
+        "error",
+        "static/d.pdf",
+    )
+    assert problem["message"] == (
+        "static/ holds more than a version can: up to static/d.pdf, its files would take 86,456,152 "
+        "bytes of a version file (binary files are base64-encoded), and a version file may hold at most "
+        "64 MiB; move large files out of static/ (a CDN serves them better). The files after it were "
+        "not read"
+    )
+    result = run(runner, root, "snapshot", "v2")
+    assert result.exit_code == 1
+    assert "static-too-large" in result.stderr
+    assert not (root / "versions" / "v2.toml").exists()
+
+
+@given(st.binary(max_size=400), st.sampled_from(["static/a.png", "static/a.css", "static/a.svg"]))
+def test_the_frozen_size_of_an_asset_is_what_a_version_writes(data: bytes, path: str) -> None:
+    texts, binaries = freeze_assets({path: make_asset(data)})
+    written = [text.encode() for text in [*texts.values(), *binaries.values()]]
+    assert frozen_size(path, data) == sum(map(len, written))
 
 
 def test_a_hand_made_static_table_is_refused_by_validate_and_restore(
