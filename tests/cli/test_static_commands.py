@@ -312,6 +312,19 @@ def test_static_files_a_version_cannot_hold_are_an_error_of_validate_and_nothing
     assert not (root / "versions" / "v2.toml").exists()
 
 
+def test_a_static_file_that_cannot_be_read_is_reported_once_not_again_where_a_template_links_it(
+    runner: CliRunner, write_project: WriteProject
+) -> None:
+    page = '[[page]]\nname = "home"\nbody = \'<img src="{{ static_url("big.png") }}">\'\n'
+    root = write_project({"pages/site.toml": page})
+    (root / "static").mkdir()
+    with (root / "static" / "big.png").open("wb") as handle:
+        handle.truncate(17 * 1024 * 1024)
+    assert [(p["code"], p["file"]) for p in validate_json(runner, root)] == [
+        ("file-too-large", "static/big.png")
+    ]
+
+
 @given(st.binary(max_size=400), st.sampled_from(["static/a.png", "static/a.css", "static/a.svg"]))
 def test_the_frozen_size_of_an_asset_is_what_a_version_writes(data: bytes, path: str) -> None:
     texts, binaries = freeze_assets({path: make_asset(data)})
