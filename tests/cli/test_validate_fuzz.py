@@ -46,6 +46,15 @@ VALUES: list[Any] = [
 ]
 # fmt: on
 
+# Repeatable: the same examples on every run, so CI never turns red by chance.
+EXAMPLES = settings(
+    max_examples=40,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
 
 @st.composite
 def edits(draw: st.DrawFn) -> list[tuple[str, str, int, int]]:
@@ -83,14 +92,7 @@ def assert_answered(result: Result, codes: tuple[int, ...]) -> None:
     event(f"exit {result.exit_code}")  # --hypothesis-show-statistics: how many edits were problems
 
 
-# Repeatable: the same examples on every run, so CI never turns red by chance.
-@settings(
-    max_examples=40,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@EXAMPLES
 @given(edits())
 def test_any_edit_of_develop_is_reported_never_a_crash(changes: list[tuple[str, str, int, int]]) -> None:
     with tempfile.TemporaryDirectory(prefix="epctl-fuzz-") as folder:
@@ -118,13 +120,7 @@ def paths_in(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]
         yield from paths_in(value, (*path, key))
 
 
-@settings(
-    max_examples=40,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@EXAMPLES
 @given(st.data())
 def test_any_forged_version_is_reported_never_a_crash(
     frozen: tuple[Path, dict[str, Any]], data: st.DataObject

@@ -81,7 +81,7 @@ headers = st.dictionaries(
     derandomize=True,
     database=None,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(
     method=st.sampled_from(METHODS),
