@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -135,7 +136,8 @@ def test_any_forged_version_is_reported_never_a_crash(
         parent = forged
         for key in path[:-1]:
             parent = parent[key]
-        value = data.draw(st.sampled_from([None, *VALUES]))
+        # A copy: a later edit may change the value in place, and VALUES must stay as it is.
+        value = copy.deepcopy(data.draw(st.sampled_from([None, *VALUES])))
         if value is None:
             del parent[path[-1]]
         elif isinstance(parent, dict) and data.draw(st.booleans()):
