@@ -56,11 +56,11 @@ def walk_finder(root: Node[T]) -> Finder[T]:
     return find
 
 
-def compile_finder(root: Node[T], method: str) -> Finder[T]:
-    """Return a finder for `root` as Python code, or `walk_finder(root)` when the tree is over the
-    limits. `root` must not change afterwards."""
+def compile_finder(root: Node[T], method: str) -> Finder[T] | None:
+    """Return a finder for `root` as Python code, or None when the tree is over the limits (walk it
+    instead). `root` must not change afterwards."""
     if not _within_limits(root):
-        return walk_finder(root)
+        return None
     writer = _Writer[T]()
     writer.write_root(root)
     namespace = writer.namespace

@@ -130,7 +130,7 @@ class RouteTable(Generic[T]):
         for method, table in self._tables.items():
             root = table.tree()
             if table.find is table.walk:
-                table.find = compile_finder(root, method)
+                table.find = compile_finder(root, method) or table.walk
 
     def add(self, method: str, route: Route, target: T) -> None:
         """Add `route` for `method` (one of METHODS), serving `target`.
